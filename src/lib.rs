@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+mod ewma;
+mod lease;
+mod pool;
+mod rng;
+mod select;
+pub mod strategy;
+mod sync;
+
+pub use error::Error;
+pub use lease::{Lease, Outcome};
+pub use pool::{
+    BackendId, BackendInfo, DEFAULT_HALF_LIFE_MS, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool,
+};
+pub use select::{Request, Select, SelectExt};
+pub use strategy::{
+    LeastConn, LeastTime, ParseStrategyError, Random, RoundRobin, Strategy, WeightedRoundRobin,
+};
+
+/// The `rand_core` crate tinylb's [`Request::with_rng`] takes randomness from, re-exported
+/// so that callers name the same version.
+pub use rand_core;

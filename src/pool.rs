@@ -1,0 +1,689 @@
+//! The backend pool: fixed slots of atomic backend state.
+//!
+//! A [`Pool<N>`] owns `N` slots. Each slot holds one backend's state in 32-bit atomics
+//! (weight, health, in-flight count and cap, latency estimate, failure streak, generation),
+//! so every operation takes `&self` and is safe to call from any thread while others pick.
+//! Strategies read the pool; only configuration calls and leases write it.
+//!
+//! # Slot life cycle
+//!
+//! ```text
+//!  empty ──add──► up ◄──set_health──► down / draining
+//!                 │
+//!               remove ──► removed (not pickable; leases still out drain) ──in-flight = 0──► reusable
+//! ```
+//!
+//! A slot is identified by its index (stable for as long as the backend lives; use it to find
+//! the backend's address in your own `[Addr; N]`) and a generation number that moves on at
+//! every removal. A [`BackendId`] carries both, so an id kept across a removal is refused with
+//! [`Error::Stale`] instead of acting on whatever backend reuses the slot. A removed slot is
+//! reused only once every lease on it has been dropped, so a lease can never outlive its
+//! backend's slot: it only stops recording statistics.
+//!
+//! # Time
+//!
+//! Times kept in atomics are wrapping 32-bit millisecond ticks (`now_us / 1000`), compared
+//! with wrapping arithmetic: intervals up to 2^31 ms (about 24.8 days) are measured exactly;
+//! a longer gap between two samples of the same backend is read as a short one (the estimate
+//! then decays less than it should until the next sample). A clock that goes backwards is
+//! read as no time passing.
+
+use crate::error::Error;
+use crate::ewma;
+use crate::sync::{AtomicU32, Ordering};
+
+/// Largest weight a backend can have: `2^21 - 1`.
+///
+/// Weights are relative, so this is room to spare: HAProxy allows 256, Envoy 128 by default.
+pub const MAX_WEIGHT: u32 = (1 << 21) - 1;
+
+/// Largest total weight of all backends in a pool: `2^31 - 1`.
+///
+/// Keeping the sum below 2^31 lets every strategy compare weighted ratios in 64-bit integers
+/// without overflow.
+pub const MAX_TOTAL_WEIGHT: u32 = (1 << 31) - 1;
+
+/// Default half-life of the latency estimate: 5 seconds (Finagle's default decay window is
+/// 10 s, the `1/e` time; its half-life is about 6.9 s).
+pub const DEFAULT_HALF_LIFE_MS: u32 = 5_000;
+
+// config word: [31:24] low 8 bits of generation | [23:21] state | [20:0] weight
+const WEIGHT_MASK: u32 = MAX_WEIGHT;
+const STATE_SHIFT: u32 = 21;
+const STATE_MASK: u32 = 0b111 << STATE_SHIFT;
+const GEN_SHIFT: u32 = 24;
+
+const S_EMPTY: u32 = 0;
+const S_UP: u32 = 1;
+const S_DRAINING: u32 = 2;
+const S_DOWN: u32 = 3;
+const S_REMOVED: u32 = 4;
+const S_RESERVED: u32 = 5;
+
+const NO_CAP: u32 = u32::MAX;
+/// Bounded retries for compare-and-swap loops: no loop in the crate spins without a bound.
+pub(crate) const CAS_TRIES: u32 = 16;
+
+const fn pack(generation: u32, state: u32, weight: u32) -> u32 {
+    (generation << GEN_SHIFT) | (state << STATE_SHIFT) | (weight & WEIGHT_MASK)
+}
+const fn state_of(config: u32) -> u32 {
+    (config & STATE_MASK) >> STATE_SHIFT
+}
+const fn weight_of(config: u32) -> u32 {
+    config & WEIGHT_MASK
+}
+
+/// Converts the caller's microsecond clock to the wrapping millisecond tick kept in atomics.
+pub(crate) const fn tick_ms(now_us: u64) -> u32 {
+    (now_us / 1000) as u32
+}
+
+/// Milliseconds from `then` to `now` on the wrapping tick; backwards or over 2^31 reads as 0.
+pub(crate) const fn elapsed_ms(now: u32, then: u32) -> u32 {
+    let d = now.wrapping_sub(then);
+    if d > i32::MAX as u32 { 0 } else { d }
+}
+
+/// Administrative health of a backend, set by the caller (tinylb never probes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Health {
+    /// Pickable (if its weight is above zero and it is below its in-flight cap).
+    Up,
+    /// Not pickable; leases already out run to completion.
+    Down,
+    /// Not pickable for new requests while the ones in flight finish (HAProxy `drain`,
+    /// Envoy `DRAINING`); behaves like [`Health::Down`] for picking, and says why.
+    Draining,
+}
+
+/// A backend's identity: its slot index and the slot's generation when it was added.
+///
+/// Ids are handed out by [`Pool::add`] and by strategies; you cannot make one up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BackendId {
+    index: u32,
+    generation: u32,
+}
+
+impl BackendId {
+    /// The slot index, in `0..N`: stable for the backend's lifetime, so use it to index your
+    /// own table of addresses.
+    pub const fn index(&self) -> usize {
+        self.index as usize
+    }
+    /// The slot's generation when this backend was added.
+    pub const fn generation(&self) -> u32 {
+        self.generation
+    }
+}
+
+/// A consistent-enough copy of one backend's state, for logging and tests.
+///
+/// Each field is read atomically, but not all at the same instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// Who this is.
+    pub id: BackendId,
+    /// Configured weight.
+    pub weight: u32,
+    /// Administrative health.
+    pub health: Health,
+    /// Leases currently out.
+    pub in_flight: u32,
+    /// In-flight cap, if any.
+    pub cap: Option<u32>,
+    /// Latency estimate in microseconds as last stored (before time decay), if sampled.
+    pub latency_us: Option<u32>,
+    /// Consecutive failures reported since the last success.
+    pub failure_streak: u32,
+}
+
+/// One backend's state. Private: strategies use the crate-internal accessors.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    config: AtomicU32,
+    generation: AtomicU32,
+    in_flight: AtomicU32,
+    cap: AtomicU32,
+    latency_us: AtomicU32,
+    latency_at_ms: AtomicU32,
+    failure_streak: AtomicU32,
+}
+
+impl Slot {
+    const fn new() -> Self {
+        Slot {
+            config: AtomicU32::new(pack(0, S_EMPTY, 0)),
+            generation: AtomicU32::new(0),
+            in_flight: AtomicU32::new(0),
+            cap: AtomicU32::new(NO_CAP),
+            latency_us: AtomicU32::new(0),
+            latency_at_ms: AtomicU32::new(0),
+            failure_streak: AtomicU32::new(0),
+        }
+    }
+
+    /// Weight if the backend is up with a weight above zero, else `None`. Does not look at
+    /// the cap: see [`Slot::has_room`].
+    #[inline]
+    pub(crate) fn up_weight(&self) -> Option<u32> {
+        let c = self.config.load(Ordering::Acquire);
+        let w = weight_of(c);
+        if state_of(c) == S_UP && w > 0 { Some(w) } else { None }
+    }
+
+    #[inline]
+    pub(crate) fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Whether one more lease fits under the cap, given the in-flight count just read.
+    #[inline]
+    pub(crate) fn has_room(&self, in_flight: u32) -> bool {
+        in_flight < self.cap.load(Ordering::Relaxed)
+    }
+
+    /// Up, weight > 0 and below the cap: the definition of eligible.
+    #[inline]
+    pub(crate) fn eligible(&self) -> bool {
+        self.up_weight().is_some() && self.has_room(self.in_flight())
+    }
+
+    /// Latency estimate decayed to `now`, or `None` if never sampled.
+    #[inline]
+    pub(crate) fn latency_at(&self, now_ms: u32, half_life_ms: u32) -> Option<u32> {
+        let est = self.latency_us.load(Ordering::Relaxed);
+        if est == 0 {
+            return None;
+        }
+        let at = self.latency_at_ms.load(Ordering::Relaxed);
+        // decay never reaches 0 for a sampled backend: 0 means "no sample"
+        Some(ewma::decayed(est, elapsed_ms(now_ms, at), half_life_ms).max(1))
+    }
+
+    fn generation(&self) -> u32 {
+        self.generation.load(Ordering::SeqCst)
+    }
+}
+
+/// A fixed-capacity pool of `N` backend slots whose state lives in atomics.
+///
+/// Every method takes `&self`: add, remove, re-weight, cap, drain or mark backends down from
+/// any thread while others pick. [`Pool::new`] is a `const fn`, so a pool can be a `static`:
+///
+/// ```
+/// use tinylb::{Pool, Health};
+/// static POOL: Pool<4> = Pool::new();
+///
+/// let a = POOL.add(3).unwrap();
+/// let b = POOL.add(1).unwrap();
+/// POOL.set_health(b, Health::Draining).unwrap();
+/// assert_eq!(POOL.info(a).unwrap().weight, 3);
+/// assert_eq!(POOL.len(), 2);
+/// ```
+#[derive(Debug)]
+pub struct Pool<const N: usize> {
+    slots: [Slot; N],
+    total_weight: AtomicU32,
+    max_weight: AtomicU32,
+    high_water: AtomicU32,
+    epoch: AtomicU32,
+    half_life_ms: u32,
+}
+
+impl<const N: usize> Default for Pool<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Pool<N> {
+    const CAPACITY_OK: () = assert!(
+        N > 0 && N <= u16::MAX as usize,
+        "a pool holds 1 to 65535 slots"
+    );
+
+    /// An empty pool with [`DEFAULT_HALF_LIFE_MS`] for latency estimates.
+    ///
+    /// `N` must be in `1..=65535`; anything else fails to compile.
+    pub const fn new() -> Self {
+        Self::with_half_life_ms(DEFAULT_HALF_LIFE_MS)
+    }
+
+    /// An empty pool whose latency estimates have the given half-life in milliseconds:
+    /// how long a fast sample takes to pull a slow estimate halfway down, and how long an
+    /// unsampled estimate takes to halve. `0` means the estimate is always the last sample.
+    pub const fn with_half_life_ms(half_life_ms: u32) -> Self {
+        let () = Self::CAPACITY_OK;
+        Pool {
+            slots: [const { Slot::new() }; N],
+            total_weight: AtomicU32::new(0),
+            max_weight: AtomicU32::new(0),
+            high_water: AtomicU32::new(0),
+            epoch: AtomicU32::new(0),
+            half_life_ms,
+        }
+    }
+
+    /// Number of slots, `N`.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// The latency half-life this pool was built with.
+    pub const fn half_life_ms(&self) -> u32 {
+        self.half_life_ms
+    }
+
+    /// Number of backends currently in the pool (any health), not counting removed ones that
+    /// are still draining.
+    pub fn len(&self) -> usize {
+        self.live_slots()
+            .iter()
+            .filter(|s| {
+                matches!(
+                    state_of(s.config.load(Ordering::Acquire)),
+                    S_UP | S_DOWN | S_DRAINING
+                )
+            })
+            .count()
+    }
+
+    /// `true` when the pool holds no backend.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sum of the weights of all backends in the pool, whatever their health.
+    pub fn total_weight(&self) -> u32 {
+        self.total_weight.load(Ordering::Acquire)
+    }
+
+    /// Adds an [`Health::Up`] backend with the given weight and no in-flight cap.
+    ///
+    /// Takes the lowest free slot. Errors, with nothing changed: [`Error::WeightTooLarge`],
+    /// [`Error::WeightOverflow`], [`Error::Full`] (a removed slot counts as free only once
+    /// its in-flight count is zero).
+    pub fn add(&self, weight: u32) -> Result<BackendId, Error> {
+        self.add_with(weight, Health::Up)
+    }
+
+    /// Adds a backend with the given weight and initial health (for example
+    /// [`Health::Down`] until your first health check passes).
+    pub fn add_with(&self, weight: u32, health: Health) -> Result<BackendId, Error> {
+        if weight > MAX_WEIGHT {
+            return Err(Error::WeightTooLarge);
+        }
+        self.reserve_weight(weight)?;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let c = slot.config.load(Ordering::Acquire);
+            let st = state_of(c);
+            if st != S_EMPTY && st != S_REMOVED {
+                continue;
+            }
+            if st == S_REMOVED && slot.in_flight.load(Ordering::SeqCst) != 0 {
+                continue;
+            }
+            let reserved = pack(c >> GEN_SHIFT, S_RESERVED, 0);
+            if slot
+                .config
+                .compare_exchange(c, reserved, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            // A racing picker may have incremented in_flight on the old occupant before it
+            // saw the reservation; it will see RESERVED, undo, and move on. We only take the
+            // slot once it is truly idle.
+            if slot.in_flight.load(Ordering::SeqCst) != 0 {
+                slot.config.store(c, Ordering::SeqCst);
+                continue;
+            }
+            let generation = slot.generation.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+            slot.cap.store(NO_CAP, Ordering::Relaxed);
+            slot.latency_us.store(0, Ordering::Relaxed);
+            slot.latency_at_ms.store(0, Ordering::Relaxed);
+            slot.failure_streak.store(0, Ordering::Relaxed);
+            let state = match health {
+                Health::Up => S_UP,
+                Health::Down => S_DOWN,
+                Health::Draining => S_DRAINING,
+            };
+            slot.config
+                .store(pack(generation, state, weight), Ordering::SeqCst);
+            self.max_weight.fetch_max(weight, Ordering::AcqRel);
+            self.high_water.fetch_max(i as u32 + 1, Ordering::AcqRel);
+            self.bump_epoch();
+            return Ok(BackendId {
+                index: i as u32,
+                generation,
+            });
+        }
+        self.release_weight(weight);
+        Err(Error::Full)
+    }
+
+    /// Removes a backend: it is never picked again, leases already out finish normally, and
+    /// its slot becomes reusable once the last of them is dropped.
+    pub fn remove(&self, id: BackendId) -> Result<(), Error> {
+        let slot = self.slot_of(id)?;
+        for _ in 0..CAS_TRIES {
+            let c = slot.config.load(Ordering::Acquire);
+            self.check(slot, c, id)?;
+            // the generation moves on first, so leases stop recording before the slot is free
+            let next = pack(c >> GEN_SHIFT, S_REMOVED, 0);
+            if slot
+                .config
+                .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                slot.generation.fetch_add(1, Ordering::SeqCst);
+                self.release_weight(weight_of(c));
+                self.bump_epoch();
+                return Ok(());
+            }
+        }
+        // Only other configuration calls on the same backend race here; losing 16 times in a
+        // row means the backend is being changed under us, and the caller may retry.
+        Err(Error::Stale)
+    }
+
+    /// Changes a backend's weight. `0` is allowed: the backend stays in the pool but is not
+    /// picked (HAProxy's weight 0).
+    pub fn set_weight(&self, id: BackendId, weight: u32) -> Result<(), Error> {
+        if weight > MAX_WEIGHT {
+            return Err(Error::WeightTooLarge);
+        }
+        let slot = self.slot_of(id)?;
+        for _ in 0..CAS_TRIES {
+            let c = slot.config.load(Ordering::Acquire);
+            self.check(slot, c, id)?;
+            let old = weight_of(c);
+            if weight > old {
+                self.reserve_weight(weight - old)?;
+            }
+            let next = (c & !WEIGHT_MASK) | weight;
+            if slot
+                .config
+                .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                if weight < old {
+                    self.release_weight(old - weight);
+                }
+                self.max_weight.fetch_max(weight, Ordering::AcqRel);
+                self.bump_epoch();
+                return Ok(());
+            }
+            if weight > old {
+                self.release_weight(weight - old);
+            }
+        }
+        Err(Error::Stale)
+    }
+
+    /// Sets a backend's administrative health.
+    pub fn set_health(&self, id: BackendId, health: Health) -> Result<(), Error> {
+        let slot = self.slot_of(id)?;
+        let st = match health {
+            Health::Up => S_UP,
+            Health::Down => S_DOWN,
+            Health::Draining => S_DRAINING,
+        };
+        for _ in 0..CAS_TRIES {
+            let c = slot.config.load(Ordering::Acquire);
+            self.check(slot, c, id)?;
+            let next = (c & !STATE_MASK) | (st << STATE_SHIFT);
+            if slot
+                .config
+                .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.bump_epoch();
+                return Ok(());
+            }
+        }
+        Err(Error::Stale)
+    }
+
+    /// Sets (or with `None` clears) a backend's in-flight cap: the most leases it may have
+    /// out at once (HAProxy `maxconn`, nginx `max_conns`). Lowering the cap below the current
+    /// in-flight count refuses new leases until enough finish; it does not cancel any.
+    pub fn set_cap(&self, id: BackendId, cap: Option<u32>) -> Result<(), Error> {
+        let cap = match cap {
+            Some(0) => return Err(Error::ZeroCap),
+            Some(c) => c,
+            None => NO_CAP,
+        };
+        let slot = self.slot_of(id)?;
+        let c = slot.config.load(Ordering::Acquire);
+        self.check(slot, c, id)?;
+        slot.cap.store(cap, Ordering::Release);
+        Ok(())
+    }
+
+    /// A copy of the backend's state, or why there is none.
+    pub fn info(&self, id: BackendId) -> Result<BackendInfo, Error> {
+        let slot = self.slot_of(id)?;
+        let c = slot.config.load(Ordering::Acquire);
+        self.check(slot, c, id)?;
+        let cap = slot.cap.load(Ordering::Relaxed);
+        let lat = slot.latency_us.load(Ordering::Relaxed);
+        Ok(BackendInfo {
+            id,
+            weight: weight_of(c),
+            health: match state_of(c) {
+                S_UP => Health::Up,
+                S_DRAINING => Health::Draining,
+                _ => Health::Down,
+            },
+            in_flight: slot.in_flight.load(Ordering::Acquire),
+            cap: if cap == NO_CAP { None } else { Some(cap) },
+            latency_us: if lat == 0 { None } else { Some(lat) },
+            failure_streak: slot.failure_streak.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The id of the backend now at `index`, if the slot holds one.
+    pub fn id_at(&self, index: usize) -> Option<BackendId> {
+        let slot = self.slots.get(index)?;
+        let c = slot.config.load(Ordering::Acquire);
+        if !matches!(state_of(c), S_UP | S_DOWN | S_DRAINING) {
+            return None;
+        }
+        let generation = slot.generation();
+        // re-read: a removal between the two loads would pair the old config with a new
+        // generation
+        if slot.config.load(Ordering::Acquire) != c {
+            return None;
+        }
+        Some(BackendId {
+            index: index as u32,
+            generation,
+        })
+    }
+
+    /// Ids of all backends in the pool, in slot order.
+    pub fn ids(&self) -> heapless::Vec<BackendId, N> {
+        let mut out = heapless::Vec::new();
+        for i in 0..N {
+            if let Some(id) = self.id_at(i) {
+                // cannot fail: at most N ids for N slots
+                let _ = out.push(id);
+            }
+        }
+        out
+    }
+
+    /// In-flight count at `index` (0 for an empty slot or an index out of range).
+    pub fn in_flight_at(&self, index: usize) -> u32 {
+        self.slots.get(index).map_or(0, Slot::in_flight)
+    }
+
+    /// `true` if the backend at `index` may be picked now: up, weight above zero, below its
+    /// cap.
+    pub fn is_eligible(&self, index: usize) -> bool {
+        self.slots.get(index).is_some_and(Slot::eligible)
+    }
+
+    // ----- crate-internal -----
+
+    /// Slots that have ever held a backend: strategies scan only these.
+    #[inline]
+    pub(crate) fn live_slots(&self) -> &[Slot] {
+        let hw = self.high_water.load(Ordering::Acquire) as usize;
+        self.slots.get(..hw).unwrap_or(&self.slots)
+    }
+
+    /// Largest weight ever set in this pool: an upper bound of every current weight.
+    #[inline]
+    pub(crate) fn weight_bound(&self) -> u32 {
+        self.max_weight.load(Ordering::Acquire)
+    }
+
+    /// Moves on at every change of membership, weight or health.
+    #[inline]
+    pub(crate) fn epoch(&self) -> u32 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The id of a pickable slot as the strategy saw it.
+    #[inline]
+    pub(crate) fn id_for(&self, index: usize) -> Option<BackendId> {
+        let slot = self.slots.get(index)?;
+        Some(BackendId {
+            index: index as u32,
+            generation: slot.generation(),
+        })
+    }
+
+    /// Takes one in-flight unit on `id` if it is still the same backend, eligible and below
+    /// its cap. `false` means "lost a race, pick again".
+    pub(crate) fn try_acquire(&self, id: BackendId) -> bool {
+        let Some(slot) = self.slots.get(id.index()) else {
+            return false;
+        };
+        if slot.up_weight().is_none() {
+            return false;
+        }
+        let cap = slot.cap.load(Ordering::Acquire);
+        let mut taken = false;
+        let mut cur = slot.in_flight.load(Ordering::SeqCst);
+        for _ in 0..CAS_TRIES {
+            if cur >= cap {
+                return false;
+            }
+            match slot.in_flight.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    taken = true;
+                    break;
+                }
+                Err(now) => cur = now,
+            }
+        }
+        if !taken {
+            return false;
+        }
+        // validate after taking: the slot may have been removed (and even reserved for reuse)
+        // between the strategy's look and our increment
+        if slot.generation() != id.generation || slot.up_weight().is_none() {
+            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back the in-flight unit taken by [`Pool::try_acquire`].
+    pub(crate) fn release(&self, id: BackendId) {
+        if let Some(slot) = self.slots.get(id.index()) {
+            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Records a finished request on `id`, unless the backend has been removed since.
+    pub(crate) fn record(&self, id: BackendId, success: bool, latency_us: u64, now_us: u64) {
+        let Some(slot) = self.slots.get(id.index()) else {
+            return;
+        };
+        if slot.generation() != id.generation {
+            return;
+        }
+        let now = tick_ms(now_us);
+        let sample = u32::try_from(latency_us).unwrap_or(u32::MAX);
+        let mut est = slot.latency_us.load(Ordering::Relaxed);
+        for _ in 0..CAS_TRIES {
+            let at = slot.latency_at_ms.load(Ordering::Relaxed);
+            let next = ewma::update(est, sample, elapsed_ms(now, at), self.half_life_ms);
+            match slot.latency_us.compare_exchange_weak(
+                est,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    slot.latency_at_ms.store(now, Ordering::Relaxed);
+                    break;
+                }
+                Err(v) => est = v,
+            }
+        }
+        if success {
+            slot.failure_streak.store(0, Ordering::Relaxed);
+        } else {
+            let mut f = slot.failure_streak.load(Ordering::Relaxed);
+            for _ in 0..CAS_TRIES {
+                let Some(next) = f.checked_add(1) else { break };
+                match slot.failure_streak.compare_exchange_weak(
+                    f,
+                    next,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(v) => f = v,
+                }
+            }
+        }
+    }
+
+    fn slot_of(&self, id: BackendId) -> Result<&Slot, Error> {
+        self.slots.get(id.index()).ok_or(Error::NoSuchBackend)
+    }
+
+    /// Is `config` (just loaded from `slot`) still the backend `id` names?
+    fn check(&self, slot: &Slot, config: u32, id: BackendId) -> Result<(), Error> {
+        match state_of(config) {
+            S_UP | S_DOWN | S_DRAINING => {}
+            S_EMPTY => return Err(Error::NoSuchBackend),
+            _ => return Err(Error::Stale),
+        }
+        if slot.generation() != id.generation || (config >> GEN_SHIFT) != (id.generation & 0xff)
+        {
+            return Err(Error::Stale);
+        }
+        Ok(())
+    }
+
+    fn reserve_weight(&self, add: u32) -> Result<(), Error> {
+        self.total_weight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                t.checked_add(add).filter(|&s| s <= MAX_TOTAL_WEIGHT)
+            })
+            .map(|_| ())
+            .map_err(|_| Error::WeightOverflow)
+    }
+
+    fn release_weight(&self, sub: u32) {
+        self.total_weight.fetch_sub(sub, Ordering::AcqRel);
+    }
+
+    fn bump_epoch(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+}

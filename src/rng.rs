@@ -1,0 +1,143 @@
+//! Randomness: the caller's `rand_core::Rng` when the request carries one, else a stream that
+//! each strategy seeds once at construction.
+//!
+//! Everything here is 64-bit integer arithmetic on fixed-width types, so the same seed gives
+//! the same draws on 16-, 32- and 64-bit targets.
+
+use crate::sync::{AtomicU32, Ordering};
+
+/// SplitMix64's output function (Steele, Lea & Flood, 2014): a bijective 64-bit mixer.
+#[inline]
+pub(crate) const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A seeded counter stream for strategies whose caller passes no RNG: draw `k` is
+/// `mix64(seed + k * golden)`. Shared by all threads through one atomic counter, so it is
+/// deterministic for a single thread and merely well-spread under contention. The counter
+/// is 32 bits wide (DESIGN.md: no 64-bit atomics), so the stream repeats after 2^32 draws.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    seed: u64,
+    counter: AtomicU32,
+}
+
+impl Stream {
+    pub(crate) const fn new(seed: u64) -> Self {
+        Stream {
+            seed,
+            counter: AtomicU32::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn next_u64(&self) -> u64 {
+        let k = self.counter.fetch_add(1, Ordering::Relaxed);
+        mix64(
+            self.seed
+                .wrapping_add((k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        )
+    }
+}
+
+/// Unbiased integer in `0..n` from 32 random bits, by Lemire's multiply-and-reject
+/// (no `x % n` bias): `Some(x)` or `None` when the bits fall in the rejected sliver
+/// (probability below `n / 2^32`); the caller draws again.
+#[inline]
+pub(crate) fn below_from(bits: u32, n: u32) -> Option<u32> {
+    if n == 0 {
+        return None;
+    }
+    let m = bits as u64 * n as u64;
+    let low = m as u32;
+    if low < n {
+        // the exact threshold is 2^32 mod n; computed only in this rare branch
+        let t = n.wrapping_neg() % n;
+        if low < t {
+            return None;
+        }
+    }
+    Some((m >> 32) as u32)
+}
+
+/// Unbiased integer in `0..n` for 64-bit `n`, with rejection; `draw` supplies random words.
+/// Used off the fast path (exact weighted sampling over a scanned total).
+pub(crate) fn below_u64(mut draw: impl FnMut() -> u64, n: u64) -> u64 {
+    if n <= 1 {
+        return 0;
+    }
+    // reject the top 2^64 mod n values so that every residue is equally likely
+    let zone = u64::MAX - (u64::MAX - n + 1) % n;
+    for _ in 0..64 {
+        let x = draw();
+        if x <= zone {
+            return x % n;
+        }
+    }
+    // unreachable in practice: each try is rejected with probability < 1/2
+    draw() % n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mix64_golden() {
+        // SplitMix64 reference outputs for seed 0 (first three): state advances by golden
+        let g = 0x9e37_79b9_7f4a_7c15u64;
+        assert_eq!(mix64(g), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(mix64(g.wrapping_mul(2)), 0x6e78_9e6a_a1b9_65f4);
+        assert_eq!(mix64(g.wrapping_mul(3)), 0x06c4_5d18_8009_454f);
+    }
+
+    #[test]
+    fn lemire_is_exactly_uniform_on_small_words() {
+        // With 8-bit "words" scaled up, every value of 0..n gets the same number of words.
+        for n in 1..=13u32 {
+            let mut counts = [0u32; 13];
+            let mut rejected = 0;
+            for hi in 0..=255u32 {
+                let bits = hi << 24 | hi << 16 | hi << 8 | hi;
+                match below_from(bits, n) {
+                    Some(x) => counts[x as usize] += 1,
+                    None => rejected += 1,
+                }
+            }
+            assert!(rejected <= 1, "n={n}");
+            assert!(counts.iter().take(n as usize).all(|&c| c > 0));
+        }
+        assert_eq!(below_from(u32::MAX, 1), Some(0));
+        assert_eq!(below_from(0, 0), None);
+        assert_eq!(below_from(u32::MAX, u32::MAX), Some(u32::MAX - 1));
+    }
+
+    #[test]
+    fn below_u64_bounds() {
+        let mut x = 0u64;
+        for n in [1u64, 2, 3, 1 << 40, u64::MAX] {
+            for _ in 0..100 {
+                let v = below_u64(
+                    || {
+                        x = x.wrapping_add(1);
+                        mix64(x)
+                    },
+                    n,
+                );
+                assert!(v < n.max(1));
+            }
+        }
+    }
+
+    #[test]
+    fn stream_is_deterministic() {
+        let a = Stream::new(7);
+        let b = Stream::new(7);
+        for _ in 0..10 {
+            assert_eq!(a.next_u64(), b.next_u64());
+        }
+        assert_ne!(Stream::new(8).next_u64(), Stream::new(7).next_u64());
+    }
+}

@@ -1,0 +1,77 @@
+//! Round robin (nginx `round-robin` with equal weights, HAProxy `static-rr`).
+
+use crate::pool::{BackendId, Pool};
+use crate::select::{Request, Select};
+use crate::sync::{AtomicU32, Ordering};
+
+/// Where the cursor folds back: a multiple of the slot count is subtracted when a pick draws
+/// exactly this ticket, so the 32-bit counter never wraps and the rotation never jumps.
+const FOLD_AT: u32 = 1 << 31;
+
+/// Every eligible backend in turn, ignoring weights.
+///
+/// One shared ticket counter (`fetch_add`) gives each pick the next slot in a fixed rotation
+/// over the slots in use. A slot that is not eligible gives its turn to the *next ticket*,
+/// not to its neighbour: over any `k·m` consecutive picks with `m` eligible backends, each
+/// is picked exactly `k` times (unless eligibility changes in between), also when many
+/// threads pick at once, because every ticket is drawn once.
+///
+/// Cost: one `fetch_add` and one eligibility check per pick; one more of each for every
+/// ineligible slot skipped (at most one rotation).
+///
+/// The counter is folded back by a multiple of the slot count when it reaches 2^31, so it
+/// never wraps and the rotation never skips or repeats at the integer limit.
+#[derive(Debug)]
+pub struct RoundRobin {
+    cursor: AtomicU32,
+}
+
+impl Default for RoundRobin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RoundRobin {
+    /// A rotation starting at slot 0.
+    pub const fn new() -> Self {
+        Self::starting_at(0)
+    }
+
+    /// A rotation whose first ticket is `cursor` (taken modulo 2^31): give each proxy
+    /// instance a different start so they do not all begin on the same backend.
+    pub const fn starting_at(cursor: u32) -> Self {
+        RoundRobin {
+            cursor: AtomicU32::new(cursor % FOLD_AT),
+        }
+    }
+
+    /// The next ticket to be drawn.
+    pub fn cursor(&self) -> u32 {
+        self.cursor.load(Ordering::Relaxed)
+    }
+}
+
+impl<const N: usize> Select<N> for RoundRobin {
+    fn select(&self, pool: &Pool<N>, _req: &mut Request<'_>) -> Option<BackendId> {
+        let live = pool.live_slots();
+        let n = live.len() as u32;
+        if n == 0 {
+            return None;
+        }
+        for _ in 0..n {
+            let t = self.cursor.fetch_add(1, Ordering::Relaxed);
+            if t == FOLD_AT {
+                // exactly one thread draws this ticket; subtracting a multiple of n keeps
+                // every later ticket's residue, so no turn is skipped or repeated
+                self.cursor
+                    .fetch_sub((FOLD_AT / n) * n, Ordering::Relaxed);
+            }
+            let i = (t % n) as usize;
+            if live.get(i).is_some_and(|s| s.eligible()) {
+                return pool.id_for(i);
+            }
+        }
+        None
+    }
+}
