@@ -19,6 +19,7 @@ mod least_conn;
 mod least_time;
 mod random;
 mod round_robin;
+mod sample;
 mod weighted_round_robin;
 
 pub use least_conn::LeastConn;
