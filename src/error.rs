@@ -24,6 +24,16 @@ pub enum Error {
     Stale,
     /// The in-flight cap is zero: such a backend could never be picked. Mark it down instead.
     ZeroCap,
+    /// A [`SlowStart`](crate::SlowStart) with a zero window, an aggression outside `1..=8`
+    /// or a floor above 100 %. Returned by [`Pool::with_config`](crate::Pool::with_config).
+    InvalidSlowStart,
+    /// An [`Ejection`](crate::Ejection) with zero failures, a zero base time, a cap below
+    /// the base or at/above 2^31 ms, or a share above 100 %. Returned by
+    /// [`Pool::with_config`](crate::Pool::with_config).
+    InvalidEjection,
+    /// A percentage above 100 (the panic threshold). Returned by
+    /// [`Pool::with_config`](crate::Pool::with_config).
+    InvalidPercent,
 }
 
 impl fmt::Display for Error {
@@ -35,6 +45,11 @@ impl fmt::Display for Error {
             Error::NoSuchBackend => "no backend at that index",
             Error::Stale => "the backend id refers to a removed backend",
             Error::ZeroCap => "an in-flight cap of zero would make the backend unpickable",
+            Error::InvalidSlowStart => "slow start needs a window > 0, aggression 1..=8, floor <= 100 %",
+            Error::InvalidEjection => {
+                "ejection needs failures > 0, 0 < base <= max < 2^31 ms, share <= 100 %"
+            }
+            Error::InvalidPercent => "a percentage above 100",
         };
         f.write_str(s)
     }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod config;
 mod error;
 mod ewma;
 mod lease;
@@ -12,14 +13,16 @@ mod select;
 pub mod strategy;
 mod sync;
 
+pub use config::{Config, DEFAULT_HALF_LIFE_MS, Ejection, SlowStart};
 pub use error::Error;
 pub use lease::{Lease, Outcome};
 pub use pool::{
-    BackendId, BackendInfo, DEFAULT_HALF_LIFE_MS, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool,
+    BackendId, BackendInfo, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool,
 };
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{
-    LeastConn, LeastTime, ParseStrategyError, Random, RoundRobin, Strategy, WeightedRoundRobin,
+    LeastConn, LeastTime, ParseStrategyError, PeakEwma, PowerOfTwo, Random, RoundRobin, Strategy,
+    WeightedRoundRobin,
 };
 
 /// The `rand_core` crate tinylb's [`Request::with_rng`] takes randomness from, re-exported

@@ -28,6 +28,7 @@
 //! then decays less than it should until the next sample). A clock that goes backwards is
 //! read as no time passing.
 
+use crate::config::Config;
 use crate::error::Error;
 use crate::ewma;
 use crate::sync::{AtomicU32, Ordering};
@@ -43,15 +44,16 @@ pub const MAX_WEIGHT: u32 = (1 << 21) - 1;
 /// without overflow.
 pub const MAX_TOTAL_WEIGHT: u32 = (1 << 31) - 1;
 
-/// Default half-life of the latency estimate: 5 seconds (Finagle's default decay window is
-/// 10 s, the `1/e` time; its half-life is about 6.9 s).
-pub const DEFAULT_HALF_LIFE_MS: u32 = 5_000;
-
-// config word: [31:24] low 8 bits of generation | [23:21] state | [20:0] weight
+// config word: [31:27] low 5 bits of generation | [26] backup | [25] warming (slow start)
+// | [24] ejected | [23:21] state | [20:0] weight
 const WEIGHT_MASK: u32 = MAX_WEIGHT;
 const STATE_SHIFT: u32 = 21;
 const STATE_MASK: u32 = 0b111 << STATE_SHIFT;
-const GEN_SHIFT: u32 = 24;
+const EJECTED: u32 = 1 << 24;
+const WARMING: u32 = 1 << 25;
+const BACKUP: u32 = 1 << 26;
+const GEN_SHIFT: u32 = 27;
+const GEN_BITS: u32 = 0x1f;
 
 const S_EMPTY: u32 = 0;
 const S_UP: u32 = 1;
@@ -65,13 +67,30 @@ const NO_CAP: u32 = u32::MAX;
 pub(crate) const CAS_TRIES: u32 = 16;
 
 const fn pack(generation: u32, state: u32, weight: u32) -> u32 {
-    (generation << GEN_SHIFT) | (state << STATE_SHIFT) | (weight & WEIGHT_MASK)
+    ((generation & GEN_BITS) << GEN_SHIFT) | (state << STATE_SHIFT) | (weight & WEIGHT_MASK)
 }
 const fn state_of(config: u32) -> u32 {
     (config & STATE_MASK) >> STATE_SHIFT
 }
 const fn weight_of(config: u32) -> u32 {
     config & WEIGHT_MASK
+}
+const fn state_code(health: Health) -> u32 {
+    match health {
+        Health::Up => S_UP,
+        Health::Down => S_DOWN,
+        Health::Draining => S_DRAINING,
+    }
+}
+
+/// Tags a tick as "set" (odd) so that 0 can mean "not yet stamped".
+const fn stamp(tick: u32) -> u32 {
+    tick | 1
+}
+
+/// `true` once `now` has reached `deadline` on the wrapping tick.
+const fn reached(now: u32, deadline: u32) -> bool {
+    now.wrapping_sub(deadline) <= i32::MAX as u32
 }
 
 /// Converts the caller's microsecond clock to the wrapping millisecond tick kept in atomics.
@@ -125,7 +144,7 @@ impl BackendId {
 pub struct BackendInfo {
     /// Who this is.
     pub id: BackendId,
-    /// Configured weight.
+    /// Configured weight (slow start may make the effective weight lower for a while).
     pub weight: u32,
     /// Administrative health.
     pub health: Health,
@@ -137,9 +156,13 @@ pub struct BackendInfo {
     pub latency_us: Option<u32>,
     /// Consecutive failures reported since the last success.
     pub failure_streak: u32,
+    /// Ejected by outlier detection (until its time is up; see [`Ejection`](crate::Ejection)).
+    pub ejected: bool,
+    /// In the backup tier: picked only when no primary backend is eligible.
+    pub backup: bool,
 }
 
-/// One backend's state. Private: strategies use the crate-internal accessors.
+/// One backend's state. Private: strategies read it through [`View`].
 #[derive(Debug)]
 pub(crate) struct Slot {
     config: AtomicU32,
@@ -149,6 +172,14 @@ pub(crate) struct Slot {
     latency_us: AtomicU32,
     latency_at_ms: AtomicU32,
     failure_streak: AtomicU32,
+    /// Slow-start window start (odd tick), or 0 while waiting for the first pick to stamp it.
+    warm_from_ms: AtomicU32,
+    /// End of the current ejection (tick).
+    ejected_until_ms: AtomicU32,
+    /// Ejections in a row (the duration multiplier).
+    ejections: AtomicU32,
+    /// When the backend last returned from ejection (odd tick), 0 if never.
+    returned_at_ms: AtomicU32,
 }
 
 impl Slot {
@@ -161,16 +192,45 @@ impl Slot {
             latency_us: AtomicU32::new(0),
             latency_at_ms: AtomicU32::new(0),
             failure_streak: AtomicU32::new(0),
+            warm_from_ms: AtomicU32::new(0),
+            ejected_until_ms: AtomicU32::new(0),
+            ejections: AtomicU32::new(0),
+            returned_at_ms: AtomicU32::new(0),
         }
     }
 
-    /// Weight if the backend is up with a weight above zero, else `None`. Does not look at
+    /// Configured weight if the backend is up, not ejected, with a weight above zero; tier,
+    /// slow start and panic mode are not considered (see [`View::weight`]). Does not look at
     /// the cap: see [`Slot::has_room`].
     #[inline]
     pub(crate) fn up_weight(&self) -> Option<u32> {
         let c = self.config.load(Ordering::Acquire);
         let w = weight_of(c);
-        if state_of(c) == S_UP && w > 0 { Some(w) } else { None }
+        if state_of(c) == S_UP && c & EJECTED == 0 && w > 0 {
+            Some(w)
+        } else {
+            None
+        }
+    }
+
+    /// Configured weight and tier of a backend that is up with a weight above zero,
+    /// whatever its ejection and slow-start flags: what a schedule is built from.
+    #[inline]
+    pub(crate) fn schedule_weight(&self) -> Option<(u32, bool)> {
+        let c = self.config.load(Ordering::Acquire);
+        let w = weight_of(c);
+        if state_of(c) == S_UP && w > 0 {
+            Some((w, c & BACKUP != 0))
+        } else {
+            None
+        }
+    }
+
+    /// Up with a weight above zero, whatever the flags: what a lease re-checks.
+    #[inline]
+    fn admin_up(&self) -> bool {
+        let c = self.config.load(Ordering::SeqCst);
+        state_of(c) == S_UP && weight_of(c) > 0
     }
 
     #[inline]
@@ -184,7 +244,7 @@ impl Slot {
         in_flight < self.cap.load(Ordering::Relaxed)
     }
 
-    /// Up, weight > 0 and below the cap: the definition of eligible.
+    /// Up, not ejected, weight > 0 and below the cap (tier and panic mode aside).
     #[inline]
     pub(crate) fn eligible(&self) -> bool {
         self.up_weight().is_some() && self.has_room(self.in_flight())
@@ -222,6 +282,9 @@ impl Slot {
 /// assert_eq!(POOL.info(a).unwrap().weight, 3);
 /// assert_eq!(POOL.len(), 2);
 /// ```
+///
+/// Pool-wide policy (latency half-life, slow start, outlier ejection, panic threshold) comes
+/// from a [`Config`] given to [`Pool::with_config`].
 #[derive(Debug)]
 pub struct Pool<const N: usize> {
     slots: [Slot; N],
@@ -229,7 +292,15 @@ pub struct Pool<const N: usize> {
     max_weight: AtomicU32,
     high_water: AtomicU32,
     epoch: AtomicU32,
-    half_life_ms: u32,
+    /// Backends in the pool (any health).
+    members: AtomicU32,
+    /// Backends whose health is up (ejected or not).
+    up: AtomicU32,
+    /// Backends currently ejected.
+    ejected: AtomicU32,
+    /// Backends in the backup tier.
+    backups: AtomicU32,
+    config: Config,
 }
 
 impl<const N: usize> Default for Pool<N> {
@@ -244,17 +315,32 @@ impl<const N: usize> Pool<N> {
         "a pool holds 1 to 65535 slots"
     );
 
-    /// An empty pool with [`DEFAULT_HALF_LIFE_MS`] for latency estimates.
+    /// An empty pool with the default [`Config`] (5 s latency half-life, no slow start, no
+    /// ejection).
     ///
     /// `N` must be in `1..=65535`; anything else fails to compile.
     pub const fn new() -> Self {
-        Self::with_half_life_ms(DEFAULT_HALF_LIFE_MS)
+        Self::build(Config::new())
     }
 
     /// An empty pool whose latency estimates have the given half-life in milliseconds:
     /// how long a fast sample takes to pull a slow estimate halfway down, and how long an
     /// unsampled estimate takes to halve. `0` means the estimate is always the last sample.
     pub const fn with_half_life_ms(half_life_ms: u32) -> Self {
+        Self::build(Config::new().half_life_ms(half_life_ms))
+    }
+
+    /// An empty pool with the given policy, or the reason it is invalid
+    /// ([`Config::validate`]). In a `static`, match on the result and `panic!` on `Err`: the
+    /// error then stops the build.
+    pub const fn with_config(config: Config) -> Result<Self, Error> {
+        match config.validate() {
+            Ok(()) => Ok(Self::build(config)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn build(config: Config) -> Self {
         let () = Self::CAPACITY_OK;
         Pool {
             slots: [const { Slot::new() }; N],
@@ -262,7 +348,11 @@ impl<const N: usize> Pool<N> {
             max_weight: AtomicU32::new(0),
             high_water: AtomicU32::new(0),
             epoch: AtomicU32::new(0),
-            half_life_ms,
+            members: AtomicU32::new(0),
+            up: AtomicU32::new(0),
+            ejected: AtomicU32::new(0),
+            backups: AtomicU32::new(0),
+            config,
         }
     }
 
@@ -271,9 +361,14 @@ impl<const N: usize> Pool<N> {
         N
     }
 
+    /// The pool's policy.
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The latency half-life this pool was built with.
     pub const fn half_life_ms(&self) -> u32 {
-        self.half_life_ms
+        self.config.half_life_ms
     }
 
     /// Number of backends currently in the pool (any health), not counting removed ones that
@@ -300,11 +395,23 @@ impl<const N: usize> Pool<N> {
         self.total_weight.load(Ordering::Acquire)
     }
 
+    /// Number of backends currently ejected by outlier detection.
+    pub fn ejected_count(&self) -> u32 {
+        self.ejected.load(Ordering::Acquire)
+    }
+
+    /// `true` if so few of the backends that are up are not ejected that the panic
+    /// threshold applies, and ejected backends are picked from again.
+    pub fn in_panic(&self) -> bool {
+        self.panic_now()
+    }
+
     /// Adds an [`Health::Up`] backend with the given weight and no in-flight cap.
     ///
     /// Takes the lowest free slot. Errors, with nothing changed: [`Error::WeightTooLarge`],
     /// [`Error::WeightOverflow`], [`Error::Full`] (a removed slot counts as free only once
-    /// its in-flight count is zero).
+    /// its in-flight count is zero). With slow start configured, the backend ramps up from
+    /// the first pick that sees it.
     pub fn add(&self, weight: u32) -> Result<BackendId, Error> {
         self.add_with(weight, Health::Up)
     }
@@ -312,6 +419,16 @@ impl<const N: usize> Pool<N> {
     /// Adds a backend with the given weight and initial health (for example
     /// [`Health::Down`] until your first health check passes).
     pub fn add_with(&self, weight: u32, health: Health) -> Result<BackendId, Error> {
+        self.add_in_tier(weight, health, false)
+    }
+
+    /// Adds a backup backend (nginx and HAProxy `backup`): it is picked only when no
+    /// primary backend is eligible, by every strategy.
+    pub fn add_backup(&self, weight: u32) -> Result<BackendId, Error> {
+        self.add_in_tier(weight, Health::Up, true)
+    }
+
+    fn add_in_tier(&self, weight: u32, health: Health, backup: bool) -> Result<BackendId, Error> {
         if weight > MAX_WEIGHT {
             return Err(Error::WeightTooLarge);
         }
@@ -345,13 +462,24 @@ impl<const N: usize> Pool<N> {
             slot.latency_us.store(0, Ordering::Relaxed);
             slot.latency_at_ms.store(0, Ordering::Relaxed);
             slot.failure_streak.store(0, Ordering::Relaxed);
-            let state = match health {
-                Health::Up => S_UP,
-                Health::Down => S_DOWN,
-                Health::Draining => S_DRAINING,
-            };
-            slot.config
-                .store(pack(generation, state, weight), Ordering::SeqCst);
+            slot.warm_from_ms.store(0, Ordering::Relaxed);
+            slot.ejected_until_ms.store(0, Ordering::Relaxed);
+            slot.ejections.store(0, Ordering::Relaxed);
+            slot.returned_at_ms.store(0, Ordering::Relaxed);
+            let state = state_code(health);
+            let mut config = pack(generation, state, weight);
+            if backup {
+                config |= BACKUP;
+                self.backups.fetch_add(1, Ordering::AcqRel);
+            }
+            if state == S_UP {
+                if self.config.slow_start.is_some() {
+                    config |= WARMING;
+                }
+                self.up.fetch_add(1, Ordering::AcqRel);
+            }
+            self.members.fetch_add(1, Ordering::AcqRel);
+            slot.config.store(config, Ordering::SeqCst);
             self.max_weight.fetch_max(weight, Ordering::AcqRel);
             self.high_water.fetch_max(i as u32 + 1, Ordering::AcqRel);
             self.bump_epoch();
@@ -371,15 +499,17 @@ impl<const N: usize> Pool<N> {
         for _ in 0..CAS_TRIES {
             let c = slot.config.load(Ordering::Acquire);
             self.check(slot, c, id)?;
-            // the generation moves on first, so leases stop recording before the slot is free
             let next = pack(c >> GEN_SHIFT, S_REMOVED, 0);
             if slot
                 .config
                 .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
             {
+                // leases out from now on record nothing: the generation has moved on
                 slot.generation.fetch_add(1, Ordering::SeqCst);
                 self.release_weight(weight_of(c));
+                self.members.fetch_sub(1, Ordering::AcqRel);
+                self.leave_counts(c);
                 self.bump_epoch();
                 return Ok(());
             }
@@ -424,22 +554,63 @@ impl<const N: usize> Pool<N> {
     }
 
     /// Sets a backend's administrative health.
+    ///
+    /// Marking a backend down or draining also ends an ejection (your health check has the
+    /// last word); marking it up again starts its slow start, if configured.
     pub fn set_health(&self, id: BackendId, health: Health) -> Result<(), Error> {
         let slot = self.slot_of(id)?;
-        let st = match health {
-            Health::Up => S_UP,
-            Health::Down => S_DOWN,
-            Health::Draining => S_DRAINING,
-        };
+        let st = state_code(health);
         for _ in 0..CAS_TRIES {
             let c = slot.config.load(Ordering::Acquire);
             self.check(slot, c, id)?;
-            let next = (c & !STATE_MASK) | (st << STATE_SHIFT);
+            let was = state_of(c);
+            let mut next = (c & !STATE_MASK) | (st << STATE_SHIFT);
+            if st != S_UP {
+                next &= !(EJECTED | WARMING);
+            } else if was != S_UP && self.config.slow_start.is_some() {
+                slot.warm_from_ms.store(0, Ordering::Release);
+                next |= WARMING;
+            }
             if slot
                 .config
                 .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
             {
+                if was != S_UP && st == S_UP {
+                    self.up.fetch_add(1, Ordering::AcqRel);
+                } else if was == S_UP && st != S_UP {
+                    self.up.fetch_sub(1, Ordering::AcqRel);
+                }
+                if c & EJECTED != 0 && next & EJECTED == 0 {
+                    self.ejected.fetch_sub(1, Ordering::AcqRel);
+                }
+                self.bump_epoch();
+                return Ok(());
+            }
+        }
+        Err(Error::Stale)
+    }
+
+    /// Moves a backend into (`true`) or out of (`false`) the backup tier.
+    pub fn set_backup(&self, id: BackendId, backup: bool) -> Result<(), Error> {
+        let slot = self.slot_of(id)?;
+        for _ in 0..CAS_TRIES {
+            let c = slot.config.load(Ordering::Acquire);
+            self.check(slot, c, id)?;
+            let next = if backup { c | BACKUP } else { c & !BACKUP };
+            if next == c {
+                return Ok(());
+            }
+            if slot
+                .config
+                .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                if backup {
+                    self.backups.fetch_add(1, Ordering::AcqRel);
+                } else {
+                    self.backups.fetch_sub(1, Ordering::AcqRel);
+                }
                 self.bump_epoch();
                 return Ok(());
             }
@@ -482,6 +653,8 @@ impl<const N: usize> Pool<N> {
             cap: if cap == NO_CAP { None } else { Some(cap) },
             latency_us: if lat == 0 { None } else { Some(lat) },
             failure_streak: slot.failure_streak.load(Ordering::Relaxed),
+            ejected: c & EJECTED != 0,
+            backup: c & BACKUP != 0,
         })
     }
 
@@ -504,7 +677,8 @@ impl<const N: usize> Pool<N> {
         })
     }
 
-    /// Ids of all backends in the pool, in slot order.
+    /// Ids of all backends in the pool, in slot order. The vector lives on the stack and
+    /// takes `8·N` bytes.
     pub fn ids(&self) -> heapless::Vec<BackendId, N> {
         let mut out = heapless::Vec::new();
         for i in 0..N {
@@ -522,7 +696,8 @@ impl<const N: usize> Pool<N> {
     }
 
     /// `true` if the backend at `index` may be picked now: up, weight above zero, below its
-    /// cap.
+    /// cap, and not ejected. (Tiers, panic mode and the end of an ejection are judged at
+    /// pick time, against the request's clock.)
     pub fn is_eligible(&self, index: usize) -> bool {
         self.slots.get(index).is_some_and(Slot::eligible)
     }
@@ -542,10 +717,29 @@ impl<const N: usize> Pool<N> {
         self.max_weight.load(Ordering::Acquire)
     }
 
-    /// Moves on at every change of membership, weight or health.
+    /// Moves on at every change of membership, weight, health or tier.
     #[inline]
     pub(crate) fn epoch(&self) -> u32 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    /// `true` if the pool has a backup tier.
+    #[inline]
+    pub(crate) fn has_backups(&self) -> bool {
+        self.backups.load(Ordering::Relaxed) != 0
+    }
+
+    /// Panic mode: fewer than the threshold share of the backends that are up are not
+    /// ejected.
+    #[inline]
+    fn panic_now(&self) -> bool {
+        let ejected = self.ejected.load(Ordering::Acquire);
+        if ejected == 0 || self.config.panic_threshold_percent == 0 {
+            return false;
+        }
+        let up = self.up.load(Ordering::Acquire) as u64;
+        let healthy = up.saturating_sub(ejected as u64);
+        healthy * 100 < self.config.panic_threshold_percent as u64 * up
     }
 
     /// The id of a pickable slot as the strategy saw it.
@@ -558,13 +752,14 @@ impl<const N: usize> Pool<N> {
         })
     }
 
-    /// Takes one in-flight unit on `id` if it is still the same backend, eligible and below
-    /// its cap. `false` means "lost a race, pick again".
+    /// Takes one in-flight unit on `id` if it is still the same backend, up and below its
+    /// cap. `false` means "lost a race, pick again". (Ejection, tier and slow start were
+    /// the strategy's business when it picked.)
     pub(crate) fn try_acquire(&self, id: BackendId) -> bool {
         let Some(slot) = self.slots.get(id.index()) else {
             return false;
         };
-        if slot.up_weight().is_none() {
+        if !slot.admin_up() {
             return false;
         }
         let cap = slot.cap.load(Ordering::Acquire);
@@ -592,7 +787,7 @@ impl<const N: usize> Pool<N> {
         }
         // validate after taking: the slot may have been removed (and even reserved for reuse)
         // between the strategy's look and our increment
-        if slot.generation() != id.generation || slot.up_weight().is_none() {
+        if slot.generation() != id.generation || !slot.admin_up() {
             slot.in_flight.fetch_sub(1, Ordering::SeqCst);
             return false;
         }
@@ -619,7 +814,7 @@ impl<const N: usize> Pool<N> {
         let mut est = slot.latency_us.load(Ordering::Relaxed);
         for _ in 0..CAS_TRIES {
             let at = slot.latency_at_ms.load(Ordering::Relaxed);
-            let next = ewma::update(est, sample, elapsed_ms(now, at), self.half_life_ms);
+            let next = ewma::update(est, sample, elapsed_ms(now, at), self.config.half_life_ms);
             match slot.latency_us.compare_exchange_weak(
                 est,
                 next,
@@ -635,21 +830,139 @@ impl<const N: usize> Pool<N> {
         }
         if success {
             slot.failure_streak.store(0, Ordering::Relaxed);
-        } else {
-            let mut f = slot.failure_streak.load(Ordering::Relaxed);
-            for _ in 0..CAS_TRIES {
-                let Some(next) = f.checked_add(1) else { break };
-                match slot.failure_streak.compare_exchange_weak(
-                    f,
-                    next,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(v) => f = v,
+            return;
+        }
+        let mut f = slot.failure_streak.load(Ordering::Relaxed);
+        let mut streak = f;
+        for _ in 0..CAS_TRIES {
+            let Some(next) = f.checked_add(1) else { break };
+            match slot.failure_streak.compare_exchange_weak(
+                f,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    streak = next;
+                    break;
                 }
+                Err(v) => f = v,
             }
         }
+        if let Some(ej) = self.config.ejection
+            && streak >= ej.consecutive_failures
+        {
+            self.try_eject(slot, id, now);
+        }
+    }
+
+    /// Ejects `slot` if it is up and not ejected, and the max-ejection share allows it.
+    fn try_eject(&self, slot: &Slot, id: BackendId, now: u32) {
+        let Some(ej) = self.config.ejection else {
+            return;
+        };
+        let c = slot.config.load(Ordering::Acquire);
+        if state_of(c) != S_UP || c & EJECTED != 0 || slot.generation() != id.generation {
+            return;
+        }
+        // reserve a place under the max-ejection share (one backend may always be ejected)
+        let members = self.members.load(Ordering::Acquire) as u64;
+        let mut cur = self.ejected.load(Ordering::Acquire);
+        let mut reserved = false;
+        for _ in 0..CAS_TRIES {
+            let allowed =
+                cur == 0 || (cur as u64 + 1) * 100 <= ej.max_ejection_percent as u64 * members;
+            if !allowed {
+                return;
+            }
+            match self.ejected.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    reserved = true;
+                    break;
+                }
+                Err(v) => cur = v,
+            }
+        }
+        if !reserved {
+            return;
+        }
+        // the multiplier earns one step back for every base interval spent back in the pool
+        let returned = slot.returned_at_ms.load(Ordering::Acquire);
+        let mut times = slot.ejections.load(Ordering::Acquire);
+        if returned != 0 {
+            times = times.saturating_sub(elapsed_ms(now, returned) / ej.base_ms);
+        }
+        let times = times.saturating_add(1);
+        slot.ejected_until_ms
+            .store(now.wrapping_add(ej.duration_ms(times)), Ordering::Release);
+        let next = (c | EJECTED) & !WARMING;
+        if slot
+            .config
+            .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+        {
+            slot.ejections.store(times, Ordering::Release);
+            self.bump_epoch();
+        } else {
+            // someone else changed the backend first (ejected it, marked it down, ...)
+            self.ejected.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Ends an ejection whose time is up (the winner of the compare-and-swap does it once).
+    fn uneject(&self, slot: &Slot, c: u32, now: u32) {
+        let mut next = c & !EJECTED;
+        if self.config.slow_start.is_some() {
+            slot.warm_from_ms.store(stamp(now), Ordering::Release);
+            next |= WARMING;
+        }
+        if slot
+            .config
+            .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.ejected.fetch_sub(1, Ordering::AcqRel);
+            slot.failure_streak.store(0, Ordering::Release);
+            slot.returned_at_ms.store(stamp(now), Ordering::Release);
+            self.bump_epoch();
+        }
+    }
+
+    /// Effective weight of a warming backend (and the end of its window).
+    fn warm_weight(&self, slot: &Slot, c: u32, now: u32) -> u32 {
+        let w = weight_of(c);
+        let Some(ss) = self.config.slow_start else {
+            return w;
+        };
+        let mut from = slot.warm_from_ms.load(Ordering::Acquire);
+        if from == 0 {
+            // the first pick to see the backend starts its window
+            from = match slot.warm_from_ms.compare_exchange(
+                0,
+                stamp(now),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => stamp(now),
+                Err(v) => v,
+            };
+        }
+        let t = elapsed_ms(now, from);
+        if t >= ss.window_ms {
+            let _ = slot.config.compare_exchange(
+                c,
+                c & !WARMING,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+            return w;
+        }
+        ss.weight(w, t)
     }
 
     fn slot_of(&self, id: BackendId) -> Result<&Slot, Error> {
@@ -663,11 +976,25 @@ impl<const N: usize> Pool<N> {
             S_EMPTY => return Err(Error::NoSuchBackend),
             _ => return Err(Error::Stale),
         }
-        if slot.generation() != id.generation || (config >> GEN_SHIFT) != (id.generation & 0xff)
+        if slot.generation() != id.generation
+            || (config >> GEN_SHIFT) != (id.generation & GEN_BITS)
         {
             return Err(Error::Stale);
         }
         Ok(())
+    }
+
+    /// Counters to take back when a backend with config `c` leaves the pool.
+    fn leave_counts(&self, c: u32) {
+        if state_of(c) == S_UP {
+            self.up.fetch_sub(1, Ordering::AcqRel);
+        }
+        if c & EJECTED != 0 {
+            self.ejected.fetch_sub(1, Ordering::AcqRel);
+        }
+        if c & BACKUP != 0 {
+            self.backups.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     fn reserve_weight(&self, add: u32) -> Result<(), Error> {
@@ -686,4 +1013,122 @@ impl<const N: usize> Pool<N> {
     fn bump_epoch(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
+}
+
+/// What one pick may choose from: one tier of the pool, at the request's time, in or out of
+/// panic mode. Every built-in strategy reads eligibility through a view, so slow start,
+/// ejection, the panic threshold and the backup tier apply to all of them alike.
+pub(crate) struct View<'p, const N: usize> {
+    pool: &'p Pool<N>,
+    slots: &'p [Slot],
+    now_ms: u32,
+    panic: bool,
+    want: u32,
+}
+
+impl<'p, const N: usize> View<'p, N> {
+    /// The primary tier (`backup == false`) or the backup tier at `now_us`.
+    #[inline]
+    pub(crate) fn new(pool: &'p Pool<N>, now_us: u64, backup: bool) -> Self {
+        View {
+            pool,
+            slots: pool.live_slots(),
+            now_ms: tick_ms(now_us),
+            panic: pool.panic_now(),
+            want: (S_UP << STATE_SHIFT) | if backup { BACKUP } else { 0 },
+        }
+    }
+
+    /// The slots a strategy scans.
+    #[inline]
+    pub(crate) fn slots(&self) -> &'p [Slot] {
+        self.slots
+    }
+
+    /// The pool.
+    #[inline]
+    pub(crate) fn pool(&self) -> &'p Pool<N> {
+        self.pool
+    }
+
+    /// `true` for the backup tier's view.
+    #[inline]
+    pub(crate) fn backup_tier(&self) -> bool {
+        self.want & BACKUP != 0
+    }
+
+    /// The request's clock as a wrapping millisecond tick.
+    #[inline]
+    pub(crate) fn now_ms(&self) -> u32 {
+        self.now_ms
+    }
+
+    /// Effective weight of `slot` if it is pickable in this view (cap aside): up, in this
+    /// tier, weight above zero, not ejected (unless in panic), slow start applied.
+    #[inline]
+    pub(crate) fn weight(&self, slot: &Slot) -> Option<u32> {
+        let c = slot.config.load(Ordering::Acquire);
+        let w = weight_of(c);
+        // fast path: one load, no flags
+        if c & (STATE_MASK | BACKUP | EJECTED | WARMING) == self.want {
+            return if w > 0 { Some(w) } else { None };
+        }
+        if c & (STATE_MASK | BACKUP) != self.want || w == 0 {
+            return None;
+        }
+        self.flagged_weight(slot, c)
+    }
+
+    #[cold]
+    fn flagged_weight(&self, slot: &Slot, c: u32) -> Option<u32> {
+        if c & EJECTED != 0 {
+            let until = slot.ejected_until_ms.load(Ordering::Acquire);
+            if reached(self.now_ms, until) {
+                self.pool.uneject(slot, c, self.now_ms);
+                // counted as returned for this pick (with slow start, from its floor)
+                return Some(match self.pool.config.slow_start {
+                    Some(ss) => ss.weight(weight_of(c), 0),
+                    None => weight_of(c),
+                });
+            }
+            if !self.panic {
+                return None;
+            }
+        }
+        if c & WARMING != 0 {
+            return Some(self.pool.warm_weight(slot, c, self.now_ms));
+        }
+        Some(weight_of(c))
+    }
+
+    /// Pickable in this view and below its cap.
+    #[inline]
+    pub(crate) fn eligible(&self, slot: &Slot) -> bool {
+        self.weight(slot).is_some() && slot.has_room(slot.in_flight())
+    }
+
+    /// [`View::eligible`] by index.
+    #[inline]
+    pub(crate) fn eligible_at(&self, i: usize) -> bool {
+        self.slots.get(i).is_some_and(|s| self.eligible(s))
+    }
+}
+
+/// Runs a strategy's pick on the primary tier, then, if it finds nothing and the pool has
+/// backups, on the backup tier.
+#[inline]
+pub(crate) fn pick_tiers<const N: usize>(
+    pool: &Pool<N>,
+    now_us: u64,
+    mut pick: impl FnMut(&View<'_, N>) -> Option<usize>,
+) -> Option<BackendId> {
+    let primary = View::new(pool, now_us, false);
+    if let Some(i) = pick(&primary) {
+        return pool.id_for(i);
+    }
+    if pool.has_backups() {
+        let backup = View::new(pool, now_us, true);
+        return pick(&backup).and_then(|i| pool.id_for(i));
+    }
+    None
 }

@@ -2,7 +2,7 @@
 
 use core::cmp::Ordering as Cmp;
 
-use crate::pool::{BackendId, Pool};
+use crate::pool::{BackendId, Pool, pick_tiers};
 use crate::rng::Stream;
 use crate::select::{Request, Select};
 use crate::strategy::TieBreak;
@@ -46,33 +46,36 @@ impl LeastConn {
 
 impl<const N: usize> Select<N> for LeastConn {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        // (index, in_flight, weight) of the best so far
-        let mut best: Option<(usize, u64, u64)> = None;
-        let mut ties = TieBreak::new();
-        for (i, slot) in pool.live_slots().iter().enumerate() {
-            let Some(w) = slot.up_weight() else { continue };
-            let f = slot.in_flight();
-            let (f64_, w64) = (f as u64, w as u64);
-            let ord = match best {
-                None => Cmp::Less,
-                Some((_, bf, bw)) => (f64_ * bw).cmp(&(bf * w64)),
-            };
-            // the cap is read only for a would-be winner: one load fewer per slot
-            match ord {
-                Cmp::Greater => {}
-                Cmp::Less => {
-                    if slot.has_room(f) {
-                        best = Some((i, f64_, w64));
-                        ties.new_leader();
+        let now = req.now_us();
+        pick_tiers(pool, now, |view| {
+            // (index, in_flight, weight) of the best so far
+            let mut best: Option<(usize, u64, u64)> = None;
+            let mut ties = TieBreak::new();
+            for (i, slot) in view.slots().iter().enumerate() {
+                let Some(w) = view.weight(slot) else { continue };
+                let f = slot.in_flight();
+                let (f64_, w64) = (f as u64, w as u64);
+                let ord = match best {
+                    None => Cmp::Less,
+                    Some((_, bf, bw)) => (f64_ * bw).cmp(&(bf * w64)),
+                };
+                // the cap is read only for a would-be winner: one load fewer per slot
+                match ord {
+                    Cmp::Greater => {}
+                    Cmp::Less => {
+                        if slot.has_room(f) {
+                            best = Some((i, f64_, w64));
+                            ties.new_leader();
+                        }
                     }
-                }
-                Cmp::Equal => {
-                    if slot.has_room(f) && ties.challenge(req, &self.stream) {
-                        best = Some((i, f64_, w64));
+                    Cmp::Equal => {
+                        if slot.has_room(f) && ties.challenge(req, &self.stream) {
+                            best = Some((i, f64_, w64));
+                        }
                     }
                 }
             }
-        }
-        best.and_then(|(i, _, _)| pool.id_for(i))
+            best.map(|(i, _, _)| i)
+        })
     }
 }

@@ -2,7 +2,7 @@
 
 use core::cmp::Ordering as Cmp;
 
-use crate::pool::{BackendId, Pool, tick_ms};
+use crate::pool::{BackendId, Pool, pick_tiers};
 use crate::rng::Stream;
 use crate::select::{Request, Select};
 use crate::strategy::TieBreak;
@@ -57,59 +57,61 @@ fn cmp_ratio(a_num: u64, a_den: u64, b_num: u64, b_den: u64) -> Cmp {
 
 impl<const N: usize> Select<N> for LeastTime {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        let now = tick_ms(req.now_us());
         let half_life = pool.half_life_ms();
-        // (index, cost numerator, weight)
-        let mut sampled: Option<(usize, u64, u64)> = None;
-        let mut unsampled: Option<(usize, u64, u64)> = None;
-        let mut min_est = u64::MAX;
-        let mut ties_s = TieBreak::new();
-        let mut ties_u = TieBreak::new();
-        for (i, slot) in pool.live_slots().iter().enumerate() {
-            let Some(w) = slot.up_weight() else { continue };
-            let f = slot.in_flight();
-            if !slot.has_room(f) {
-                continue;
-            }
-            let load = f as u64 + 1;
-            let w = w as u64;
-            let (best, ties, num) = match slot.latency_at(now, half_life) {
-                Some(est) => {
-                    min_est = min_est.min(est as u64);
-                    (&mut sampled, &mut ties_s, est as u64 * load)
+        let now_us = req.now_us();
+        pick_tiers(pool, now_us, |view| {
+            let now = view.now_ms();
+            // (index, cost numerator, weight)
+            let mut sampled: Option<(usize, u64, u64)> = None;
+            let mut unsampled: Option<(usize, u64, u64)> = None;
+            let mut min_est = u64::MAX;
+            let mut ties_s = TieBreak::new();
+            let mut ties_u = TieBreak::new();
+            for (i, slot) in view.slots().iter().enumerate() {
+                let Some(w) = view.weight(slot) else { continue };
+                let f = slot.in_flight();
+                if !slot.has_room(f) {
+                    continue;
                 }
-                None => (&mut unsampled, &mut ties_u, load),
-            };
-            let ord = match *best {
-                None => Cmp::Less,
-                Some((_, bn, bw)) => cmp_ratio(num, w, bn, bw),
-            };
-            match ord {
-                Cmp::Greater => {}
-                Cmp::Less => {
-                    *best = Some((i, num, w));
-                    ties.new_leader();
-                }
-                Cmp::Equal => {
-                    if ties.challenge(req, &self.stream) {
+                let load = f as u64 + 1;
+                let w = w as u64;
+                let (best, ties, num) = match slot.latency_at(now, half_life) {
+                    Some(est) => {
+                        min_est = min_est.min(est as u64);
+                        (&mut sampled, &mut ties_s, est as u64 * load)
+                    }
+                    None => (&mut unsampled, &mut ties_u, load),
+                };
+                let ord = match *best {
+                    None => Cmp::Less,
+                    Some((_, bn, bw)) => cmp_ratio(num, w, bn, bw),
+                };
+                match ord {
+                    Cmp::Greater => {}
+                    Cmp::Less => {
                         *best = Some((i, num, w));
+                        ties.new_leader();
+                    }
+                    Cmp::Equal => {
+                        if ties.challenge(req, &self.stream) {
+                            *best = Some((i, num, w));
+                        }
                     }
                 }
             }
-        }
-        let pick = match (sampled, unsampled) {
-            (Some((i, _, _)), None) | (None, Some((i, _, _))) => i,
-            (None, None) => return None,
-            (Some((si, sn, sw)), Some((ui, un, uw))) => {
-                // an unsampled backend costs the best estimate times its load
-                let ucost = min_est.saturating_mul(un);
-                if cmp_ratio(ucost, uw, sn, sw) == Cmp::Greater {
-                    si
-                } else {
-                    ui
+            match (sampled, unsampled) {
+                (Some((i, _, _)), None) | (None, Some((i, _, _))) => Some(i),
+                (None, None) => None,
+                (Some((si, sn, sw)), Some((ui, un, uw))) => {
+                    // an unsampled backend costs the best estimate times its load
+                    let ucost = min_est.saturating_mul(un);
+                    if cmp_ratio(ucost, uw, sn, sw) == Cmp::Greater {
+                        Some(si)
+                    } else {
+                        Some(ui)
+                    }
                 }
             }
-        };
-        pool.id_for(pick)
+        })
     }
 }

@@ -7,6 +7,8 @@
 //! | [`LeastConn`] | `least_conn` | O(n) scan, no writes | a seed |
 //! | [`LeastTime`] | `least_time` | O(n) scan, no writes | a seed |
 //! | [`Random`] | `random` | O(1) expected, O(n) worst case | a seed |
+//! | [`PowerOfTwo`] | `p2c` | two weighted draws, O(1) expected | a seed |
+//! | [`PeakEwma`] | `peak_ewma` | two weighted draws, O(1) expected | a seed |
 
 use core::fmt;
 use core::str::FromStr;
@@ -17,6 +19,7 @@ use crate::select::{Request, Select};
 
 mod least_conn;
 mod least_time;
+mod p2c;
 mod random;
 mod round_robin;
 mod sample;
@@ -24,6 +27,7 @@ mod weighted_round_robin;
 
 pub use least_conn::LeastConn;
 pub use least_time::LeastTime;
+pub use p2c::{PeakEwma, PowerOfTwo};
 pub use random::Random;
 pub use round_robin::RoundRobin;
 pub use weighted_round_robin::WeightedRoundRobin;
@@ -89,6 +93,8 @@ impl TieBreak {
 /// | `least_conn` | `least_connections`, `leastconn` | [`LeastConn`] |
 /// | `least_time` | `least_response_time`, `lrt` | [`LeastTime`] |
 /// | `random` | | [`Random`] |
+/// | `p2c` | `power_of_two`, `least_request`, `random_2` | [`PowerOfTwo`] |
+/// | `peak_ewma` | `p2c_ewma`, `p2c_peak_ewma`, `ewma` | [`PeakEwma`] |
 ///
 /// ```
 /// use tinylb::{Pool, Request, Select, Strategy};
@@ -112,6 +118,10 @@ pub enum Strategy<const N: usize> {
     LeastTime(LeastTime),
     /// See [`Random`].
     Random(Random),
+    /// See [`PowerOfTwo`].
+    PowerOfTwo(PowerOfTwo),
+    /// See [`PeakEwma`].
+    PeakEwma(PeakEwma),
 }
 
 impl<const N: usize> Strategy<N> {
@@ -122,6 +132,8 @@ impl<const N: usize> Strategy<N> {
         "least_conn",
         "least_time",
         "random",
+        "p2c",
+        "peak_ewma",
     ];
 
     /// The strategy's canonical name (what [`FromStr`] accepts first).
@@ -132,6 +144,8 @@ impl<const N: usize> Strategy<N> {
             Strategy::LeastConn(_) => "least_conn",
             Strategy::LeastTime(_) => "least_time",
             Strategy::Random(_) => "random",
+            Strategy::PowerOfTwo(_) => "p2c",
+            Strategy::PeakEwma(_) => "peak_ewma",
         }
     }
 
@@ -163,6 +177,12 @@ impl<const N: usize> Strategy<N> {
                 Strategy::LeastTime(LeastTime::with_seed(seed))
             }
             b"random" => Strategy::Random(Random::with_seed(seed)),
+            b"p2c" | b"power_of_two" | b"least_request" | b"random_2" | b"random(2)" => {
+                Strategy::PowerOfTwo(PowerOfTwo::with_seed(seed))
+            }
+            b"peak_ewma" | b"p2c_ewma" | b"p2c_peak_ewma" | b"ewma" => {
+                Strategy::PeakEwma(PeakEwma::with_seed(seed))
+            }
             _ => return Err(ParseStrategyError),
         })
     }
@@ -184,6 +204,8 @@ impl<const N: usize> Select<N> for Strategy<N> {
             Strategy::LeastConn(s) => s.select(pool, req),
             Strategy::LeastTime(s) => s.select(pool, req),
             Strategy::Random(s) => s.select(pool, req),
+            Strategy::PowerOfTwo(s) => s.select(pool, req),
+            Strategy::PeakEwma(s) => s.select(pool, req),
         }
     }
 }
@@ -194,7 +216,7 @@ pub struct ParseStrategyError;
 
 impl fmt::Display for ParseStrategyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown strategy name (expected one of: round_robin, weighted_round_robin, least_conn, least_time, random)")
+        f.write_str("unknown strategy name (see Strategy::NAMES for the ones tinylb knows)")
     }
 }
 

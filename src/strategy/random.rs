@@ -1,6 +1,6 @@
 //! Weighted random (nginx `random`, HAProxy `random(1)`).
 
-use crate::pool::{BackendId, Pool};
+use crate::pool::{BackendId, Pool, pick_tiers};
 use crate::rng::Stream;
 use crate::select::{Request, Select};
 use crate::strategy::sample::weighted_slot;
@@ -52,6 +52,7 @@ impl Random {
 impl<const N: usize> Select<N> for Random {
     #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        weighted_slot(pool, req, &self.stream, None).and_then(|i| pool.id_for(i))
+        let now = req.now_us();
+        pick_tiers(pool, now, |view| weighted_slot(view, req, &self.stream, None))
     }
 }

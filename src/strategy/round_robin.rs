@@ -1,6 +1,6 @@
 //! Round robin (nginx `round-robin` with equal weights, HAProxy `static-rr`).
 
-use crate::pool::{BackendId, Pool};
+use crate::pool::{BackendId, Pool, pick_tiers};
 use crate::select::{Request, Select};
 use crate::sync::{AtomicU32, Ordering};
 
@@ -53,25 +53,23 @@ impl RoundRobin {
 }
 
 impl<const N: usize> Select<N> for RoundRobin {
-    fn select(&self, pool: &Pool<N>, _req: &mut Request<'_>) -> Option<BackendId> {
-        let live = pool.live_slots();
-        let n = live.len() as u32;
-        if n == 0 {
-            return None;
-        }
-        for _ in 0..n {
-            let t = self.cursor.fetch_add(1, Ordering::Relaxed);
-            if t == FOLD_AT {
-                // exactly one thread draws this ticket; subtracting a multiple of n keeps
-                // every later ticket's residue, so no turn is skipped or repeated
-                self.cursor
-                    .fetch_sub((FOLD_AT / n) * n, Ordering::Relaxed);
+    fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
+        pick_tiers(pool, req.now_us(), |view| {
+            let live = view.slots();
+            let n = live.len() as u32;
+            for _ in 0..n {
+                let t = self.cursor.fetch_add(1, Ordering::Relaxed);
+                if t == FOLD_AT {
+                    // exactly one thread draws this ticket; subtracting a multiple of n
+                    // keeps every later ticket's residue, so no turn is skipped or repeated
+                    self.cursor.fetch_sub((FOLD_AT / n) * n, Ordering::Relaxed);
+                }
+                let i = (t % n) as usize;
+                if view.eligible_at(i) {
+                    return Some(i);
+                }
             }
-            let i = (t % n) as usize;
-            if live.get(i).is_some_and(|s| s.eligible()) {
-                return pool.id_for(i);
-            }
-        }
-        None
+            None
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! Exact weighted sampling of one eligible slot, shared by [`Random`](crate::Random) and the
 //! power-of-two-choices strategies.
 
-use crate::pool::Pool;
+use crate::pool::View;
 use crate::rng::{self, Stream};
 use crate::select::Request;
 
@@ -17,14 +17,14 @@ const TRIES: u32 = 8;
 /// weight is the maximum). After [`TRIES`] rejections: exact two-pass scan (sum of eligible
 /// weights, one unbiased point in it, find its slot). Both paths are exact, so the mixture is.
 pub(crate) fn weighted_slot<const N: usize>(
-    pool: &Pool<N>,
+    view: &View<'_, N>,
     req: &mut Request<'_>,
     stream: &Stream,
     exclude: Option<usize>,
 ) -> Option<usize> {
-    let live = pool.live_slots();
+    let live = view.slots();
     let n = live.len() as u32;
-    let w_max = pool.weight_bound();
+    let w_max = view.pool().weight_bound();
     if n == 0 || w_max == 0 {
         return None;
     }
@@ -38,7 +38,7 @@ pub(crate) fn weighted_slot<const N: usize>(
             continue;
         }
         let Some(slot) = live.get(i) else { continue };
-        let Some(w) = slot.up_weight() else { continue };
+        let Some(w) = view.weight(slot) else { continue };
         if w < w_max {
             match rng::below_from((r >> 32) as u32, w_max) {
                 Some(u) if u < w => {}
@@ -55,7 +55,7 @@ pub(crate) fn weighted_slot<const N: usize>(
             return None;
         }
         let s = live.get(i)?;
-        let w = s.up_weight()?;
+        let w = view.weight(s)?;
         s.has_room(s.in_flight()).then_some(w as u64)
     };
     let total: u64 = (0..live.len()).filter_map(eligible).sum();

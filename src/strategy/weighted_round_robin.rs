@@ -1,7 +1,7 @@
 //! Smooth weighted round robin (nginx's algorithm), lock-free.
 
-use crate::pool::{BackendId, Pool};
-use crate::rng::mix64;
+use crate::pool::{BackendId, Pool, View, pick_tiers};
+use crate::rng::{Stream, below_from, mix64};
 use crate::select::{Request, Select};
 use crate::sync::{AtomicU32, Ordering};
 
@@ -10,6 +10,8 @@ use crate::sync::{AtomicU32, Ordering};
 const FOLD_AT: u32 = 1 << 30;
 /// Most steps the seeded start may skip ahead (bounds the O(steps × n) rebuild).
 const MAX_PHASE: u64 = 256;
+/// Marks a backup-tier backend in the weight snapshot.
+const BACKUP_BIT: u32 = 1 << 31;
 
 /// Smooth weighted round robin: nginx's schedule, without nginx's lock.
 ///
@@ -55,13 +57,16 @@ const MAX_PHASE: u64 = 256;
 /// Cost: O(n) relaxed loads and two `fetch_add`s per pick.
 #[derive(Debug)]
 pub struct WeightedRoundRobin<const N: usize> {
-    ticket: AtomicU32,
-    total: AtomicU32,
+    /// Step counters, primary tier then backup tier.
+    tickets: [AtomicU32; 2],
+    /// Scheduled weight totals, primary then backup.
+    totals: [AtomicU32; 2],
     built_for: AtomicU32,
     rebuilding: AtomicU32,
     weights: [AtomicU32; N],
     picks: [AtomicU32; N],
     seed: u64,
+    stream: Stream,
 }
 
 impl<const N: usize> Default for WeightedRoundRobin<N> {
@@ -79,27 +84,30 @@ impl<const N: usize> WeightedRoundRobin<N> {
     /// A schedule that starts a seed-chosen number of steps into the cycle.
     pub const fn with_seed(seed: u64) -> Self {
         WeightedRoundRobin {
-            ticket: AtomicU32::new(0),
-            total: AtomicU32::new(0),
+            tickets: [const { AtomicU32::new(0) }; 2],
+            totals: [const { AtomicU32::new(0) }; 2],
             built_for: AtomicU32::new(0),
             rebuilding: AtomicU32::new(0),
             weights: [const { AtomicU32::new(0) }; N],
             picks: [const { AtomicU32::new(0) }; N],
             seed,
+            stream: Stream::new(seed ^ 0x5752_525f_7468_696e),
         }
     }
 
-    /// The backend with the largest credit at step `t`, lowest index on ties.
+    /// The backend of tier `tier` (0 or [`BACKUP_BIT`]) with the largest credit at step
+    /// `t`, lowest index on ties.
     #[inline]
-    fn leader(&self, t: u32, total: i64, n: usize) -> Option<usize> {
+    fn leader(&self, t: u32, total: i64, n: usize, tier: u32) -> Option<usize> {
         let mut best = None;
         let mut best_credit = i64::MIN;
         let t = t as i64;
         for (i, (w, c)) in self.weights.iter().zip(&self.picks).take(n).enumerate() {
             let w = w.load(Ordering::Relaxed);
-            if w == 0 {
+            if w == 0 || w & BACKUP_BIT != tier {
                 continue;
             }
+            let w = w & !BACKUP_BIT;
             // counters are kept below 2^31 by folding; as i32 a counter a fold pushed a
             // little below zero reads as the small negative it is
             let c = c.load(Ordering::Relaxed) as i32 as i64;
@@ -130,86 +138,131 @@ impl<const N: usize> WeightedRoundRobin<N> {
         }
         let live = pool.live_slots();
         let n = live.len().min(N);
-        let mut total: u64 = 0;
+        let (mut total, mut total_backup) = (0u64, 0u64);
         for (i, (w, c)) in self.weights.iter().zip(&self.picks).enumerate() {
-            let weight = live
-                .get(i)
-                .and_then(|s| s.up_weight())
-                .unwrap_or(0);
-            w.store(weight, Ordering::Relaxed);
+            // configured weights of the backends that are up: ejected ones forfeit their
+            // turns, warming ones are thinned, at pick time
+            let (weight, tagged) = match live.get(i).and_then(|s| s.schedule_weight()) {
+                Some((w, false)) => (w, w),
+                Some((w, true)) => (w, w | BACKUP_BIT),
+                None => (0, 0),
+            };
+            w.store(tagged, Ordering::Relaxed);
             c.store(0, Ordering::Relaxed);
-            total += weight as u64;
-        }
-        // the pool keeps the sum of all weights below 2^31
-        let total = total.min(i32::MAX as u64);
-        self.total.store(total as u32, Ordering::Relaxed);
-        let span = total.min(2 * n as u64).min(MAX_PHASE);
-        let phase = if self.seed == 0 || span == 0 {
-            0
-        } else {
-            (mix64(self.seed) % span) as u32
-        };
-        for t in 1..=phase {
-            if let Some(i) = self.leader(t, total as i64, n)
-                && let Some(c) = self.picks.get(i)
-            {
-                c.fetch_add(1, Ordering::Relaxed);
+            if tagged & BACKUP_BIT == 0 {
+                total += weight as u64;
+            } else {
+                total_backup += weight as u64;
             }
         }
-        self.ticket.store(phase, Ordering::Relaxed);
+        // the pool keeps the sum of all weights below 2^31
+        for (k, (tier, tot)) in [(0, total), (BACKUP_BIT, total_backup)].into_iter().enumerate() {
+            let tot = tot.min(i32::MAX as u64);
+            if let Some(a) = self.totals.get(k) {
+                a.store(tot as u32, Ordering::Relaxed);
+            }
+            // the seeded start: `phase` steps into the tier's cycle
+            let span = tot.max(1).min(2 * n as u64).min(MAX_PHASE);
+            let phase = if self.seed == 0 {
+                0
+            } else {
+                (mix64(self.seed) % span) as u32
+            };
+            for t in 1..=phase {
+                if let Some(i) = self.leader(t, tot as i64, n, tier)
+                    && let Some(c) = self.picks.get(i)
+                {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            if let Some(a) = self.tickets.get(k) {
+                a.store(phase, Ordering::Relaxed);
+            }
+        }
         self.built_for
             .store(epoch.wrapping_add(1), Ordering::Release);
         self.unlock();
     }
 
-    /// Subtracts whole periods from the ticket and every counter: credits are unchanged.
-    fn fold(&self, total: u32) {
-        if total == 0 || !self.try_lock() {
+    /// Subtracts whole periods of tier `k` from its ticket and from its backends' counters:
+    /// every credit `t·w_i − W·c_i` is unchanged.
+    fn fold(&self, k: usize, tier: u32) {
+        if !self.try_lock() {
             return;
         }
-        let t = self.ticket.load(Ordering::Relaxed);
-        if t >= FOLD_AT {
-            let periods = t / total;
-            self.ticket
-                .fetch_sub(periods * total, Ordering::Relaxed);
-            for (w, c) in self.weights.iter().zip(&self.picks) {
-                let w = w.load(Ordering::Relaxed);
-                // periods * w <= periods * total <= t: no overflow
-                c.fetch_sub(periods.wrapping_mul(w), Ordering::Relaxed);
+        if let (Some(ticket), Some(total)) = (self.tickets.get(k), self.totals.get(k)) {
+            let t = ticket.load(Ordering::Relaxed);
+            let total = total.load(Ordering::Relaxed);
+            if t >= FOLD_AT && total > 0 {
+                let periods = t / total;
+                ticket.fetch_sub(periods * total, Ordering::Relaxed);
+                for (w, c) in self.weights.iter().zip(&self.picks) {
+                    let w = w.load(Ordering::Relaxed);
+                    if w != 0 && w & BACKUP_BIT == tier {
+                        // periods · w <= periods · total <= t: no overflow
+                        c.fetch_sub(periods * (w & !BACKUP_BIT), Ordering::Relaxed);
+                    }
+                }
             }
         }
         self.unlock();
     }
+
+    /// One pick in `view`'s tier.
+    fn pick_in(&self, view: &View<'_, N>, req: &mut Request<'_>) -> Option<usize> {
+        let (k, tier) = if view.backup_tier() {
+            (1, BACKUP_BIT)
+        } else {
+            (0, 0)
+        };
+        let total = self.totals.get(k)?.load(Ordering::Relaxed);
+        let ticket = self.tickets.get(k)?;
+        if total == 0 {
+            return None;
+        }
+        let live = view.slots();
+        let n = live.len().min(N);
+        for _ in 0..=n {
+            let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            if t >= FOLD_AT {
+                self.fold(k, tier);
+            }
+            let i = self.leader(t, total as i64, n, tier)?;
+            if let Some(c) = self.picks.get(i) {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(slot) = live.get(i)
+                && let Some(eff) = view.weight(slot)
+                && slot.has_room(slot.in_flight())
+            {
+                // slow start: keep a warming backend's turn with probability eff / weight
+                let w = self
+                    .weights
+                    .get(i)
+                    .map_or(0, |w| w.load(Ordering::Relaxed) & !BACKUP_BIT);
+                if eff >= w {
+                    return Some(i);
+                }
+                let r = req.draw(&self.stream) as u32;
+                if below_from(r, w).is_some_and(|u| u < eff) {
+                    return Some(i);
+                }
+            }
+            // not eligible (at its cap, ejected, thinned by slow start, or changed since the
+            // last rebuild): its turn is forfeited and the next ticket decides
+        }
+        None
+    }
 }
 
 impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
-    fn select(&self, pool: &Pool<N>, _req: &mut Request<'_>) -> Option<BackendId> {
+    fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let epoch = pool.epoch();
         if self.built_for.load(Ordering::Acquire) != epoch.wrapping_add(1) {
             self.rebuild(pool, epoch);
         }
-        let total = self.total.load(Ordering::Relaxed);
-        if total == 0 {
-            return None;
-        }
-        let live = pool.live_slots();
-        let n = live.len().min(N);
-        for _ in 0..=n {
-            let t = self.ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-            if t >= FOLD_AT {
-                self.fold(total);
-            }
-            let i = self.leader(t, total as i64, n)?;
-            if let Some(c) = self.picks.get(i) {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
-            if live.get(i).is_some_and(|s| s.eligible()) {
-                return pool.id_for(i);
-            }
-            // not eligible (at its cap, or changed since the last rebuild): its turn is
-            // forfeited and the next ticket decides
-        }
-        None
+        let now = req.now_us();
+        pick_tiers(pool, now, |view| self.pick_in(view, req))
     }
 }
 
@@ -252,7 +305,7 @@ mod tests {
         assert_eq!(wrr.select(&pool, &mut req).unwrap().index(), expect[0]);
         // jump ahead by whole periods so that the ticket sits just below the fold
         let periods = (FOLD_AT - 3) / total;
-        wrr.ticket.fetch_add(periods * total, Ordering::Relaxed);
+        wrr.tickets[0].fetch_add(periods * total, Ordering::Relaxed);
         for (c, &w) in wrr.picks.iter().zip(&weights) {
             c.fetch_add(periods * w, Ordering::Relaxed);
         }
@@ -260,6 +313,6 @@ mod tests {
             .map(|_| wrr.select(&pool, &mut req).unwrap().index())
             .collect();
         assert_eq!(got, expect[1..]);
-        assert!(wrr.ticket.load(Ordering::Relaxed) < FOLD_AT, "folded");
+        assert!(wrr.tickets[0].load(Ordering::Relaxed) < FOLD_AT, "folded");
     }
 }

@@ -1,0 +1,306 @@
+//! Pool-wide policy: latency half-life, slow start, outlier ejection, panic threshold.
+
+use crate::error::Error;
+
+/// Default half-life of the latency estimate: 5 seconds (Finagle's default decay window is
+/// 10 s, the `1/e` time; its half-life is about 6.9 s).
+pub const DEFAULT_HALF_LIFE_MS: u32 = 5_000;
+
+/// Slow start (Envoy `slow_start_config`, HAProxy `slowstart`): a backend that joins the
+/// pool, comes back up, or returns from ejection ramps its effective weight over a window
+/// instead of taking its full share at once.
+///
+/// Effective weight at `t` ms into the window of `window_ms`:
+///
+/// ```text
+/// w_eff = max(1, w · max(min_weight_percent / 100, (t / window_ms)^(1 / aggression)))
+/// ```
+///
+/// Envoy's curve, with an integer `aggression` (1 is linear, HAProxy's ramp; 2 rises like a
+/// square root, faster at first). The root is computed exactly in integers by bisection and
+/// rounded down to a multiple of 2^-16. The window
+/// starts at the first pick that sees the backend after the change (the crate has no clock:
+/// that pick's [`Request::at_us`](crate::Request::at_us) is the start), and ends by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowStart {
+    /// Length of the ramp in milliseconds (> 0).
+    pub window_ms: u32,
+    /// Curve exponent `1 / aggression`, `1..=8`.
+    pub aggression: u32,
+    /// Floor of the ramp as a percentage of the weight, `0..=100` (Envoy's default is 10).
+    pub min_weight_percent: u32,
+}
+
+impl SlowStart {
+    /// A linear ramp over `window_ms` starting at 10 % of the weight.
+    pub const fn linear(window_ms: u32) -> Self {
+        SlowStart {
+            window_ms,
+            aggression: 1,
+            min_weight_percent: 10,
+        }
+    }
+
+    const fn validate(&self) -> Result<(), Error> {
+        if self.window_ms == 0
+            || self.aggression == 0
+            || self.aggression > 8
+            || self.min_weight_percent > 100
+        {
+            return Err(Error::InvalidSlowStart);
+        }
+        Ok(())
+    }
+
+    /// The ramp's fraction at `elapsed_ms`, in Q16 (65536 = full weight).
+    pub(crate) const fn fraction_q16(&self, elapsed_ms: u32) -> u32 {
+        if elapsed_ms >= self.window_ms {
+            return 1 << 16;
+        }
+        let x = (((elapsed_ms as u64) << 16) / self.window_ms as u64) as u32;
+        let root = root_q16(x, self.aggression);
+        let floor = (((self.min_weight_percent as u64) << 16).div_ceil(100)) as u32;
+        if root > floor { root } else { floor }
+    }
+
+    /// Effective weight of a backend of weight `w` that is `elapsed_ms` into its ramp.
+    pub(crate) const fn weight(&self, w: u32, elapsed_ms: u32) -> u32 {
+        let f = self.fraction_q16(elapsed_ms);
+        let e = ((w as u64 * f as u64) >> 16) as u32;
+        if e == 0 && w > 0 { 1 } else { e }
+    }
+}
+
+/// `true` if `(y / 2^16)^k <= x / 2^16`, exactly (`x < 2^16`, `k <= 8`).
+const fn pow_le(y: u32, k: u32, x: u32) -> bool {
+    let mut p: u128 = 1;
+    let mut i = 0;
+    while i < k {
+        p = match p.checked_mul(y as u128) {
+            Some(v) => v,
+            None => return false,
+        };
+        i += 1;
+    }
+    p <= (x as u128) << (16 * (k - 1))
+}
+
+/// The largest `y` in Q16 with `y^k <= x` exactly (`x <= 1.0`, `1 <= k <= 8`), by
+/// bisection: the exact root rounded down to a multiple of 2^-16.
+const fn root_q16(x: u32, k: u32) -> u32 {
+    if k <= 1 || x >= 1 << 16 {
+        return x;
+    }
+    let (mut lo, mut hi) = (0u32, 1u32 << 16);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if pow_le(mid, k, x) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+/// Outlier ejection (Envoy `outlier_detection` consecutive-5xx, nginx
+/// `max_fails`/`fail_timeout`): a backend whose leases report `consecutive_failures`
+/// failures in a row is ejected (not picked) for `base_ms × times ejected`, capped at
+/// `max_ms`, and returns by itself once that time has passed on the caller's clock.
+///
+/// "Times ejected" goes down by one for every `base_ms` the backend spends back in the pool,
+/// so a backend that stays healthy earns its short ejections back (Envoy does the same on
+/// its detection interval). Never more than `max_ejection_percent` of the pool's backends are
+/// ejected at once, except that one backend may always be ejected (as in Envoy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ejection {
+    /// Failures in a row that eject (> 0). Envoy's default is 5.
+    pub consecutive_failures: u32,
+    /// First ejection time in milliseconds (> 0). Envoy's default is 30 s.
+    pub base_ms: u32,
+    /// Longest ejection in milliseconds (>= `base_ms`, < 2^31). Envoy's default is 300 s.
+    pub max_ms: u32,
+    /// Most backends ejected at once, as a percentage of the pool, `0..=100` (Envoy: 10).
+    pub max_ejection_percent: u32,
+}
+
+impl Ejection {
+    /// Envoy's defaults: 5 failures, 30 s base, 300 s cap, at most 10 % of the pool.
+    pub const ENVOY: Ejection = Ejection {
+        consecutive_failures: 5,
+        base_ms: 30_000,
+        max_ms: 300_000,
+        max_ejection_percent: 10,
+    };
+
+    const fn validate(&self) -> Result<(), Error> {
+        if self.consecutive_failures == 0
+            || self.base_ms == 0
+            || self.max_ms < self.base_ms
+            || self.max_ms > i32::MAX as u32
+            || self.max_ejection_percent > 100
+        {
+            return Err(Error::InvalidEjection);
+        }
+        Ok(())
+    }
+
+    /// Ejection time for the `times`-th ejection in a row.
+    pub(crate) const fn duration_ms(&self, times: u32) -> u32 {
+        let d = self.base_ms as u64 * times as u64;
+        if d > self.max_ms as u64 {
+            self.max_ms
+        } else {
+            d as u32
+        }
+    }
+}
+
+/// Pool-wide policy, built with `const fn`s and checked by
+/// [`Pool::with_config`](crate::Pool::with_config).
+///
+/// ```
+/// use tinylb::{Config, Ejection, Pool, SlowStart};
+/// static POOL: Pool<16> = match Pool::with_config(
+///     Config::new()
+///         .half_life_ms(2_000)
+///         .slow_start(SlowStart::linear(30_000))
+///         .ejection(Ejection::ENVOY)
+///         .panic_threshold_percent(50),
+/// ) {
+///     Ok(pool) => pool,
+///     Err(_) => panic!("bad pool config"), // a compile-time error for a static
+/// };
+/// assert_eq!(POOL.config().panic_threshold_percent, 50);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Half-life of the latency estimate in milliseconds (see [`DEFAULT_HALF_LIFE_MS`]).
+    pub half_life_ms: u32,
+    /// Slow start for backends that join or return, if any.
+    pub slow_start: Option<SlowStart>,
+    /// Outlier ejection, if any.
+    pub ejection: Option<Ejection>,
+    /// Panic threshold (Envoy's `healthy_panic_threshold`, default 50 %): when fewer than
+    /// this percentage of the backends that are up are also not ejected, ejection is ignored
+    /// and every backend that is up is picked from again. `0` disables it.
+    pub panic_threshold_percent: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Config {
+    /// Default policy: 5 s latency half-life, no slow start, no ejection, panic threshold
+    /// 50 % (it only matters once ejection is on).
+    pub const fn new() -> Self {
+        Config {
+            half_life_ms: DEFAULT_HALF_LIFE_MS,
+            slow_start: None,
+            ejection: None,
+            panic_threshold_percent: 50,
+        }
+    }
+
+    /// Sets the latency half-life.
+    pub const fn half_life_ms(mut self, half_life_ms: u32) -> Self {
+        self.half_life_ms = half_life_ms;
+        self
+    }
+
+    /// Turns on slow start.
+    pub const fn slow_start(mut self, s: SlowStart) -> Self {
+        self.slow_start = Some(s);
+        self
+    }
+
+    /// Turns on outlier ejection.
+    pub const fn ejection(mut self, e: Ejection) -> Self {
+        self.ejection = Some(e);
+        self
+    }
+
+    /// Sets the panic threshold (0 to 100).
+    pub const fn panic_threshold_percent(mut self, p: u32) -> Self {
+        self.panic_threshold_percent = p;
+        self
+    }
+
+    /// Checks every field: [`Error::InvalidSlowStart`], [`Error::InvalidEjection`],
+    /// [`Error::InvalidPercent`].
+    pub const fn validate(&self) -> Result<(), Error> {
+        if let Some(s) = &self.slow_start
+            && let Err(e) = s.validate()
+        {
+            return Err(e);
+        }
+        if let Some(e) = &self.ejection
+            && let Err(err) = e.validate()
+        {
+            return Err(err);
+        }
+        if self.panic_threshold_percent > 100 {
+            return Err(Error::InvalidPercent);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_ramp() {
+        let s = SlowStart::linear(1000);
+        assert_eq!(s.weight(100, 0), 10, "floor");
+        assert_eq!(s.weight(100, 100), 10);
+        assert_eq!(s.weight(100, 500), 50);
+        assert_eq!(s.weight(100, 999), 99);
+        assert_eq!(s.weight(100, 1000), 100);
+        assert_eq!(s.weight(100, u32::MAX), 100);
+        assert_eq!(s.weight(1, 0), 1, "never zero");
+    }
+
+    #[test]
+    fn roots_are_close() {
+        for k in 1..=8u32 {
+            for x in (0..=65536u32).step_by(97) {
+                let y = root_q16(x, k);
+                let exact = (x as f64 / 65536.0).powf(1.0 / k as f64) * 65536.0;
+                assert!(y as f64 <= exact + 1e-6, "k={k} x={x} y={y} exact={exact}");
+                assert!(exact - (y as f64) < 1.0 + 1e-6, "k={k} x={x} y={y} exact={exact}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_configs() {
+        assert_eq!(
+            Config::new().slow_start(SlowStart { window_ms: 0, ..SlowStart::linear(1) }).validate(),
+            Err(Error::InvalidSlowStart)
+        );
+        assert_eq!(
+            Config::new().slow_start(SlowStart { aggression: 9, ..SlowStart::linear(1) }).validate(),
+            Err(Error::InvalidSlowStart)
+        );
+        assert_eq!(
+            Config::new().ejection(Ejection { max_ms: 1, ..Ejection::ENVOY }).validate(),
+            Err(Error::InvalidEjection)
+        );
+        assert_eq!(Config::new().panic_threshold_percent(101).validate(), Err(Error::InvalidPercent));
+        assert_eq!(Config::new().validate(), Ok(()));
+    }
+
+    #[test]
+    fn ejection_durations_cap() {
+        let e = Ejection::ENVOY;
+        assert_eq!(e.duration_ms(1), 30_000);
+        assert_eq!(e.duration_ms(3), 90_000);
+        assert_eq!(e.duration_ms(100), 300_000);
+        assert_eq!(e.duration_ms(u32::MAX), 300_000);
+    }
+}
