@@ -1,2 +1,371 @@
-//! placeholder
-fn main() {}
+//! How fast is one pick, as a ratio to the cheapest thing that could do the job?
+//!
+//! Every strategy is measured beside a baseline in the same criterion group, so that the
+//! ratio (not the absolute time, which moves with the machine and its load) is the result:
+//!
+//! | group | baseline | what is compared |
+//! |---|---|---|
+//! | `rr/n8`, `rr/n64` | `baseline_fetch_add`: one relaxed `fetch_add` | round robin `select` |
+//! | `wrr/n8`, `wrr/n64` | `baseline_scan`: `n` relaxed loads, summed | weighted round robin |
+//! | `least_conn/n8`, `least_conn/n64` | `baseline_scan` | least connections |
+//! | `least_time/n8`, `least_time/n64` | `baseline_scan` | least response time |
+//! | `random/n8`, `random/n64` | `baseline_rng`: one `next_u64` through `&mut dyn Rng` | weighted random |
+//! | `rr_lease/n8` | `baseline_fetch_add_sub`: `fetch_add` then `fetch_sub` | lease + drop, lease + finish |
+//! | `rr_contended/n8` | `baseline_fetch_add_2t`: `fetch_add` while a 2nd thread hammers it | round robin while a 2nd thread picks |
+//!
+//! Function names say the case: `select_<weights>_<load>[_rng|_no_rng]`, where weights are
+//! `equal` (all 1) or `skewed` (1, 2, 4, 8 repeating), load is `idle` (no lease out) or
+//! `loaded` (0 to 6 leases held per backend, so in-flight counts differ), and `rng` means the
+//! request carries a `&mut dyn Rng` (else the strategy's own seeded stream is used).
+//!
+//! Every pool has one latency sample per backend (different values), so least time
+//! compares real estimates, decayed to a clock one second after the samples.
+//!
+//! Run: `cargo bench --bench pick` (defaults: 1 s warm-up, 2 s measurement per function;
+//! criterion's `--warm-up-time` / `--measurement-time` override them), then
+//! `python3 benches/ratios.py` for the table of ratios.
+
+use core::convert::Infallible;
+use core::hint::black_box;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use core::time::Duration;
+use std::thread;
+use std::time::Instant;
+
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
+use tinylb::rand_core::{Rng, TryRng};
+use tinylb::{
+    Lease, LeastConn, LeastTime, Outcome, Pool, Random, Request, RoundRobin, Select, SelectExt,
+    WeightedRoundRobin,
+};
+
+/// SplitMix64, as in `tests/common/mod.rs`: a seedable `rand_core::Rng`.
+#[derive(Debug, Clone)]
+struct SplitMix(u64);
+
+impl TryRng for SplitMix {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for chunk in dst.chunks_mut(8) {
+            let v = self.try_next_u64()?.to_le_bytes();
+            for (d, s) in chunk.iter_mut().zip(v) {
+                *d = s;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The caller's clock when the latency samples were taken, in microseconds.
+const SAMPLED_AT_US: u64 = 10_000_000;
+/// The clock the picks run at: one second later, so estimates are decayed.
+const NOW_US: u64 = SAMPLED_AT_US + 1_000_000;
+
+#[derive(Clone, Copy)]
+enum Weights {
+    Equal,
+    Skewed,
+}
+
+impl Weights {
+    fn name(self) -> &'static str {
+        match self {
+            Weights::Equal => "equal",
+            Weights::Skewed => "skewed",
+        }
+    }
+    fn of(self, i: usize) -> u32 {
+        match self {
+            Weights::Equal => 1,
+            Weights::Skewed => 1 << (i % 4),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Load {
+    Idle,
+    Loaded,
+}
+
+impl Load {
+    fn name(self) -> &'static str {
+        match self {
+            Load::Idle => "idle",
+            Load::Loaded => "loaded",
+        }
+    }
+}
+
+/// A full pool of `N` backends, each with one latency sample (200 to 1190 µs).
+fn pool<const N: usize>(weights: Weights) -> Pool<N> {
+    let pool = Pool::new();
+    for i in 0..N {
+        let id = pool.add(weights.of(i)).expect("the pool has N slots");
+        let lease = Lease::acquire(&pool, id).expect("a new backend is eligible");
+        lease.finish(Outcome::success(
+            200 + (i as u64 * 37) % 1000,
+            SAMPLED_AT_US,
+        ));
+    }
+    pool
+}
+
+/// Leases held on `pool` for [`Load::Loaded`]: backend `k` gets `(5k + 3) mod 7` of them.
+fn hold<const N: usize>(pool: &Pool<N>, load: Load) -> Vec<Lease<&Pool<N>, N>> {
+    let mut leases = Vec::new();
+    if let Load::Loaded = load {
+        for (k, id) in pool.ids().iter().enumerate() {
+            for _ in 0..(5 * k + 3) % 7 {
+                leases.extend(Lease::acquire(pool, *id));
+            }
+        }
+    }
+    leases
+}
+
+/// The case matrix for one strategy: every weights × load (× with/without an RNG).
+fn cases<const N: usize, S: Select<N>>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    make: impl Fn() -> S,
+    weightings: &[Weights],
+    rng_variants: bool,
+) {
+    for &weights in weightings {
+        for load in [Load::Idle, Load::Loaded] {
+            let pool = pool::<N>(weights);
+            let _held = hold(&pool, load);
+            // a fresh strategy per pool (weighted round robin builds its schedule from the
+            // pool it first sees; that first pick happens in criterion's warm-up)
+            let strategy = &make();
+            let base = format!("select_{}_{}", weights.name(), load.name());
+            if rng_variants {
+                g.bench_function(format!("{base}_no_rng"), |b| {
+                    let mut req = Request::new().at_us(NOW_US);
+                    b.iter(|| black_box(strategy.select(black_box(&pool), &mut req)));
+                });
+                g.bench_function(format!("{base}_rng"), |b| {
+                    let mut rng = SplitMix(7);
+                    let mut req = Request::new().at_us(NOW_US).with_rng(&mut rng);
+                    b.iter(|| black_box(strategy.select(black_box(&pool), &mut req)));
+                });
+            } else {
+                g.bench_function(base, |b| {
+                    let mut req = Request::new().at_us(NOW_US);
+                    b.iter(|| black_box(strategy.select(black_box(&pool), &mut req)));
+                });
+            }
+        }
+    }
+}
+
+/// Baseline (a): one relaxed `fetch_add` on a counter.
+fn baseline_fetch_add(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let counter = AtomicU32::new(0);
+    g.bench_function("baseline_fetch_add", |b| {
+        b.iter(|| black_box(black_box(&counter).fetch_add(1, Relaxed)));
+    });
+}
+
+/// Baseline (b): a bare scan, `N` relaxed loads summed.
+fn baseline_scan<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let slots: [AtomicU32; N] = [const { AtomicU32::new(1) }; N];
+    g.bench_function("baseline_scan", |b| {
+        b.iter(|| {
+            black_box(&slots)
+                .iter()
+                .fold(0u32, |s, a| s.wrapping_add(a.load(Relaxed)))
+        });
+    });
+}
+
+/// Baseline (c): one `next_u64` of the benches' RNG through `&mut dyn Rng`, as
+/// [`Request::with_rng`] passes it.
+fn baseline_rng(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let mut rng = SplitMix(7);
+    let rng: &mut dyn Rng = &mut rng;
+    g.bench_function("baseline_rng", |b| {
+        b.iter(|| black_box(black_box(&mut *rng).next_u64()));
+    });
+}
+
+fn round_robin<const N: usize>(c: &mut Criterion) {
+    let mut g = c.benchmark_group(format!("rr/n{N}"));
+    baseline_fetch_add(&mut g);
+    cases::<N, _>(&mut g, RoundRobin::new, &[Weights::Equal], false);
+    g.finish();
+}
+
+fn weighted_round_robin<const N: usize>(c: &mut Criterion) {
+    let mut g = c.benchmark_group(format!("wrr/n{N}"));
+    baseline_scan::<N>(&mut g);
+    let weightings = [Weights::Equal, Weights::Skewed];
+    cases::<N, _>(&mut g, WeightedRoundRobin::<N>::new, &weightings, false);
+    g.finish();
+}
+
+fn least_conn<const N: usize>(c: &mut Criterion) {
+    let mut g = c.benchmark_group(format!("least_conn/n{N}"));
+    baseline_scan::<N>(&mut g);
+    cases::<N, _>(
+        &mut g,
+        LeastConn::new,
+        &[Weights::Equal, Weights::Skewed],
+        true,
+    );
+    g.finish();
+}
+
+fn least_time<const N: usize>(c: &mut Criterion) {
+    let mut g = c.benchmark_group(format!("least_time/n{N}"));
+    baseline_scan::<N>(&mut g);
+    cases::<N, _>(
+        &mut g,
+        LeastTime::new,
+        &[Weights::Equal, Weights::Skewed],
+        false,
+    );
+    g.finish();
+}
+
+fn random<const N: usize>(c: &mut Criterion) {
+    let mut g = c.benchmark_group(format!("random/n{N}"));
+    baseline_rng(&mut g);
+    cases::<N, _>(
+        &mut g,
+        Random::new,
+        &[Weights::Equal, Weights::Skewed],
+        true,
+    );
+    g.finish();
+}
+
+/// Lease + drop and lease + finish with round robin, beside a `fetch_add` + `fetch_sub` pair.
+fn rr_lease(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rr_lease/n8");
+    let counter = AtomicU32::new(0);
+    g.bench_function("baseline_fetch_add_sub", |b| {
+        b.iter(|| {
+            let c = black_box(&counter);
+            black_box(c.fetch_add(1, Relaxed));
+            black_box(c.fetch_sub(1, Relaxed));
+        });
+    });
+    let pool = pool::<8>(Weights::Equal);
+    let rr = RoundRobin::new();
+    g.bench_function("lease_drop", |b| {
+        let mut req = Request::new().at_us(NOW_US);
+        b.iter(|| drop(black_box(rr.lease(black_box(&pool), &mut req))));
+    });
+    g.bench_function("lease_finish", |b| {
+        let mut req = Request::new().at_us(NOW_US);
+        b.iter(|| {
+            if let Some(lease) = black_box(rr.lease(black_box(&pool), &mut req)) {
+                lease.finish(Outcome::success(black_box(500), NOW_US));
+            }
+        });
+    });
+    g.finish();
+}
+
+/// Runs `measured` while a second thread calls `rival` in a loop; the rival is running
+/// before `measured` starts and is stopped after it returns.
+fn with_rival(rival: impl Fn() + Sync, measured: impl FnOnce() -> Duration) -> Duration {
+    let started = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| {
+            started.store(true, Relaxed);
+            while !stop.load(Relaxed) {
+                for _ in 0..64 {
+                    rival();
+                }
+            }
+        });
+        while !started.load(Relaxed) {
+            thread::yield_now();
+        }
+        let elapsed = measured();
+        stop.store(true, Relaxed);
+        elapsed
+    })
+}
+
+/// Round robin contended by a second thread picking from the same strategy and pool, beside
+/// a `fetch_add` contended by a second thread on the same counter.
+fn rr_contended(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rr_contended/n8");
+    let counter = AtomicU32::new(0);
+    g.bench_function("baseline_fetch_add_2t", |b| {
+        b.iter_custom(|iters| {
+            with_rival(
+                || {
+                    black_box(counter.fetch_add(1, Relaxed));
+                },
+                || {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(black_box(&counter).fetch_add(1, Relaxed));
+                    }
+                    start.elapsed()
+                },
+            )
+        });
+    });
+    let pool = pool::<8>(Weights::Equal);
+    let rr = RoundRobin::new();
+    g.bench_function("select_2t", |b| {
+        b.iter_custom(|iters| {
+            with_rival(
+                || {
+                    black_box(rr.select(&pool, &mut Request::new()));
+                },
+                || {
+                    let mut req = Request::new();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(rr.select(black_box(&pool), &mut req));
+                    }
+                    start.elapsed()
+                },
+            )
+        });
+    });
+    g.finish();
+}
+
+fn all(c: &mut Criterion) {
+    round_robin::<8>(c);
+    round_robin::<64>(c);
+    weighted_round_robin::<8>(c);
+    weighted_round_robin::<64>(c);
+    least_conn::<8>(c);
+    least_conn::<64>(c);
+    least_time::<8>(c);
+    least_time::<64>(c);
+    random::<8>(c);
+    random::<64>(c);
+    rr_lease(c);
+    rr_contended(c);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    targets = all
+}
+criterion_main!(benches);
