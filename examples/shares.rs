@@ -7,6 +7,8 @@
 //! its lease for a few picks, so load-aware strategies see different in-flight counts.
 //! Everything is seeded, so the output is the same on every run and every machine.
 
+#![allow(clippy::indexing_slicing)]
+
 use std::collections::VecDeque;
 
 use tinylb::{Outcome, Pool, Request, SelectExt, Strategy};
@@ -27,10 +29,12 @@ fn main() {
         .map(|a| a.parse().expect("SEED must be a number"))
         .unwrap_or(1);
 
-    println!("{picks} picks per strategy, weights {WEIGHTS:?}, seed {seed}, {CONCURRENCY} in flight");
+    println!(
+        "{picks} picks per strategy, weights {WEIGHTS:?}, seed {seed}, {CONCURRENCY} in flight"
+    );
     print!("{:<22}", "strategy");
-    for i in 0..WEIGHTS.len() {
-        print!("{:>10}", format!("b{i} (w{})", WEIGHTS[i]));
+    for (i, w) in WEIGHTS.iter().enumerate() {
+        print!("{:>10}", format!("b{i} (w{w})"));
     }
     println!();
     let total_w: u32 = WEIGHTS.iter().sum();

@@ -272,7 +272,10 @@ mod tests {
                 let y = root_q16(x, k);
                 let exact = (x as f64 / 65536.0).powf(1.0 / k as f64) * 65536.0;
                 assert!(y as f64 <= exact + 1e-6, "k={k} x={x} y={y} exact={exact}");
-                assert!(exact - (y as f64) < 1.0 + 1e-6, "k={k} x={x} y={y} exact={exact}");
+                assert!(
+                    exact - (y as f64) < 1.0 + 1e-6,
+                    "k={k} x={x} y={y} exact={exact}"
+                );
             }
         }
     }
@@ -280,18 +283,36 @@ mod tests {
     #[test]
     fn bad_configs() {
         assert_eq!(
-            Config::new().slow_start(SlowStart { window_ms: 0, ..SlowStart::linear(1) }).validate(),
+            Config::new()
+                .slow_start(SlowStart {
+                    window_ms: 0,
+                    ..SlowStart::linear(1)
+                })
+                .validate(),
             Err(Error::InvalidSlowStart)
         );
         assert_eq!(
-            Config::new().slow_start(SlowStart { aggression: 9, ..SlowStart::linear(1) }).validate(),
+            Config::new()
+                .slow_start(SlowStart {
+                    aggression: 9,
+                    ..SlowStart::linear(1)
+                })
+                .validate(),
             Err(Error::InvalidSlowStart)
         );
         assert_eq!(
-            Config::new().ejection(Ejection { max_ms: 1, ..Ejection::ENVOY }).validate(),
+            Config::new()
+                .ejection(Ejection {
+                    max_ms: 1,
+                    ..Ejection::ENVOY
+                })
+                .validate(),
             Err(Error::InvalidEjection)
         );
-        assert_eq!(Config::new().panic_threshold_percent(101).validate(), Err(Error::InvalidPercent));
+        assert_eq!(
+            Config::new().panic_threshold_percent(101).validate(),
+            Err(Error::InvalidPercent)
+        );
         assert_eq!(Config::new().validate(), Ok(()));
     }
 

@@ -91,14 +91,22 @@ mod tests {
     #[test]
     fn peak_sensitive_update() {
         assert_eq!(update(0, 500, 0, 1000), 500, "first sample taken as is");
-        assert_eq!(update(100, 5000, 0, 1000), 5000, "slow sample raises at once");
+        assert_eq!(
+            update(100, 5000, 0, 1000),
+            5000,
+            "slow sample raises at once"
+        );
         // a fast sample right after the last one barely moves it
         assert_eq!(update(5000, 100, 0, 1000), 5000);
         // one half-life later, it moves halfway
         assert_eq!(update(5000, 100, 1000, 1000), 100 + 2450);
         // long after, it is the sample
         assert_eq!(update(5000, 100, 60_000, 1000), 100);
-        assert_eq!(update(5000, 0, 60_000, 1000), 1, "zero latency is stored as 1");
+        assert_eq!(
+            update(5000, 0, 60_000, 1000),
+            1,
+            "zero latency is stored as 1"
+        );
         assert_eq!(update(u32::MAX, u32::MAX, u32::MAX, 1), u32::MAX);
         assert_eq!(update(u32::MAX, 1, 0, 1), u32::MAX);
     }

@@ -135,12 +135,8 @@ where
     /// Reports how the request went (latency into the backend's estimate; success resets its
     /// failure streak, failure extends it), then gives back the in-flight unit.
     pub fn finish(self, outcome: Outcome) {
-        self.pool.record(
-            self.id,
-            outcome.success,
-            outcome.latency_us,
-            outcome.now_us,
-        );
+        self.pool
+            .record(self.id, outcome.success, outcome.latency_us, outcome.now_us);
         // Drop gives back the unit.
     }
 }

@@ -457,7 +457,10 @@ impl<const N: usize> Pool<N> {
                 slot.config.store(c, Ordering::SeqCst);
                 continue;
             }
-            let generation = slot.generation.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+            let generation = slot
+                .generation
+                .fetch_add(1, Ordering::SeqCst)
+                .wrapping_add(1);
             slot.cap.store(NO_CAP, Ordering::Relaxed);
             slot.latency_us.store(0, Ordering::Relaxed);
             slot.latency_at_ms.store(0, Ordering::Relaxed);
@@ -954,12 +957,9 @@ impl<const N: usize> Pool<N> {
         }
         let t = elapsed_ms(now, from);
         if t >= ss.window_ms {
-            let _ = slot.config.compare_exchange(
-                c,
-                c & !WARMING,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            );
+            let _ =
+                slot.config
+                    .compare_exchange(c, c & !WARMING, Ordering::AcqRel, Ordering::Relaxed);
             return w;
         }
         ss.weight(w, t)
@@ -976,8 +976,7 @@ impl<const N: usize> Pool<N> {
             S_EMPTY => return Err(Error::NoSuchBackend),
             _ => return Err(Error::Stale),
         }
-        if slot.generation() != id.generation
-            || (config >> GEN_SHIFT) != (id.generation & GEN_BITS)
+        if slot.generation() != id.generation || (config >> GEN_SHIFT) != (id.generation & GEN_BITS)
         {
             return Err(Error::Stale);
         }

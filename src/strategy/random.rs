@@ -53,6 +53,8 @@ impl<const N: usize> Select<N> for Random {
     #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let now = req.now_us();
-        pick_tiers(pool, now, |view| weighted_slot(view, req, &self.stream, None))
+        pick_tiers(pool, now, |view| {
+            weighted_slot(view, req, &self.stream, None)
+        })
     }
 }

@@ -57,6 +57,7 @@ impl<const N: usize> Select<N> for RoundRobin {
         pick_tiers(pool, req.now_us(), |view| {
             let live = view.slots();
             let n = live.len() as u32;
+            let mut last = 0;
             for _ in 0..n {
                 let t = self.cursor.fetch_add(1, Ordering::Relaxed);
                 if t == FOLD_AT {
@@ -68,8 +69,15 @@ impl<const N: usize> Select<N> for RoundRobin {
                 if view.eligible_at(i) {
                     return Some(i);
                 }
+                last = i;
             }
-            None
+            // Other threads took the tickets of every eligible slot while ours all landed
+            // on ineligible ones (or nothing is eligible): the next eligible slot after our
+            // last ticket, without drawing more tickets.
+            let n = n as usize;
+            (1..=n)
+                .map(|k| (last + k) % n)
+                .find(|&i| view.eligible_at(i))
         })
     }
 }

@@ -99,12 +99,25 @@ impl<const N: usize> WeightedRoundRobin<N> {
     /// `t`, lowest index on ties.
     #[inline]
     fn leader(&self, t: u32, total: i64, n: usize, tier: u32) -> Option<usize> {
+        self.leader_where(t, total, n, tier, |_| true)
+    }
+
+    /// [`Self::leader`] among the slots `keep` accepts.
+    #[inline]
+    fn leader_where(
+        &self,
+        t: u32,
+        total: i64,
+        n: usize,
+        tier: u32,
+        keep: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
         let mut best = None;
         let mut best_credit = i64::MIN;
         let t = t as i64;
         for (i, (w, c)) in self.weights.iter().zip(&self.picks).take(n).enumerate() {
             let w = w.load(Ordering::Relaxed);
-            if w == 0 || w & BACKUP_BIT != tier {
+            if w == 0 || w & BACKUP_BIT != tier || !keep(i) {
                 continue;
             }
             let w = w & !BACKUP_BIT;
@@ -156,7 +169,10 @@ impl<const N: usize> WeightedRoundRobin<N> {
             }
         }
         // the pool keeps the sum of all weights below 2^31
-        for (k, (tier, tot)) in [(0, total), (BACKUP_BIT, total_backup)].into_iter().enumerate() {
+        for (k, (tier, tot)) in [(0, total), (BACKUP_BIT, total_backup)]
+            .into_iter()
+            .enumerate()
+        {
             let tot = tot.min(i32::MAX as u64);
             if let Some(a) = self.totals.get(k) {
                 a.store(tot as u32, Ordering::Relaxed);
@@ -251,7 +267,16 @@ impl<const N: usize> WeightedRoundRobin<N> {
             // not eligible (at its cap, ejected, thinned by slow start, or changed since the
             // last rebuild): its turn is forfeited and the next ticket decides
         }
-        None
+        // Every ticket named a backend that could not take the request (for example a
+        // heavy backend at its cap holding several turns in a row): take the eligible
+        // backend the schedule favours most now, so a pick never fails while one is
+        // eligible.
+        let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let i = self.leader_where(t, total as i64, n, tier, |i| view.eligible_at(i))?;
+        if let Some(c) = self.picks.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(i)
     }
 }
 
