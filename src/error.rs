@@ -34,6 +34,22 @@ pub enum Error {
     /// A percentage above 100 (the panic threshold). Returned by
     /// [`Pool::with_config`](crate::Pool::with_config).
     InvalidPercent,
+    /// A [`Maglev`](crate::Maglev) table size `M` that is not a prime below 2^32: only a
+    /// prime size lets every backend's permutation (a stride through the table) visit every
+    /// entry. Returned by [`Maglev::try_new`](crate::Maglev::try_new).
+    TableSizeNotPrime,
+    /// A [`Maglev`](crate::Maglev) table with fewer entries than the pool has slots
+    /// (`M < N`), so some backend could get no entry at all. For a balance within 1 %,
+    /// make `M` larger than 100 × the number of backends. Returned by
+    /// [`Maglev::try_new`](crate::Maglev::try_new).
+    TableTooSmall,
+    /// A pool with more slots than [`Maglev`](crate::Maglev)'s 15-bit table entries can
+    /// name (`N > 32767`). Returned by [`Maglev::try_new`](crate::Maglev::try_new).
+    PoolTooLarge,
+    /// A [`BoundedLoad`](crate::BoundedLoad) balance factor below 100 %: no backend could be
+    /// under a bound smaller than its fair share. Returned by
+    /// [`BoundedLoad::new`](crate::BoundedLoad::new).
+    BalanceFactorTooLow,
 }
 
 impl fmt::Display for Error {
@@ -50,6 +66,10 @@ impl fmt::Display for Error {
                 "ejection needs failures > 0, 0 < base <= max < 2^31 ms, share <= 100 %"
             }
             Error::InvalidPercent => "a percentage above 100",
+            Error::TableSizeNotPrime => "the Maglev table size is not a prime below 2^32",
+            Error::TableTooSmall => "the Maglev table has fewer entries than the pool has slots",
+            Error::PoolTooLarge => "Maglev tables name at most 32767 pool slots",
+            Error::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",
         };
         f.write_str(s)
     }

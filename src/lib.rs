@@ -6,6 +6,7 @@
 mod config;
 mod error;
 mod ewma;
+pub mod hash;
 mod lease;
 mod pool;
 mod rng;
@@ -20,6 +21,7 @@ pub use pool::{
     BackendId, BackendInfo, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool,
 };
 pub use select::{Request, Select, SelectExt};
+pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
 pub use strategy::{
     LeastConn, LeastTime, ParseStrategyError, PeakEwma, PowerOfTwo, Random, RoundRobin, Strategy,
     WeightedRoundRobin,

@@ -736,8 +736,12 @@ impl<const N: usize> Pool<N> {
     /// ejected.
     #[inline]
     fn panic_now(&self) -> bool {
+        // no ejection configured: nothing to count (and no load on the pick path)
+        if self.config.ejection.is_none() || self.config.panic_threshold_percent == 0 {
+            return false;
+        }
         let ejected = self.ejected.load(Ordering::Acquire);
-        if ejected == 0 || self.config.panic_threshold_percent == 0 {
+        if ejected == 0 {
             return false;
         }
         let up = self.up.load(Ordering::Acquire) as u64;

@@ -3,4 +3,4 @@
 //! Everything else says `crate::sync::AtomicU32`, so a later loom build can swap the
 //! implementation here without touching the algorithms (STYLE.md, point 8).
 
-pub(crate) use portable_atomic::{AtomicU32, Ordering};
+pub(crate) use portable_atomic::{AtomicU16, AtomicU32, Ordering};

@@ -9,6 +9,14 @@
 //! | [`Random`] | `random` | O(1) expected, O(n) worst case | a seed |
 //! | [`PowerOfTwo`] | `p2c` | two weighted draws, O(1) expected | a seed |
 //! | [`PeakEwma`] | `peak_ewma` | two weighted draws, O(1) expected | a seed |
+//! | [`Maglev`] | `maglev` | O(1): one table read (+ fallback when the backend is not eligible) | a table of `M` `u16` (2·M bytes) + 12 bytes per slot |
+//! | [`Rendezvous`] | `rendezvous` | O(n) scan, no writes | a seed |
+//! | [`Jump`] | `jump` | O(ln n), no writes | a seed |
+//! | [`BoundedLoad`] | `bounded_load` | O(n): two scans, no writes | factor + seed |
+//!
+//! The last four route by the request's key ([`Request::with_key`]; byte keys through
+//! [`hash::hash_bytes`](crate::hash::hash_bytes)); the README's "Affinity" section says how to
+//! choose between them.
 
 use core::fmt;
 use core::str::FromStr;
@@ -17,18 +25,26 @@ use crate::pool::{BackendId, Pool};
 use crate::rng::Stream;
 use crate::select::{Request, Select};
 
+mod bounded_load;
+mod jump;
 mod least_conn;
 mod least_time;
+mod maglev;
 mod p2c;
 mod random;
+mod rendezvous;
 mod round_robin;
 mod sample;
 mod weighted_round_robin;
 
+pub use bounded_load::{BoundedLoad, DEFAULT_BALANCE_FACTOR};
+pub use jump::Jump;
 pub use least_conn::LeastConn;
 pub use least_time::LeastTime;
+pub use maglev::{DEFAULT_TABLE_SIZE, MAX_MAGLEV_SLOTS, Maglev};
 pub use p2c::{PeakEwma, PowerOfTwo};
 pub use random::Random;
+pub use rendezvous::Rendezvous;
 pub use round_robin::RoundRobin;
 pub use weighted_round_robin::WeightedRoundRobin;
 
@@ -93,6 +109,10 @@ impl TieBreak {
 /// | `least_conn` | `least_connections`, `leastconn` | [`LeastConn`] |
 /// | `least_time` | `least_response_time`, `lrt` | [`LeastTime`] |
 /// | `random` | | [`Random`] |
+/// | `maglev` | `ring`, `ring_hash`, `consistent`, `consistent_hash` | [`Maglev`] with `M` entries |
+/// | `rendezvous` | `hrw`, `highest_random_weight` | [`Rendezvous`] |
+/// | `jump` | `jump_hash`, `jump_consistent_hash` | [`Jump`] |
+/// | `bounded_load` | `consistent_bounded_load`, `chbl` | [`BoundedLoad`], factor 125 % |
 /// | `p2c` | `power_of_two`, `least_request`, `random_2` | [`PowerOfTwo`] |
 /// | `peak_ewma` | `p2c_ewma`, `p2c_peak_ewma`, `ewma` | [`PeakEwma`] |
 ///
@@ -105,9 +125,20 @@ impl TieBreak {
 /// assert!(s.select(&pool, &mut Request::new()).is_some());
 /// assert!("fastest".parse::<Strategy<4>>().is_err());
 /// ```
+///
+/// # The Maglev table size `M`
+///
+/// [`Maglev`]'s table is part of the strategy, so it is part of this enum, and every
+/// `Strategy` value is as large as that table (`2·M` bytes) whichever strategy it holds.
+/// `M` defaults to [`DEFAULT_TABLE_SIZE`] (8191, 16 KiB): `Strategy<N>` then parses
+/// `maglev` with a 1 % balance guarantee up to 81 backends, for 16 KiB, nothing on a
+/// server. Name `M` to change it: `Strategy<1000, 131071>` for a large pool (256 KiB), or,
+/// on a microcontroller that does not need Maglev, `Strategy<8, 0>`: no table at all, and
+/// `maglev` (like any `M` that is not a prime at least `N`) fails to parse. The concrete
+/// strategy types avoid the question: `Maglev<N, M>` sized to need, `RoundRobin` in 4 bytes.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Strategy<const N: usize> {
+pub enum Strategy<const N: usize, const M: usize = DEFAULT_TABLE_SIZE> {
     /// See [`RoundRobin`].
     RoundRobin(RoundRobin),
     /// See [`WeightedRoundRobin`].
@@ -118,13 +149,21 @@ pub enum Strategy<const N: usize> {
     LeastTime(LeastTime),
     /// See [`Random`].
     Random(Random),
+    /// See [`Maglev`].
+    Maglev(Maglev<N, M>),
+    /// See [`Rendezvous`].
+    Rendezvous(Rendezvous),
+    /// See [`Jump`].
+    Jump(Jump),
+    /// See [`BoundedLoad`].
+    BoundedLoad(BoundedLoad),
     /// See [`PowerOfTwo`].
     PowerOfTwo(PowerOfTwo),
     /// See [`PeakEwma`].
     PeakEwma(PeakEwma),
 }
 
-impl<const N: usize> Strategy<N> {
+impl<const N: usize, const M: usize> Strategy<N, M> {
     /// Every canonical name, in the order of the enum.
     pub const NAMES: &'static [&'static str] = &[
         "round_robin",
@@ -132,6 +171,10 @@ impl<const N: usize> Strategy<N> {
         "least_conn",
         "least_time",
         "random",
+        "maglev",
+        "rendezvous",
+        "jump",
+        "bounded_load",
         "p2c",
         "peak_ewma",
     ];
@@ -144,6 +187,10 @@ impl<const N: usize> Strategy<N> {
             Strategy::LeastConn(_) => "least_conn",
             Strategy::LeastTime(_) => "least_time",
             Strategy::Random(_) => "random",
+            Strategy::Maglev(_) => "maglev",
+            Strategy::Rendezvous(_) => "rendezvous",
+            Strategy::Jump(_) => "jump",
+            Strategy::BoundedLoad(_) => "bounded_load",
             Strategy::PowerOfTwo(_) => "p2c",
             Strategy::PeakEwma(_) => "peak_ewma",
         }
@@ -177,6 +224,21 @@ impl<const N: usize> Strategy<N> {
                 Strategy::LeastTime(LeastTime::with_seed(seed))
             }
             b"random" => Strategy::Random(Random::with_seed(seed)),
+            b"maglev" | b"ring" | b"ring_hash" | b"consistent" | b"consistent_hash" => {
+                match Maglev::try_with_seed(seed) {
+                    Ok(m) => Strategy::Maglev(m),
+                    Err(_) => return Err(ParseStrategyError),
+                }
+            }
+            b"rendezvous" | b"hrw" | b"highest_random_weight" => {
+                Strategy::Rendezvous(Rendezvous::with_seed(seed))
+            }
+            b"jump" | b"jump_hash" | b"jump_consistent_hash" => {
+                Strategy::Jump(Jump::with_seed(seed))
+            }
+            b"bounded_load" | b"consistent_bounded_load" | b"chbl" => {
+                Strategy::BoundedLoad(BoundedLoad::with_default_factor(seed))
+            }
             b"p2c" | b"power_of_two" | b"least_request" | b"random_2" | b"random(2)" => {
                 Strategy::PowerOfTwo(PowerOfTwo::with_seed(seed))
             }
@@ -188,14 +250,14 @@ impl<const N: usize> Strategy<N> {
     }
 }
 
-impl<const N: usize> FromStr for Strategy<N> {
+impl<const N: usize, const M: usize> FromStr for Strategy<N, M> {
     type Err = ParseStrategyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::from_name(s, 0)
     }
 }
 
-impl<const N: usize> Select<N> for Strategy<N> {
+impl<const N: usize, const M: usize> Select<N> for Strategy<N, M> {
     #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         match self {
@@ -204,6 +266,10 @@ impl<const N: usize> Select<N> for Strategy<N> {
             Strategy::LeastConn(s) => s.select(pool, req),
             Strategy::LeastTime(s) => s.select(pool, req),
             Strategy::Random(s) => s.select(pool, req),
+            Strategy::Maglev(s) => s.select(pool, req),
+            Strategy::Rendezvous(s) => s.select(pool, req),
+            Strategy::Jump(s) => s.select(pool, req),
+            Strategy::BoundedLoad(s) => s.select(pool, req),
             Strategy::PowerOfTwo(s) => s.select(pool, req),
             Strategy::PeakEwma(s) => s.select(pool, req),
         }

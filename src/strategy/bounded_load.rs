@@ -1,0 +1,170 @@
+//! Consistent hashing with bounded loads (Mirrokni, Thorup & Zadimoghaddam, SODA 2018;
+//! Envoy and HAProxy `hash_balance_factor`).
+
+use crate::error::Error;
+use crate::pool::{BackendId, Pool, View, pick_tiers};
+use crate::rng::{Stream, mix64};
+use crate::select::{Request, Select};
+use crate::strategy::rendezvous::{Score, key_of};
+
+/// Balance factor of [`BoundedLoad`] when none is given (and of the `bounded_load` name):
+/// 125 %, so no backend carries more than 1.25 × its share of the requests in flight.
+pub const DEFAULT_BALANCE_FACTOR: u32 = 125;
+
+/// Consistent hashing with bounded loads: a key goes to its consistent-hash choice unless
+/// that backend already carries more than `c` × its fair share of the requests in flight;
+/// then it goes to the next choice in the key's own order that does not.
+///
+/// # Bound
+///
+/// With balance factor `c` (a percentage, at least 100), total in-flight `T` and total
+/// weight `W` of the eligible backends, backend `i` of weight `w_i` may take the request
+/// only while
+///
+/// ```text
+/// in_flight_i < ⌈ c/100 · (T + 1) · w_i / W ⌉
+/// ```
+///
+/// (with equal weights, `⌈c·(T+1)/n⌉`, as in the paper and in Envoy and HAProxy), tested as
+/// `in_flight_i · 100 · W < c · (T + 1) · w_i` in `u128`, exactly. After the pick takes its
+/// lease, the backend holds at most its bound. Because `c ≥ 100`, the bounds of the eligible
+/// backends add up to more than `T`, so some eligible backend is always under its bound: the
+/// strategy returns `None` only when no backend is eligible. "Eligible" excludes backends
+/// at their in-flight cap: they take no new requests, so they are out of the share.
+///
+/// # Order of choices
+///
+/// Every key ranks the eligible backends by weighted rendezvous hashing (see
+/// [`Rendezvous`](crate::Rendezvous)): the first is the key's consistent-hash choice, the
+/// rest its probe sequence, deterministic and seeded by the key alone. The pick is the
+/// best-ranked backend under its bound, found in one O(n) pass (walking the sequence until a
+/// backend has room is the same as taking the best-ranked one that has room). So:
+///
+/// * a key whose first choice is under its bound **never moves**;
+/// * an overflowing key's next choice is spread over the other backends in proportion to
+///   their weights (it is their rendezvous winner for that key), instead of all going to a
+///   ring neighbour;
+/// * membership changes move keys exactly as rendezvous hashing does.
+///
+/// Cost: O(n): one pass to sum in-flight counts and weights, one to score (as
+/// [`Rendezvous`](crate::Rendezvous)), and a 128-bit comparison for backends that would win.
+/// Under concurrency the counts are read while other threads change them, so the bound holds
+/// against the counts as read; if no backend reads as under its bound, the key's first
+/// choice is returned.
+///
+/// Weights are the effective ones of the pick's view (slow start ramps a returning backend's
+/// share, and its bound with it); ejected backends are out, backups are used only when no
+/// primary is eligible.
+///
+/// A request without a key gets a random one (from the request's RNG, else the strategy's
+/// seeded stream).
+///
+/// ```
+/// use tinylb::{BoundedLoad, Error, Pool, Request, SelectExt};
+/// let pool: Pool<4> = Pool::new();
+/// for _ in 0..4 {
+///     pool.add(1).unwrap();
+/// }
+/// let chbl = BoundedLoad::new(125).unwrap();
+/// // the same hot key, eight requests at once: no backend gets more than ⌈1.25·(T+1)/4⌉
+/// let leases: Vec<_> = (0..8)
+///     .map(|_| chbl.lease(&pool, &mut Request::new().with_key(7)).unwrap())
+///     .collect();
+/// assert!((0..4).all(|i| pool.in_flight_at(i) <= 3));
+/// assert_eq!(BoundedLoad::new(99).err(), Some(Error::BalanceFactorTooLow));
+/// # drop(leases);
+/// ```
+#[derive(Debug)]
+pub struct BoundedLoad {
+    factor: u32,
+    stream: Stream,
+}
+
+impl Default for BoundedLoad {
+    fn default() -> Self {
+        Self::with_default_factor(0)
+    }
+}
+
+impl BoundedLoad {
+    /// Bounded-load hashing with balance factor `factor_percent` (125 means each backend may
+    /// carry up to 1.25 × its share). Below 100: [`Error::BalanceFactorTooLow`]. Keyless
+    /// requests draw from a stream seeded with 0.
+    pub const fn new(factor_percent: u32) -> Result<Self, Error> {
+        Self::with_seed(factor_percent, 0)
+    }
+
+    /// As [`BoundedLoad::new`], with keyless requests drawing from a stream seeded with
+    /// `seed`.
+    pub const fn with_seed(factor_percent: u32, seed: u64) -> Result<Self, Error> {
+        if factor_percent < 100 {
+            return Err(Error::BalanceFactorTooLow);
+        }
+        Ok(BoundedLoad {
+            factor: factor_percent,
+            stream: Stream::new(seed),
+        })
+    }
+
+    /// With [`DEFAULT_BALANCE_FACTOR`] (125 %) and a seed for keyless requests.
+    pub const fn with_default_factor(seed: u64) -> Self {
+        BoundedLoad {
+            factor: DEFAULT_BALANCE_FACTOR,
+            stream: Stream::new(seed),
+        }
+    }
+
+    /// The balance factor, in percent.
+    pub const fn factor_percent(&self) -> u32 {
+        self.factor
+    }
+}
+
+impl<const N: usize> Select<N> for BoundedLoad {
+    fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
+        let key = mix64(key_of(req, &self.stream));
+        pick_tiers(pool, req.now_us(), |view| self.pick(view, key))
+    }
+}
+
+impl BoundedLoad {
+    fn pick<const N: usize>(&self, view: &View<'_, N>, key: u64) -> Option<usize> {
+        let live = view.slots();
+        // pass 1: total in-flight and weight of the eligible backends
+        let (mut total, mut weight) = (0u64, 0u64);
+        for s in live {
+            let Some(w) = view.weight(s) else { continue };
+            let f = s.in_flight();
+            if s.has_room(f) {
+                total += f as u64;
+                weight += w as u64;
+            }
+        }
+        if weight == 0 {
+            return None;
+        }
+        // room for backend of weight w with f in flight: f·100·W < c·(T+1)·w
+        let scale = self.factor as u128 * (total as u128 + 1);
+        let lhs_scale = 100 * weight as u128;
+        // pass 2: best-ranked backend under its bound, and the first choice
+        let mut first: Option<Score> = None;
+        let mut bounded: Option<Score> = None;
+        for (i, s) in live.iter().enumerate() {
+            let Some(w) = view.weight(s) else { continue };
+            let f = s.in_flight();
+            if !s.has_room(f) {
+                continue;
+            }
+            let score = Score::new(key, i as u32, w);
+            if first.as_ref().is_none_or(|b| score.beats(b)) {
+                first = Some(score);
+            }
+            if bounded.as_ref().is_none_or(|b| score.beats(b))
+                && (f as u128) * lhs_scale < scale * w as u128
+            {
+                bounded = Some(score);
+            }
+        }
+        bounded.or(first).map(|s| s.index())
+    }
+}

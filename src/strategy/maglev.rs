@@ -1,0 +1,492 @@
+//! Maglev consistent hashing (Eisenbud et al., NSDI 2016), weighted, rebuilt in place
+//! without a lock on the lookup path.
+
+use core::fmt;
+
+use crate::error::Error;
+use crate::pool::{BackendId, Pool, View, pick_tiers};
+use crate::rng::{Stream, mix64};
+use crate::select::{Request, Select};
+use crate::strategy::rendezvous::{key_of, warm_accept, winner};
+use crate::sync::{AtomicU16, AtomicU32, Ordering};
+
+/// Table size of [`Maglev`] when none is named, and of the [`Strategy`](crate::Strategy)
+/// enum's Maglev variant: 8191 (a prime, 2^13 − 1), 16 KiB of `u16` entries, enough for the
+/// 1 % balance guarantee (`M > 100 · n`) up to 81 backends. Envoy's default is 65537
+/// (128 KiB), good for 655 backends.
+pub const DEFAULT_TABLE_SIZE: usize = 8191;
+
+/// Most pool slots a [`Maglev`] table can name: entries are 15-bit slot numbers.
+pub const MAX_MAGLEV_SLOTS: usize = 32767;
+
+/// Entry layout: `[15]` parity of the build that wrote it, `[14:0]` slot index + 1 (0: none).
+const PARITY: u16 = 0x8000;
+const INDEX_MASK: u16 = 0x7fff;
+
+/// Re-hashes of the key tried when its entry's backend is not eligible, before the O(n)
+/// rendezvous pass.
+const FALLBACK_PROBES: u64 = 8;
+
+/// `true` if `m` is prime and below 2^32 (trial division; evaluated at compile time by
+/// [`Maglev::new`]).
+const fn is_prime_table_size(m: usize) -> bool {
+    let m = m as u64;
+    if m < 2 || m > u32::MAX as u64 {
+        return false;
+    }
+    if m < 4 {
+        return true;
+    }
+    if m.is_multiple_of(2) {
+        return false;
+    }
+    let mut d = 3u64;
+    while d * d <= m {
+        if m.is_multiple_of(d) {
+            return false;
+        }
+        d += 2;
+    }
+    true
+}
+
+/// Why `Maglev<N, M>` cannot be built, if it cannot.
+const fn check(n: usize, m: usize) -> Option<Error> {
+    if n > MAX_MAGLEV_SLOTS {
+        Some(Error::PoolTooLarge)
+    } else if !is_prime_table_size(m) {
+        Some(Error::TableSizeNotPrime)
+    } else if m < n {
+        Some(Error::TableTooSmall)
+    } else {
+        None
+    }
+}
+
+/// Position in `0..m` from the high 32 bits of a mixed 64-bit value (multiply-shift: one
+/// 32×32→64 multiply, no division; bias below `m / 2^32`).
+#[inline]
+const fn reduce(h: u64, m: u64) -> u64 {
+    ((h >> 32) * m) >> 32
+}
+
+/// Slot `i`'s permutation of the table: `(offset, skip)` with `offset` in `0..m` and `skip`
+/// in `1..m`; position `j` of the permutation is `(offset + j·skip) mod m`, which visits
+/// every entry because `m` is prime.
+#[inline]
+const fn permutation(i: usize, m: u64) -> (u64, u64) {
+    let h = mix64((i as u64 + 1).wrapping_mul(0xa076_1d64_78bd_642f));
+    let offset = reduce(h, m);
+    let skip = (((h & 0xffff_ffff) * (m - 1)) >> 32) + 1;
+    (offset, skip)
+}
+
+/// Maglev hashing: a lookup table of `M` entries (a prime), each naming a backend, filled so
+/// that every backend owns a share of entries proportional to its weight. A key goes to the
+/// backend at entry `key → 0..M`: **O(1) per lookup**, one table read.
+///
+/// # Table
+///
+/// Each backend (identified by its slot index `i`) has a permutation of the table positions,
+/// `(offset_i + j · skip_i) mod M` for `j = 0, 1, ..`, with `offset_i` in `0..M` and
+/// `skip_i` in `1..M` hashed from `i`; because `M` is prime, every permutation visits every
+/// position. Backends take turns, each claiming the next position of its permutation that is
+/// still free, until the table is full (Maglev paper, §3.4, pseudocode 1).
+///
+/// **Weights** (Envoy's extension, written here in integers): in each round, backend `i`
+/// adds its weight to a credit and takes a turn when the credit reaches the largest weight
+/// `w_max`, which it then pays back. A backend of the largest weight takes a turn every
+/// round, one of half that weight every second round. With equal weights every backend
+/// ends with `⌊M/n⌋` or `⌈M/n⌉` entries, so max/mean ≤ `1 + n/M`: **≤ 1.01 whenever
+/// `M > 100·n`** (tested for every `n` in 2..=64). With unequal weights each backend's count
+/// is within `1 + n · w_i/Σw` of `M · w_i/Σw`; a backend lighter than `w_max / M` can get
+/// no entry at all.
+///
+/// **Members** are the primary backends in the pool (up, down or draining) with a weight
+/// above zero. The table is rebuilt only when membership or a weight changes (a backend
+/// added, removed, re-weighted or moved between tiers), not when one goes down, drains, is
+/// ejected or fills its cap: those are handled at lookup time (below), so they move only
+/// that backend's keys. Backups are not in the table: when no primary is eligible, keys go
+/// to the backups by weighted rendezvous hashing (the fallback's last step).
+///
+/// # Disruption
+///
+/// Removing one of `n` backends moves all of its keys (no entry names it any more) and a
+/// few of the others': Maglev trades a little disruption for its perfect balance. Measured
+/// over `n` in 2..=64 with `M` = 6421 and 65537: at most **2 % of the keys of the backends
+/// that stayed** move (typically under 1 %); the test asserts that bound.
+///
+/// # Lookup and fallback
+///
+/// The key (`u64`, from [`Request::with_key`]; hash byte keys with
+/// [`hash::hash_bytes`](crate::hash::hash_bytes)) is mixed (SplitMix64's finaliser) and
+/// mapped to a position by multiply-shift (no division, also on 32-bit targets). If the
+/// backend there is eligible, that is the pick. If not (down, draining, at its cap), the
+/// mixed key is re-hashed with the probe number up to 8 times, each time trying the entry it
+/// lands on, and finally the eligible backend that wins weighted rendezvous hashing for the
+/// key (O(n)). The fallback is deterministic and depends only on the key and the table, so
+/// keys of eligible backends never move, and the keys of a backend that comes back return
+/// to it. Each probe lands on a backend with probability proportional to its weight, so the
+/// orphaned keys spread by weight.
+///
+/// **Slow start**: a backend whose effective weight is still ramping up keeps each of its
+/// keys with probability `effective / configured weight`, fixed per key (the others take the
+/// fallback), so its keys return to it gradually and none leaves it again during the ramp.
+///
+/// # Rebuild without a lock on lookups
+///
+/// The pool's epoch moves on at every change; the first pick that sees a new epoch takes the
+/// strategy's build flag (others carry on) and, if membership or weights changed, refills the
+/// table **in place**: no second table, no allocation. Each entry carries the parity of the
+/// build that wrote it; the build treats entries of the other parity as free and overwrites
+/// them one by one, so every entry a reader loads, at any moment, names a backend of either
+/// the old or the new table, never garbage: during a rebuild a key sees its old or its new
+/// backend. Lookups check eligibility at read time anyway, so they never return a backend
+/// that is not eligible. Before the first build completes, lookups use the rendezvous
+/// fallback.
+///
+/// Call [`Maglev::refresh`] from your control path after changing the pool, so that no
+/// request pays for a build. A build takes O(M log M) steps (expected) plus
+/// O(M · w_max / w_mean) for the weight credits; see the README for measured times.
+///
+/// # Memory
+///
+/// `2·M` bytes of table plus `12·N` bytes of build state: 16 KiB for the default `M` = 8191,
+/// 128 KiB for `M` = 65537 (the memory is in the struct: a `static` Maglev with `M` = 65537
+/// needs 128 KiB of RAM, placed in `.bss`).
+///
+/// # Sizes
+///
+/// `M` must be a prime below 2^32 and at least `N`, and `N` at most
+/// [`MAX_MAGLEV_SLOTS`]: [`Maglev::new`] checks this at compile time, [`Maglev::try_new`]
+/// returns an [`Error`] instead.
+///
+/// ```
+/// use tinylb::{Maglev, Pool, Request, Select};
+/// static POOL: Pool<8> = Pool::new();
+/// static MAGLEV: Maglev<8, 1031> = Maglev::new();
+/// for w in [1, 1, 2] {
+///     POOL.add(w).unwrap();
+/// }
+/// MAGLEV.refresh(&POOL); // build now, not on the first request
+/// let key = tinylb::hash::hash_bytes(b"session-1234");
+/// let a = MAGLEV.select(&POOL, &mut Request::new().with_key(key)).unwrap();
+/// let b = MAGLEV.select(&POOL, &mut Request::new().with_key(key)).unwrap();
+/// assert_eq!(a, b);
+/// ```
+///
+/// A table size that is not prime does not compile:
+///
+/// ```compile_fail,E0080
+/// let m: tinylb::Maglev<8, 1000> = tinylb::Maglev::new();
+/// assert_eq!(m.table_size(), 1000);
+/// ```
+pub struct Maglev<const N: usize, const M: usize = DEFAULT_TABLE_SIZE> {
+    table: [AtomicU16; M],
+    /// Weight of each slot in the last build (0: not in the table).
+    members: [AtomicU32; N],
+    /// Build scratch: each slot's next position in its permutation.
+    cursor: [AtomicU32; N],
+    /// Build scratch: each slot's weight credit.
+    credit: [AtomicU32; N],
+    /// Pool epoch + 1 that membership was last checked against (0: never).
+    built_for: AtomicU32,
+    /// Parity bit of the last complete build (0 before the first).
+    parity: AtomicU32,
+    building: AtomicU32,
+    stream: Stream,
+}
+
+impl<const N: usize, const M: usize> fmt::Debug for Maglev<N, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let members = self
+            .members
+            .iter()
+            .filter(|w| w.load(Ordering::Relaxed) > 0)
+            .count();
+        f.debug_struct("Maglev")
+            .field("table_size", &M)
+            .field("members", &members)
+            .field("built_for_epoch", &self.built_for.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const N: usize, const M: usize> Default for Maglev<N, M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const M: usize> Maglev<N, M> {
+    const SIZES_OK: () = {
+        assert!(
+            N <= MAX_MAGLEV_SLOTS,
+            "Maglev names at most 32767 pool slots"
+        );
+        assert!(
+            is_prime_table_size(M),
+            "the Maglev table size M must be a prime below 2^32"
+        );
+        assert!(M >= N, "the Maglev table must have at least N entries");
+    };
+
+    /// An empty table (built by the first pick or by [`Maglev::refresh`]); keyless requests
+    /// draw from a stream seeded with 0. Sizes are checked at compile time.
+    pub const fn new() -> Self {
+        Self::with_seed(0)
+    }
+
+    /// As [`Maglev::new`], with keyless requests drawing from a stream seeded with `seed`.
+    /// The seed has no effect on keyed requests.
+    pub const fn with_seed(seed: u64) -> Self {
+        let () = Self::SIZES_OK;
+        Self::unchecked(seed)
+    }
+
+    /// As [`Maglev::new`], but bad sizes are an error instead of a compile failure:
+    /// [`Error::PoolTooLarge`] if `N > 32767`, [`Error::TableSizeNotPrime`] if `M` is not a
+    /// prime below 2^32, [`Error::TableTooSmall`] if `M < N`.
+    ///
+    /// ```
+    /// use tinylb::{Error, Maglev};
+    /// assert_eq!(Maglev::<8, 1000>::try_new().err(), Some(Error::TableSizeNotPrime));
+    /// assert_eq!(Maglev::<8, 7>::try_new().err(), Some(Error::TableTooSmall));
+    /// assert!(Maglev::<8, 1009>::try_new().is_ok());
+    /// ```
+    pub const fn try_new() -> Result<Self, Error> {
+        Self::try_with_seed(0)
+    }
+
+    /// [`Maglev::try_new`] with a seed for keyless requests.
+    pub const fn try_with_seed(seed: u64) -> Result<Self, Error> {
+        match check(N, M) {
+            Some(e) => Err(e),
+            None => Ok(Self::unchecked(seed)),
+        }
+    }
+
+    const fn unchecked(seed: u64) -> Self {
+        Maglev {
+            table: [const { AtomicU16::new(0) }; M],
+            members: [const { AtomicU32::new(0) }; N],
+            cursor: [const { AtomicU32::new(0) }; N],
+            credit: [const { AtomicU32::new(0) }; N],
+            built_for: AtomicU32::new(0),
+            parity: AtomicU32::new(0),
+            building: AtomicU32::new(0),
+            stream: Stream::new(seed),
+        }
+    }
+
+    /// The table size, `M`.
+    pub const fn table_size(&self) -> usize {
+        M
+    }
+
+    /// The slot index named by table entry `pos`, or `None` if `pos >= M` or the table has
+    /// not been built yet. For diagnostics and tests (count entries per backend to see the
+    /// balance); during a rebuild an entry may still hold its old value.
+    pub fn table_entry(&self, pos: usize) -> Option<usize> {
+        let e = self.table.get(pos)?.load(Ordering::Relaxed) & INDEX_MASK;
+        (e as usize).checked_sub(1)
+    }
+
+    /// Brings the table up to date with the pool: rebuilds it if a backend was added,
+    /// removed or re-weighted since the last build. Returns `true` if it rebuilt.
+    ///
+    /// Picks do this themselves when they see the pool change, so calling it is optional;
+    /// call it from your control path after configuration changes so that no request pays
+    /// for a build. If another thread is building at that moment, this returns `false` at
+    /// once (the other build will be followed by a check of the then-current pool).
+    pub fn refresh(&self, pool: &Pool<N>) -> bool {
+        let epoch = pool.epoch();
+        if self
+            .building
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        let rebuilt = if self.update_members(pool) {
+            self.build(pool.live_slots().len().min(N));
+            true
+        } else {
+            false
+        };
+        self.built_for
+            .store(epoch.wrapping_add(1), Ordering::Release);
+        self.building.store(0, Ordering::Release);
+        rebuilt
+    }
+
+    /// Reads every slot's membership weight into `members`; `true` if any changed.
+    fn update_members(&self, pool: &Pool<N>) -> bool {
+        let live = pool.live_slots().len().min(N);
+        let mut changed = false;
+        for (i, member) in self.members.iter().enumerate() {
+            let w = if i < live {
+                pool.id_at(i)
+                    .and_then(|id| pool.info(id).ok())
+                    .filter(|info| !info.backup)
+                    .map_or(0, |info| info.weight)
+            } else {
+                0
+            };
+            if member.swap(w, Ordering::Relaxed) != w {
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Refills the table from `members` (slots `0..n`). Called with the build flag held.
+    fn build(&self, n: usize) {
+        let m = M as u64;
+        let w_max = self
+            .members
+            .iter()
+            .take(n)
+            .map(|w| w.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        if w_max == 0 || m == 0 {
+            // nothing to put in the table: lookups fall through to the (empty) fallback
+            return;
+        }
+        let last = self.parity.load(Ordering::Relaxed) as u16;
+        let p = if last == 0 { PARITY } else { 0 };
+        for (i, (cur, credit)) in self.cursor.iter().zip(&self.credit).take(n).enumerate() {
+            cur.store(permutation(i, m).0 as u32, Ordering::Relaxed);
+            credit.store(0, Ordering::Relaxed);
+        }
+        let mut filled = 0u64;
+        // every round, each backend of weight w_max takes a turn and fills one entry, so M
+        // rounds are always enough
+        'rounds: for _ in 0..M {
+            for (i, ((w, cur), credit)) in self
+                .members
+                .iter()
+                .zip(&self.cursor)
+                .zip(&self.credit)
+                .take(n)
+                .enumerate()
+            {
+                let w = w.load(Ordering::Relaxed);
+                if w == 0 {
+                    continue;
+                }
+                let c = credit.load(Ordering::Relaxed) + w;
+                if c < w_max {
+                    credit.store(c, Ordering::Relaxed);
+                    continue;
+                }
+                credit.store(c - w_max, Ordering::Relaxed);
+                let skip = permutation(i, m).1;
+                let mut pos = cur.load(Ordering::Relaxed) as u64;
+                // a permutation visits every entry within M steps, so a free one is found
+                for _ in 0..M {
+                    let mut next = pos + skip;
+                    if next >= m {
+                        next -= m;
+                    }
+                    if let Some(e) = self.table.get(pos as usize)
+                        && e.load(Ordering::Relaxed) & PARITY != p
+                    {
+                        // i < n <= N <= 32767: fits in 15 bits
+                        e.store(p | (i as u16 + 1), Ordering::Relaxed);
+                        cur.store(next as u32, Ordering::Relaxed);
+                        filled += 1;
+                        break;
+                    }
+                    pos = next;
+                }
+                if filled >= m {
+                    break 'rounds;
+                }
+            }
+        }
+        self.parity.store(p as u32, Ordering::Relaxed);
+    }
+
+    /// The slot at the table entry of `pos_hash` if it takes mixed key `h`: eligible in the
+    /// view and, in slow start, kept by [`warm_accept`].
+    #[inline]
+    fn probe(&self, view: &View<'_, N>, h: u64, pos_hash: u64) -> Option<usize> {
+        let e = self
+            .table
+            .get(reduce(pos_hash, M as u64) as usize)?
+            .load(Ordering::Relaxed);
+        let i = ((e & INDEX_MASK) as usize).checked_sub(1)?;
+        let slot = view.slots().get(i)?;
+        let w = view.weight(slot)?;
+        if !slot.has_room(slot.in_flight()) {
+            return None;
+        }
+        // the table was built with the configured weight; a lower effective weight is
+        // slow start (or a weight change not yet rebuilt): keep that share of the keys
+        let conf = self.members.get(i).map_or(0, |m| m.load(Ordering::Relaxed));
+        if w < conf && !warm_accept(h, i as u32, w, conf) {
+            return None;
+        }
+        Some(i)
+    }
+
+    /// The pick in `view` for mixed key `h`: its entry, else the fallback.
+    #[inline]
+    fn pick(&self, view: &View<'_, N>, h: u64) -> Option<usize> {
+        match self.probe(view, h, h) {
+            Some(i) => Some(i),
+            None => self.fallback(view, h),
+        }
+    }
+
+    #[cold]
+    fn fallback(&self, view: &View<'_, N>, h: u64) -> Option<usize> {
+        for a in 1..=FALLBACK_PROBES {
+            let h2 = mix64(h ^ a.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            if let Some(i) = self.probe(view, h, h2) {
+                return Some(i);
+            }
+        }
+        winner(view, h, true)
+    }
+}
+
+impl<const N: usize, const M: usize> Select<N> for Maglev<N, M> {
+    #[inline]
+    fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
+        let epoch = pool.epoch();
+        if self.built_for.load(Ordering::Acquire) != epoch.wrapping_add(1) {
+            self.refresh(pool);
+        }
+        let h = mix64(key_of(req, &self.stream));
+        pick_tiers(pool, req.now_us(), |view| self.pick(view, h))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primes() {
+        let primes: [usize; 7] = [2, 3, 5, 7, 8191, 65537, 6421];
+        for p in primes {
+            assert!(is_prime_table_size(p), "{p}");
+        }
+        for c in [0usize, 1, 4, 9, 1000, 65535, 6417] {
+            assert!(!is_prime_table_size(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn permutations_are_in_range() {
+        for m in [2u64, 3, 7, 8191] {
+            for i in 0..100 {
+                let (o, s) = permutation(i, m);
+                assert!(o < m && (1..m).contains(&s), "m={m} i={i}: {o} {s}");
+            }
+        }
+    }
+}
