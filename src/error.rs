@@ -61,7 +61,9 @@ impl fmt::Display for Error {
             Error::NoSuchBackend => "no backend at that index",
             Error::Stale => "the backend id refers to a removed backend",
             Error::ZeroCap => "an in-flight cap of zero would make the backend unpickable",
-            Error::InvalidSlowStart => "slow start needs a window > 0, aggression 1..=8, floor <= 100 %",
+            Error::InvalidSlowStart => {
+                "slow start needs a window > 0, aggression 1..=8, floor <= 100 %"
+            }
             Error::InvalidEjection => {
                 "ejection needs failures > 0, 0 < base <= max < 2^31 ms, share <= 100 %"
             }

@@ -17,9 +17,7 @@ mod sync;
 pub use config::{Config, DEFAULT_HALF_LIFE_MS, Ejection, SlowStart};
 pub use error::Error;
 pub use lease::{Lease, Outcome};
-pub use pool::{
-    BackendId, BackendInfo, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool,
-};
+pub use pool::{BackendId, BackendInfo, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool};
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
 pub use strategy::{
