@@ -9,6 +9,7 @@
 //! | `wrr/n8`, `wrr/n64` | `baseline_scan`: `n` relaxed loads, summed | weighted round robin |
 //! | `least_conn/n8`, `least_conn/n64` | `baseline_scan` | least connections |
 //! | `least_time/n8`, `least_time/n64` | `baseline_scan` | least response time |
+//! | (the three above) | `baseline_scan_pool`: one in-flight load per pool slot | a second, struct-strided reference |
 //! | `random/n8`, `random/n64` | `baseline_rng`: one `next_u64` through `&mut dyn Rng` | weighted random |
 //! | `rr_lease/n8` | `baseline_fetch_add_sub`: `fetch_add` then `fetch_sub` | lease + drop, lease + finish |
 //! | `rr_contended/n8` | `baseline_fetch_add_2t`: `fetch_add` while a 2nd thread hammers it | round robin while a 2nd thread picks |
@@ -191,6 +192,23 @@ fn baseline_scan<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>) {
     });
 }
 
+/// Baseline (b'): the same bare scan over the pool a strategy reads: one relaxed load of
+/// each backend's in-flight counter through [`Pool::in_flight_at`], summed. Slots are
+/// structs of counters, so unlike the packed array above the compiler cannot vectorize it:
+/// this is the cost of touching one counter per backend, which every scanning strategy pays.
+fn baseline_scan_pool<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let pool: Pool<N> = Pool::new();
+    for _ in 0..N {
+        pool.add(1).expect("room");
+    }
+    g.bench_function("baseline_scan_pool", |b| {
+        b.iter(|| {
+            let p = black_box(&pool);
+            (0..N).fold(0u32, |s, i| s.wrapping_add(p.in_flight_at(i)))
+        });
+    });
+}
+
 /// Baseline (c): one `next_u64` of the benches' RNG through `&mut dyn Rng`, as
 /// [`Request::with_rng`] passes it.
 fn baseline_rng(g: &mut BenchmarkGroup<'_, WallTime>) {
@@ -211,6 +229,7 @@ fn round_robin<const N: usize>(c: &mut Criterion) {
 fn weighted_round_robin<const N: usize>(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("wrr/n{N}"));
     baseline_scan::<N>(&mut g);
+    baseline_scan_pool::<N>(&mut g);
     let weightings = [Weights::Equal, Weights::Skewed];
     cases::<N, _>(&mut g, WeightedRoundRobin::<N>::new, &weightings, false);
     g.finish();
@@ -219,6 +238,7 @@ fn weighted_round_robin<const N: usize>(c: &mut Criterion) {
 fn least_conn<const N: usize>(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("least_conn/n{N}"));
     baseline_scan::<N>(&mut g);
+    baseline_scan_pool::<N>(&mut g);
     cases::<N, _>(
         &mut g,
         LeastConn::new,
@@ -231,6 +251,7 @@ fn least_conn<const N: usize>(c: &mut Criterion) {
 fn least_time<const N: usize>(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("least_time/n{N}"));
     baseline_scan::<N>(&mut g);
+    baseline_scan_pool::<N>(&mut g);
     cases::<N, _>(
         &mut g,
         LeastTime::new,
