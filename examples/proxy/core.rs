@@ -1,0 +1,493 @@
+//! The TCP reverse proxy's core, shared by `examples/proxy.rs` (which adds the command line)
+//! and `tests/proxy_e2e.rs` (which runs it against real backends on loopback): both include
+//! this file with `#[path]`, so the test exercises exactly the code the example runs.
+//!
+//! One client connection is one [`Lease`]: picked in the accept loop, moved into the
+//! connection's task, finished when the connection ends. Between the two:
+//!
+//! 1. **Connect**, retrying on another backend when a connect fails (refused, unreachable,
+//!    timed out): the failed attempt is reported with [`Outcome::failure`], and the next pick
+//!    skips every backend this connection already tried, so at most one attempt per backend
+//!    in the pool is made. When the strategy keeps choosing a backend that already failed this
+//!    connection (least connections does: a backend that refuses has nothing in flight), the
+//!    least loaded untried eligible backend is taken instead.
+//! 2. **Forward until the first response byte.** If the backend closes or resets before
+//!    answering, the connection is retried on another backend only when that is safe: when
+//!    no request byte was sent yet, or, with [`Options::replay_limit`] above zero, when every
+//!    byte sent so far fits in the replay buffer (HAProxy's `retry-on empty-response`; use it
+//!    only for idempotent protocols).
+//! 3. **Copy both ways** until both sides are done, then report the connection's duration with
+//!    [`Outcome::success`] (or a failure if reading from the backend failed). For
+//!    connection-per-request protocols that duration is the response time `least_time` wants;
+//!    for long-lived connections report the time to first byte instead.
+//!
+//! **Marking down.** After [`Options::down_after`] consecutive failures reported on a backend
+//! (the pool's `failure_streak`), it is marked [`Health::Down`]; a probe task tries to connect
+//! to every backend marked down once per [`Options::probe_every`] and marks it up again on
+//! success. Its failure streak stays until a request succeeds, so a backend that is up but
+//! still refusing goes down again at its next failure (a half-open state).
+
+use core::net::{IpAddr, SocketAddr};
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tinylb::{BackendId, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Most backends one proxy can have.
+pub(crate) const MAX_BACKENDS: usize = 64;
+
+/// The pool as the proxy shares it: one `Arc`, cloned into every lease.
+pub(crate) type SharedPool = Arc<Pool<MAX_BACKENDS>>;
+/// A lease that can move into a spawned task.
+pub(crate) type ConnLease = Lease<SharedPool, MAX_BACKENDS>;
+
+/// Tuning knobs.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// How long one connect attempt may take before it counts as failed.
+    pub(crate) connect_timeout: Duration,
+    /// Consecutive failures after which a backend is marked down; `0` never marks one down.
+    pub(crate) down_after: u32,
+    /// How often backends marked down are probed (one TCP connect each).
+    pub(crate) probe_every: Duration,
+    /// Request bytes kept for a retry when a backend closes before answering; `0` retries
+    /// only connections that sent nothing yet.
+    pub(crate) replay_limit: usize,
+    /// Print connect failures and health changes on stderr.
+    pub(crate) log: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            connect_timeout: Duration::from_secs(1),
+            down_after: 3,
+            probe_every: Duration::from_secs(1),
+            replay_limit: 0,
+            log: true,
+        }
+    }
+}
+
+/// Counters, for logs and tests.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Client connections accepted.
+    pub(crate) accepted: AtomicU64,
+    /// Client connections forwarded to a backend that answered.
+    pub(crate) answered: AtomicU64,
+    /// Client connections closed unanswered (no backend could take them).
+    pub(crate) unanswered: AtomicU64,
+    /// Connect attempts that failed.
+    pub(crate) connect_failures: AtomicU64,
+    /// Connections retried after a backend closed before answering.
+    pub(crate) replays: AtomicU64,
+    /// Times a backend was marked down.
+    pub(crate) marked_down: AtomicU64,
+    /// Times a probe marked a backend up again.
+    pub(crate) marked_up: AtomicU64,
+}
+
+/// One backend: where it is and who it is in the pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backend {
+    /// Its address.
+    pub(crate) addr: SocketAddr,
+    /// Its id in the pool.
+    pub(crate) id: BackendId,
+}
+
+/// The proxy: a pool, a strategy, the backends' addresses and the clock leases report in.
+#[derive(Debug)]
+pub(crate) struct Proxy {
+    pool: SharedPool,
+    strategy: Strategy<MAX_BACKENDS>,
+    /// Indexed by pool slot.
+    backends: Vec<Option<Backend>>,
+    epoch: Instant,
+    opts: Options,
+    stats: Stats,
+}
+
+/// Parses `ADDR[=WEIGHT]` (weight 1 when omitted).
+pub(crate) fn parse_backend(arg: &str) -> Result<(SocketAddr, u32), String> {
+    let (addr, weight) = match arg.rsplit_once('=') {
+        Some((a, w)) => (
+            a,
+            w.parse::<u32>()
+                .map_err(|_| format!("bad weight in {arg:?}"))?,
+        ),
+        None => (arg, 1),
+    };
+    let addr = addr
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("bad address in {arg:?} (expected IP:PORT)"))?;
+    Ok((addr, weight))
+}
+
+/// The affinity key of a client: its IP address, so hashing strategies keep a client on one
+/// backend.
+fn client_key(peer: SocketAddr) -> u64 {
+    match peer.ip() {
+        IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        IpAddr::V6(v6) => {
+            let x = u128::from(v6);
+            (x as u64) ^ ((x >> 64) as u64)
+        }
+    }
+}
+
+/// What happened before the backend's first response byte.
+enum First {
+    /// The backend answered: these many bytes of `buf` are its first.
+    Answer(usize),
+    /// The backend closed or failed before answering.
+    Empty,
+    /// The client failed before the backend answered.
+    ClientGone,
+}
+
+impl Proxy {
+    /// A proxy over `backends` (`(address, weight)`) picking with the strategy `name`.
+    pub(crate) fn new(
+        backends: &[(SocketAddr, u32)],
+        strategy: &str,
+        seed: u64,
+        opts: Options,
+    ) -> Result<Arc<Self>, String> {
+        let strategy = Strategy::<MAX_BACKENDS>::from_name(strategy, seed).map_err(|_| {
+            let known = Strategy::<MAX_BACKENDS>::NAMES.join(", ");
+            format!("unknown strategy {strategy:?} (known: {known})")
+        })?;
+        if backends.is_empty() {
+            return Err("no backend given".into());
+        }
+        let pool: SharedPool = Arc::new(Pool::new());
+        let mut slots = vec![None; MAX_BACKENDS];
+        for &(addr, weight) in backends {
+            let id = pool
+                .add(weight)
+                .map_err(|e| format!("backend {addr} (weight {weight}): {e}"))?;
+            if let Some(slot) = slots.get_mut(id.index()) {
+                *slot = Some(Backend { addr, id });
+            }
+        }
+        Ok(Arc::new(Proxy {
+            pool,
+            strategy,
+            backends: slots,
+            epoch: Instant::now(),
+            opts,
+            stats: Stats::default(),
+        }))
+    }
+
+    /// The pool (for in-flight counts and health).
+    pub(crate) fn pool(&self) -> &Pool<MAX_BACKENDS> {
+        &self.pool
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The backends, in pool slot order.
+    pub(crate) fn backends(&self) -> impl Iterator<Item = Backend> + '_ {
+        self.backends.iter().flatten().copied()
+    }
+
+    /// The strategy's canonical name.
+    pub(crate) fn strategy_name(&self) -> &'static str {
+        self.strategy.name()
+    }
+
+    /// The clock leases report in: microseconds since the proxy started.
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn backend(&self, index: usize) -> Option<Backend> {
+        self.backends.get(index).copied().flatten()
+    }
+
+    /// Accepts clients forever: a lease per connection, picked here and moved into the
+    /// connection's task. Also runs the probe task that marks backends up again.
+    pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener) -> io::Result<()> {
+        if self.opts.down_after > 0 {
+            tokio::spawn(Arc::clone(&self).probe());
+        }
+        loop {
+            let (client, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // out of file descriptors and the like: wait a little and go on
+                    if self.opts.log {
+                        eprintln!("proxy: accept: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            let key = client_key(peer);
+            let mut req = Request::new().with_key(key).at_us(self.now_us());
+            let lease = self.strategy.lease(Arc::clone(&self.pool), &mut req);
+            let me = Arc::clone(&self);
+            tokio::spawn(async move { me.handle(client, key, lease).await });
+        }
+    }
+
+    /// Forwards one client connection; `lease` is the accept loop's pick (if any).
+    pub(crate) async fn handle(&self, mut client: TcpStream, key: u64, lease: Option<ConnLease>) {
+        let _ = client.set_nodelay(true);
+        let mut tried = [false; MAX_BACKENDS];
+        let mut next = lease;
+        let mut replay: Vec<u8> = Vec::new();
+        let mut replay_ok = true;
+        let mut client_eof = false;
+        let mut buf = vec![0u8; 16 * 1024];
+        // every pass marks one more backend as tried, so this ends within the pool's size
+        for _ in 0..MAX_BACKENDS {
+            let Some((lease, mut backend, t0)) = self.connect(&mut tried, next.take(), key).await
+            else {
+                break;
+            };
+            let first = self
+                .until_first_byte(
+                    &mut client,
+                    &mut backend,
+                    &mut buf,
+                    &mut replay,
+                    &mut replay_ok,
+                    &mut client_eof,
+                )
+                .await;
+            match first {
+                First::Answer(n) => {
+                    let answer = buf.get(..n).unwrap_or_default();
+                    let ok = client.write_all(answer).await.is_ok()
+                        && copy_rest(&mut client, &mut backend, client_eof).await;
+                    self.stats.answered.fetch_add(1, Ordering::Relaxed);
+                    let now = self.now_us();
+                    let took = duration_us(t0);
+                    lease.finish(if ok {
+                        Outcome::success(took, now)
+                    } else {
+                        Outcome::failure(took, now)
+                    });
+                    return;
+                }
+                First::ClientGone => return, // the lease goes back without a sample
+                First::Empty => {
+                    let i = lease.index();
+                    lease.finish(Outcome::failure(duration_us(t0), self.now_us()));
+                    self.after_failure(Some(i));
+                    if !replay_ok {
+                        break;
+                    }
+                    self.stats.replays.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.stats.unanswered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connected backend not tried yet by this connection, with its lease and the time the
+    /// attempt started; `None` when every eligible backend has been tried.
+    async fn connect(
+        &self,
+        tried: &mut [bool; MAX_BACKENDS],
+        first: Option<ConnLease>,
+        key: u64,
+    ) -> Option<(ConnLease, TcpStream, Instant)> {
+        let mut next = first.filter(|l| !tried.get(l.index()).copied().unwrap_or(true));
+        for _ in 0..MAX_BACKENDS {
+            let lease = match next.take() {
+                Some(l) => l,
+                None => self.pick_untried(tried, key)?,
+            };
+            let i = lease.index();
+            if let Some(t) = tried.get_mut(i) {
+                *t = true;
+            }
+            let backend = self.backend(i)?;
+            let t0 = Instant::now();
+            let res =
+                tokio::time::timeout(self.opts.connect_timeout, TcpStream::connect(backend.addr))
+                    .await;
+            match res {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some((lease, stream, t0));
+                }
+                Ok(Err(e)) => self.connect_failed(lease, backend, t0, &e.to_string()),
+                Err(_) => self.connect_failed(lease, backend, t0, "timed out"),
+            }
+        }
+        None
+    }
+
+    fn connect_failed(&self, lease: ConnLease, backend: Backend, t0: Instant, why: &str) {
+        self.stats.connect_failures.fetch_add(1, Ordering::Relaxed);
+        if self.opts.log {
+            eprintln!("proxy: connect to {} failed: {why}", backend.addr);
+        }
+        let i = lease.index();
+        lease.finish(Outcome::failure(duration_us(t0), self.now_us()));
+        self.after_failure(Some(i));
+    }
+
+    /// Marks the backend at `index` down once its failure streak reaches the threshold.
+    fn after_failure(&self, index: Option<usize>) {
+        let Some(b) = index.and_then(|i| self.backend(i)) else {
+            return;
+        };
+        if self.opts.down_after == 0 {
+            return;
+        }
+        let Ok(info) = self.pool.info(b.id) else {
+            return;
+        };
+        if info.health == Health::Up
+            && info.failure_streak >= self.opts.down_after
+            && self.pool.set_health(b.id, Health::Down).is_ok()
+        {
+            self.stats.marked_down.fetch_add(1, Ordering::Relaxed);
+            if self.opts.log {
+                eprintln!(
+                    "proxy: {} marked down after {} consecutive failures",
+                    b.addr, info.failure_streak
+                );
+            }
+        }
+    }
+
+    /// The strategy's pick if this connection has not tried it yet; else the least loaded
+    /// untried eligible backend.
+    fn pick_untried(&self, tried: &[bool; MAX_BACKENDS], key: u64) -> Option<ConnLease> {
+        let untried = |i: usize| !tried.get(i).copied().unwrap_or(true);
+        for _ in 0..3 {
+            let mut req = Request::new().with_key(key).at_us(self.now_us());
+            let lease = self.strategy.lease(Arc::clone(&self.pool), &mut req)?;
+            if untried(lease.index()) {
+                return Some(lease);
+            }
+        }
+        let mut candidates: Vec<(u32, BackendId)> = self
+            .pool
+            .ids()
+            .iter()
+            .filter(|id| untried(id.index()) && self.pool.is_eligible(id.index()))
+            .map(|&id| (self.pool.in_flight_at(id.index()), id))
+            .collect();
+        candidates.sort_by_key(|&(f, id)| (f, id.index()));
+        candidates
+            .into_iter()
+            .find_map(|(_, id)| Lease::acquire(Arc::clone(&self.pool), id))
+    }
+
+    /// Forwards client bytes until the backend's first byte, keeping them for a replay while
+    /// they fit.
+    async fn until_first_byte(
+        &self,
+        client: &mut TcpStream,
+        backend: &mut TcpStream,
+        buf: &mut [u8],
+        replay: &mut Vec<u8>,
+        replay_ok: &mut bool,
+        client_eof: &mut bool,
+    ) -> First {
+        // a retry first sends what the previous backend got
+        if !replay.is_empty() && backend.write_all(replay).await.is_err() {
+            return First::Empty;
+        }
+        if *client_eof {
+            let _ = backend.shutdown().await;
+        }
+        let mut cbuf = [0u8; 4096];
+        loop {
+            tokio::select! {
+                r = backend.read(buf) => return match r {
+                    Ok(0) | Err(_) => First::Empty,
+                    Ok(n) => First::Answer(n),
+                },
+                r = client.read(&mut cbuf), if !*client_eof => match r {
+                    Ok(0) => {
+                        *client_eof = true;
+                        let _ = backend.shutdown().await;
+                    }
+                    Ok(n) => {
+                        let bytes = cbuf.get(..n).unwrap_or_default();
+                        if *replay_ok {
+                            if replay.len() + n <= self.opts.replay_limit {
+                                replay.extend_from_slice(bytes);
+                            } else {
+                                *replay_ok = false;
+                                *replay = Vec::new();
+                            }
+                        }
+                        if backend.write_all(bytes).await.is_err() {
+                            return First::Empty;
+                        }
+                    }
+                    Err(_) => return First::ClientGone,
+                },
+            }
+        }
+    }
+
+    /// Tries every backend marked down, once per `probe_every`, and marks it up when a TCP
+    /// connect succeeds.
+    async fn probe(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(self.opts.probe_every).await;
+            for b in self.backends() {
+                let down = self
+                    .pool
+                    .info(b.id)
+                    .is_ok_and(|info| info.health == Health::Down);
+                if !down {
+                    continue;
+                }
+                let res =
+                    tokio::time::timeout(self.opts.connect_timeout, TcpStream::connect(b.addr))
+                        .await;
+                if matches!(res, Ok(Ok(_))) && self.pool.set_health(b.id, Health::Up).is_ok() {
+                    self.stats.marked_up.fetch_add(1, Ordering::Relaxed);
+                    if self.opts.log {
+                        eprintln!("proxy: {} answers again: marked up", b.addr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies both ways until both sides are done; `false` if reading from the backend failed.
+async fn copy_rest(client: &mut TcpStream, backend: &mut TcpStream, client_eof: bool) -> bool {
+    let (mut cr, mut cw) = client.split();
+    let (mut br, mut bw) = backend.split();
+    let up = async {
+        if !client_eof {
+            let _ = tokio::io::copy(&mut cr, &mut bw).await;
+            let _ = bw.shutdown().await;
+        }
+    };
+    let down = async {
+        let ok = tokio::io::copy(&mut br, &mut cw).await.is_ok();
+        let _ = cw.shutdown().await;
+        ok
+    };
+    let ((), ok) = tokio::join!(up, down);
+    ok
+}
+
+fn duration_us(t0: Instant) -> u64 {
+    u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
