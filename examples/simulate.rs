@@ -32,8 +32,16 @@
 //!   time (a `BinaryHeap`). Scenario events (a backend turning slow, going down, coming back)
 //!   happen after a fixed number of requests has been sent, so every strategy meets them at the
 //!   same point of its run.
+//! * **Policies**: `failing` also runs every strategy on a pool with Envoy's outlier-ejection
+//!   defaults (`+ejection`), and `returning` on a pool with a 3 s linear slow start
+//!   (`+slow_start`; it also ramps every backend at the start of the run, as a proxy that
+//!   starts with slow start configured does). Every backend has weight 100 (equal weights;
+//!   slow start cannot ramp a weight of 1, since an effective weight never drops below 1).
 //!
-//! Latency percentiles are over the successful requests; failures are counted apart.
+//! Columns: p50, p99 and p999 latency (nearest rank, over the successful requests), failures
+//! (failed requests, and requests for which the strategy found no backend: the client tries
+//! again 1 ms later), `time s` (simulated seconds to serve every request: lower means more
+//! throughput from the same clients) and each backend's share of the picks.
 //! Everything is seeded: the same options print the same tables on every machine. Runs are
 //! spread over the machine's cores (each run is single-threaded, so this does not change any
 //! result).
@@ -53,10 +61,16 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use tinylb::rand_core::TryRng;
-use tinylb::{BackendId, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy};
+use tinylb::{
+    BackendId, Config, Ejection, Health, Lease, Outcome, Pool, Request, SelectExt, SlowStart,
+    Strategy,
+};
 
 /// Pool capacity: `--backends` may be anything up to this.
 const N: usize = 64;
+/// Every backend's weight: equal, and large enough for slow start to ramp it (an effective
+/// weight never drops below 1, so a backend of weight 1 cannot ramp).
+const WEIGHT: u32 = 100;
 /// Distinct users whose ids are the requests' keys.
 const USERS: u64 = 10_000;
 /// tower's `MAX_ENDPOINT_LATENCIES` in PR #76, in milliseconds.
@@ -183,6 +197,9 @@ struct Scenario {
     backends: Vec<BackendSpec>,
     clients: usize,
     events: Vec<Event>,
+    /// Pool policies to run every strategy with: a label suffix and the pool's config. The
+    /// first is always the default pool.
+    policies: Vec<(&'static str, Config)>,
 }
 
 const SCENARIOS: [&str; 5] = ["equal", "heterogeneous", "slowdown", "failing", "returning"];
@@ -206,6 +223,7 @@ fn scenario(name: &str, n: usize, requests: u64) -> Option<Scenario> {
         backends: vec![normal; n],
         clients: n * CLIENTS_PER_BACKEND,
         events: Vec::new(),
+        policies: vec![("", Config::new())],
     };
     match name {
         "equal" => {
@@ -247,7 +265,11 @@ fn scenario(name: &str, n: usize, requests: u64) -> Option<Scenario> {
             if let Some(b) = sc.backends.first_mut() {
                 b.fail_per_mille = 500;
             }
-            sc.title = format!("failing: {base}; b0 fails half its requests, fast (1 ms)");
+            sc.policies
+                .push((" +ejection", Config::new().ejection(Ejection::ENVOY)));
+            sc.title = format!(
+                "failing: {base}; b0 fails half its requests, fast (1 ms); +ejection: Envoy's outlier ejection defaults"
+            );
         }
         "returning" => {
             sc.name = "returning";
@@ -261,8 +283,12 @@ fn scenario(name: &str, n: usize, requests: u64) -> Option<Scenario> {
                 backend: 0,
                 change: Change::UpCold,
             });
+            sc.policies.push((
+                " +slow_start",
+                Config::new().slow_start(SlowStart::linear((COLD_US / 1000) as u32)),
+            ));
             sc.title = format!(
-                "returning: {base}; b0 down from 1/4 to 1/2 of the requests, then back cold (5x slower, warming up over 3 s)"
+                "returning: {base}; b0 down from 1/4 to 1/2 of the requests, then back cold (5x slower, warming up over 3 s); +slow_start: a linear 3 s ramp"
             );
         }
         _ => return None,
@@ -274,7 +300,8 @@ fn scenario(name: &str, n: usize, requests: u64) -> Option<Scenario> {
 
 #[derive(Debug, Clone)]
 struct RunResult {
-    strategy: &'static str,
+    /// The strategy's name and the policy's suffix.
+    strategy: String,
     /// Sorted latencies of successful requests, in microseconds.
     latencies: Vec<u64>,
     failures: u64,
@@ -458,12 +485,19 @@ impl<'p> Sim<'p> {
     }
 }
 
-fn run(sc: &Scenario, name: &'static str, requests: u64, seed: u64, done: &AtomicU64) -> RunResult {
-    let pool: Pool<N> = Pool::new();
+fn run(
+    sc: &Scenario,
+    name: &str,
+    (suffix, config): (&str, Config),
+    requests: u64,
+    seed: u64,
+    done: &AtomicU64,
+) -> RunResult {
+    let pool: Pool<N> = Pool::with_config(config).expect("a valid pool config");
     let ids: Vec<BackendId> = sc
         .backends
         .iter()
-        .map(|_| pool.add(1).expect("the pool has room"))
+        .map(|_| pool.add(WEIGHT).expect("the pool has room"))
         .collect();
     let n = sc.backends.len();
     let mut sim = Sim {
@@ -491,7 +525,7 @@ fn run(sc: &Scenario, name: &'static str, requests: u64, seed: u64, done: &Atomi
         pick_rng: SplitMix::new(seed, 1),
         key_rng: SplitMix::new(seed, 2),
         result: RunResult {
-            strategy: name,
+            strategy: format!("{name}{suffix}"),
             latencies: Vec::with_capacity(requests as usize),
             failures: 0,
             unroutable: 0,
@@ -556,6 +590,11 @@ fn table(sc: &Scenario, results: &[RunResult], requests: u64) -> String {
     }
     let _ = writeln!(out, "{head}\n{rule}");
     for r in results {
+        let failures = if r.unroutable > 0 {
+            format!("{} ({} found no backend)", r.failures, r.unroutable)
+        } else {
+            r.failures.to_string()
+        };
         let _ = write!(
             out,
             "| {} | {} | {} | {} | {} | {:.1} |",
@@ -563,7 +602,7 @@ fn table(sc: &Scenario, results: &[RunResult], requests: u64) -> String {
             ms(r.pct(0.50)),
             ms(r.pct(0.99)),
             ms(r.pct(0.999)),
-            r.failures,
+            failures,
             r.sim_us as f64 / 1e6
         );
         let share = |c: u64| 100.0 * c as f64 / requests as f64;
@@ -586,8 +625,8 @@ fn table(sc: &Scenario, results: &[RunResult], requests: u64) -> String {
 fn svg(panels: &[(&Scenario, &[RunResult])], opts: &Opts) -> String {
     const COLORS: [(&str, &str); 3] = [("p50", "#4c78a8"), ("p99", "#f58518"), ("p999", "#e45756")];
     let groups = panels.iter().map(|(_, r)| r.len()).max().unwrap_or(1);
-    let (left, group_w, bar_w) = (70.0, 84.0, 20.0);
-    let (panel_h, plot_h, top_pad) = (300.0, 200.0, 40.0);
+    let (left, group_w, bar_w) = (90.0, 66.0, 18.0);
+    let (panel_h, plot_h, top_pad) = (380.0, 200.0, 40.0);
     let width = (left + group_w * groups as f64 + 30.0).max(720.0);
     let height = 60.0 + panel_h * panels.len() as f64;
     // log scale from 0.1 ms to the next decade above the largest value
@@ -663,17 +702,16 @@ fn svg(panels: &[(&Scenario, &[RunResult])], opts: &Opts) -> String {
                     bar_w - 2.0,
                     (base - y).max(0.5),
                     COLORS[k].1,
-                    xml(r.strategy),
+                    xml(&r.strategy),
                     COLORS[k].0,
                     ms(v)
                 );
             }
+            let (lx, ly) = (gx + 1.5 * bar_w, base + 12.0);
             let _ = writeln!(
                 s,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10">{}</text>"#,
-                gx + 1.5 * bar_w,
-                base + 14.0 + 11.0 * (g % 2) as f64,
-                xml(r.strategy)
+                r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="end" font-size="10" transform="rotate(-35 {lx:.1} {ly:.1})">{}</text>"#,
+                xml(&r.strategy)
             );
         }
     }
@@ -753,8 +791,13 @@ fn main() {
         .filter_map(|s| scenario(s, opts.backends, opts.requests))
         .collect();
     let names: &[&'static str] = Strategy::<N>::NAMES;
-    let jobs: Vec<(usize, usize)> = (0..scenarios.len())
-        .flat_map(|s| (0..names.len()).map(move |k| (s, k)))
+    // every (scenario, policy, strategy), in the order the tables print them
+    let jobs: Vec<(usize, usize, usize)> = scenarios
+        .iter()
+        .enumerate()
+        .flat_map(|(s, sc)| {
+            (0..sc.policies.len()).flat_map(move |p| (0..names.len()).map(move |k| (s, p, k)))
+        })
         .collect();
     let results: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; jobs.len()]);
     let next = AtomicUsize::new(0);
@@ -771,8 +814,16 @@ fn main() {
             scope.spawn(|| {
                 loop {
                     let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(s, k)) = jobs.get(j) else { break };
-                    let r = run(&scenarios[s], names[k], opts.requests, opts.seed, &sent);
+                    let Some(&(s, p, k)) = jobs.get(j) else { break };
+                    let sc = &scenarios[s];
+                    let r = run(
+                        sc,
+                        names[k],
+                        sc.policies[p],
+                        opts.requests,
+                        opts.seed,
+                        &sent,
+                    );
                     results.lock().expect("no worker panicked")[j] = Some(r);
                     finished.fetch_add(1, Ordering::Relaxed);
                 }
@@ -811,8 +862,11 @@ fn main() {
     );
     println!();
     let mut panels = Vec::new();
-    for (s, sc) in scenarios.iter().enumerate() {
-        let rs = &results[s * names.len()..(s + 1) * names.len()];
+    let mut at = 0;
+    for sc in &scenarios {
+        let runs = sc.policies.len() * names.len();
+        let rs = &results[at..at + runs];
+        at += runs;
         println!("{}", table(sc, rs, opts.requests));
         panels.push((sc, rs));
     }
