@@ -664,14 +664,14 @@ impl<const N: usize> Pool<N> {
     /// The id of the backend now at `index`, if the slot holds one.
     pub fn id_at(&self, index: usize) -> Option<BackendId> {
         let slot = self.slots.get(index)?;
-        let c = slot.config.load(Ordering::Acquire);
-        if !matches!(state_of(c), S_UP | S_DOWN | S_DRAINING) {
-            return None;
-        }
         let generation = slot.generation();
-        // re-read: a removal between the two loads would pair the old config with a new
-        // generation
-        if slot.config.load(Ordering::Acquire) != c {
+        let c = slot.config.load(Ordering::SeqCst);
+        // occupied, and the same occupant as the generation we read: a removal (and reuse)
+        // moves the generation on, a weight or health change does not
+        if !matches!(state_of(c), S_UP | S_DOWN | S_DRAINING)
+            || (c >> GEN_SHIFT) != (generation & GEN_BITS)
+            || slot.generation() != generation
+        {
             return None;
         }
         Some(BackendId {

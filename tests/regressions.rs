@@ -53,3 +53,38 @@ fn rr_some_under_contention() {
     });
     assert_eq!(nones, 0, "{nones} picks of 2 000 000 returned None");
 }
+
+/// A seeded weighted round robin divided by zero when it first picked from a pool that never
+/// had a backend (its start phase was taken modulo zero).
+#[test]
+fn seeded_wrr_on_a_pool_that_never_had_a_backend() {
+    let pool: Pool<4> = Pool::new();
+    let wrr = WeightedRoundRobin::<4>::with_seed(1);
+    assert_eq!(wrr.select(&pool, &mut Request::new()), None);
+    let a = pool.add(3).unwrap();
+    assert_eq!(wrr.select(&pool, &mut Request::new()), Some(a));
+}
+
+/// `Pool::id_at` (and `ids`) missed a live backend while another thread changed its weight:
+/// it compared the whole config word instead of the occupant's generation.
+#[test]
+fn id_at_sees_a_backend_whose_weight_is_changing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let pool: Pool<2> = Pool::new();
+    let a = pool.add(1).unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut w = 1;
+            while !stop.load(Ordering::Relaxed) {
+                w = 3 - w;
+                pool.set_weight(a, w).unwrap();
+            }
+        });
+        for _ in 0..200_000 {
+            assert_eq!(pool.id_at(0), Some(a));
+            assert_eq!(pool.ids().len(), 1);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}

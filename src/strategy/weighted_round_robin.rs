@@ -178,7 +178,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
                 a.store(tot as u32, Ordering::Relaxed);
             }
             // the seeded start: `phase` steps into the tier's cycle
-            let span = tot.max(1).min(2 * n as u64).min(MAX_PHASE);
+            // at least 1: a pool that never had a backend still builds (and picks nothing)
+            let span = tot.min(2 * n as u64).min(MAX_PHASE).max(1);
             let phase = if self.seed == 0 {
                 0
             } else {
