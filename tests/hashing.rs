@@ -118,6 +118,7 @@ fn jump_f64(mut key: u64, buckets: u32) -> u32 {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
 fn jump_equals_the_float_reference() {
     let mut rng = SplitMix(1);
     let mut differ = 0;
@@ -189,6 +190,7 @@ fn maglev_balance<const M: usize>() -> f64 {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
 fn maglev_balance_within_one_percent() {
     let a = maglev_balance::<6421>();
     let b = maglev_balance::<65537>();
@@ -198,7 +200,7 @@ fn maglev_balance_within_one_percent() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 48 }))]
 
     /// Weighted: each backend's entries are within `1 + n·w/W` (+1 for the last round) of
     /// its ideal `M·w/W`.
@@ -252,6 +254,7 @@ fn maglev_removal<const M: usize>(n: usize, gone: usize) -> f64 {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
 fn maglev_removal_moves_few_other_keys() {
     for (name, f) in [
         ("M=6421", maglev_removal::<6421> as fn(usize, usize) -> f64),
@@ -278,7 +281,7 @@ fn maglev_removal_moves_few_other_keys() {
 }
 
 #[test]
-#[ignore]
+#[ignore = "prints disruption per n; run with --ignored --nocapture"]
 fn maglev_removal_table() {
     for n in [2usize, 3, 4, 8, 16, 32, 48, 64] {
         let a: f64 = (0..n)
@@ -333,6 +336,7 @@ fn moved_others(before: &[Option<usize>], after: &[Option<usize>], gone: usize) 
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
 fn maglev_keys_follow_the_table_on_removal() {
     let ks = keys(100_000, 3);
     let pool: Pool<64> = Pool::new();
@@ -352,6 +356,7 @@ fn maglev_keys_follow_the_table_on_removal() {
 /// A backend that goes down, drains or fills its cap: only its keys move (the fallback), and
 /// they come back when it is eligible again; the table is not rebuilt.
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
 fn maglev_fallback_moves_only_the_ineligible_backends_keys() {
     let ks = keys(50_000, 4);
     let pool: Pool<16> = Pool::new();
@@ -396,6 +401,8 @@ fn maglev_fallback_moves_only_the_ineligible_backends_keys() {
 /// A rebuild running while other threads look up: every entry they read names a backend
 /// of the old or the new table, and every pick is eligible.
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn maglev_rebuild_under_concurrent_lookups() {
     use std::sync::atomic::{AtomicBool, Ordering};
     static POOL: Pool<32> = Pool::new();
@@ -468,6 +475,7 @@ fn hrw_f64(weights: &[u32], key: u64) -> usize {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
 fn rendezvous_matches_the_exact_formula_and_weights() {
     let weights = [1u32, 2, 3, 4, 10, 1, 7, 100];
     let pool: Pool<8> = Pool::new();
@@ -499,7 +507,7 @@ fn rendezvous_matches_the_exact_formula_and_weights() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 64 }))]
 
     /// Removing, downing or adding a backend moves exactly the keys it had (or now has).
     #[test]
@@ -539,6 +547,7 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
 fn jump_growth_moves_one_in_n_plus_one() {
     let ks = keys(200_000, 6);
     let pool: Pool<128> = Pool::new();
@@ -575,6 +584,7 @@ fn jump_growth_moves_one_in_n_plus_one() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
 fn jump_fallback_moves_only_the_ineligible_bucket() {
     let ks = keys(50_000, 7);
     let pool: Pool<16> = Pool::new();
@@ -616,7 +626,7 @@ fn bound<const N: usize>(pool: &Pool<N>, factor: u32, i: usize) -> u64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 64 }))]
 
     /// Single-threaded, holding leases: a pick never takes a backend past its bound, and a
     /// key whose first choice (its rendezvous winner) is under its bound goes there.

@@ -112,9 +112,12 @@ const fn permutation(i: usize, m: u64) -> (u64, u64) {
 /// # Disruption
 ///
 /// Removing one of `n` backends moves all of its keys (no entry names it any more) and a
-/// few of the others': Maglev trades a little disruption for its perfect balance. Measured
-/// over `n` in 2..=64 with `M` = 6421 and 65537: at most **2 % of the keys of the backends
-/// that stayed** move (typically under 1 %); the test asserts that bound.
+/// few of the others': Maglev trades a little disruption for its near-perfect balance.
+/// Measured for every `n` in 2..=64, removing the first, a middle and the last backend
+/// (equal weights): with `M` = 6421 (just over 100 × 64), **1.4 % of the other backends'
+/// entries move on average, 2.5 % at worst**; with `M` = 65537, 0.4 % on average, 2.2 % at
+/// worst. The test asserts at most 3 %. (Rendezvous hashing moves none; it costs O(n) per
+/// pick instead of O(1).)
 ///
 /// # Lookup and fallback
 ///
