@@ -63,6 +63,15 @@ const S_REMOVED: u32 = 4;
 const S_RESERVED: u32 = 5;
 
 const NO_CAP: u32 = u32::MAX;
+
+// in-flight word: [31:24] low 8 bits of the occupant's generation | [23:0] leases out. The
+// tag lets a lease take a unit only on the occupant it picked, and lets `add` claim a
+// removed slot only while no unit is out, each with one compare-and-swap on one word.
+const COUNT_BITS: u32 = 24;
+const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
+const fn flight_tag(generation: u32) -> u32 {
+    (generation & 0xff) << COUNT_BITS
+}
 /// Bounded retries for compare-and-swap loops: no loop in the crate spins without a bound.
 pub(crate) const CAS_TRIES: u32 = 16;
 
@@ -235,7 +244,7 @@ impl Slot {
 
     #[inline]
     pub(crate) fn in_flight(&self) -> u32 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.in_flight.load(Ordering::Relaxed) & COUNT_MASK
     }
 
     /// Whether one more lease fits under the cap, given the in-flight count just read.
@@ -439,7 +448,7 @@ impl<const N: usize> Pool<N> {
             if st != S_EMPTY && st != S_REMOVED {
                 continue;
             }
-            if st == S_REMOVED && slot.in_flight.load(Ordering::SeqCst) != 0 {
+            if st == S_REMOVED && slot.in_flight.load(Ordering::SeqCst) & COUNT_MASK != 0 {
                 continue;
             }
             let reserved = pack(c >> GEN_SHIFT, S_RESERVED, 0);
@@ -450,17 +459,26 @@ impl<const N: usize> Pool<N> {
             {
                 continue;
             }
-            // A racing picker may have incremented in_flight on the old occupant before it
-            // saw the reservation; it will see RESERVED, undo, and move on. We only take the
-            // slot once it is truly idle.
-            if slot.in_flight.load(Ordering::SeqCst) != 0 {
+            // Take the slot only while no lease is out, and retag the in-flight word in the
+            // same compare-and-swap: from then on a lease still aiming at the old occupant
+            // fails its tag check, and one that got in first keeps the slot from us.
+            let w = slot.in_flight.load(Ordering::SeqCst);
+            let generation = slot.generation.load(Ordering::SeqCst).wrapping_add(1);
+            if w & COUNT_MASK != 0
+                || slot
+                    .in_flight
+                    .compare_exchange(
+                        w,
+                        flight_tag(generation),
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
+                    .is_err()
+            {
                 slot.config.store(c, Ordering::SeqCst);
                 continue;
             }
-            let generation = slot
-                .generation
-                .fetch_add(1, Ordering::SeqCst)
-                .wrapping_add(1);
+            slot.generation.store(generation, Ordering::SeqCst);
             slot.cap.store(NO_CAP, Ordering::Relaxed);
             slot.latency_us.store(0, Ordering::Relaxed);
             slot.latency_at_ms.store(0, Ordering::Relaxed);
@@ -652,7 +670,7 @@ impl<const N: usize> Pool<N> {
                 S_DRAINING => Health::Draining,
                 _ => Health::Down,
             },
-            in_flight: slot.in_flight.load(Ordering::Acquire),
+            in_flight: slot.in_flight.load(Ordering::Acquire) & COUNT_MASK,
             cap: if cap == NO_CAP { None } else { Some(cap) },
             latency_us: if lat == 0 { None } else { Some(lat) },
             failure_streak: slot.failure_streak.load(Ordering::Relaxed),
@@ -770,10 +788,13 @@ impl<const N: usize> Pool<N> {
             return false;
         }
         let cap = slot.cap.load(Ordering::Acquire);
+        let tag = flight_tag(id.generation);
         let mut taken = false;
         let mut cur = slot.in_flight.load(Ordering::SeqCst);
         for _ in 0..CAS_TRIES {
-            if cur >= cap {
+            let count = cur & COUNT_MASK;
+            // another occupant's word, at the cap, or at the counter's limit
+            if cur & !COUNT_MASK != tag || count >= cap || count == COUNT_MASK {
                 return false;
             }
             match slot.in_flight.compare_exchange_weak(
@@ -792,8 +813,9 @@ impl<const N: usize> Pool<N> {
         if !taken {
             return false;
         }
-        // validate after taking: the slot may have been removed (and even reserved for reuse)
-        // between the strategy's look and our increment
+        // validate after taking: the backend may have been removed (or marked down) between
+        // the strategy's look and our increment; it cannot have been replaced, since the
+        // tag matched and `add` only retags a word with no unit out
         if slot.generation() != id.generation || !slot.admin_up() {
             slot.in_flight.fetch_sub(1, Ordering::SeqCst);
             return false;
@@ -1015,6 +1037,45 @@ impl<const N: usize> Pool<N> {
 
     fn bump_epoch(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(loom)]
+impl<const N: usize> Pool<N> {
+    /// loom builds only: creates every atomic of the pool in the calling thread, so that a
+    /// model's threads, spawned afterwards, see them created before they run (the atomics
+    /// are otherwise created lazily on first use; see `src/sync.rs`).
+    #[doc(hidden)]
+    pub fn loom_init(&self) {
+        for s in &self.slots {
+            for a in [
+                &s.config,
+                &s.generation,
+                &s.in_flight,
+                &s.cap,
+                &s.latency_us,
+                &s.latency_at_ms,
+                &s.failure_streak,
+                &s.warm_from_ms,
+                &s.ejected_until_ms,
+                &s.ejections,
+                &s.returned_at_ms,
+            ] {
+                a.touch();
+            }
+        }
+        for a in [
+            &self.total_weight,
+            &self.max_weight,
+            &self.high_water,
+            &self.epoch,
+            &self.members,
+            &self.up,
+            &self.ejected,
+            &self.backups,
+        ] {
+            a.touch();
+        }
     }
 }
 

@@ -32,6 +32,12 @@ impl Stream {
         }
     }
 
+    /// loom builds only: creates the counter's atomic now.
+    #[cfg(loom)]
+    pub(crate) fn touch(&self) {
+        self.counter.touch();
+    }
+
     #[inline]
     pub(crate) fn next_u64(&self) -> u64 {
         let k = self.counter.fetch_add(1, Ordering::Relaxed);

@@ -47,6 +47,10 @@ mod loom_shim {
                         cell: OnceLock::new(),
                     }
                 }
+                /// Creates the loom atomic now (see `loom_init` on the public types).
+                pub(crate) fn touch(&self) {
+                    let _ = self.get();
+                }
                 fn get(&self) -> &loom::sync::atomic::$name {
                     self.cell
                         .get_or_init(|| loom::sync::atomic::$name::new(self.init))

@@ -46,6 +46,13 @@ impl RoundRobin {
         }
     }
 
+    /// loom builds only: creates the cursor's atomic in the calling thread.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_init(&self) {
+        self.cursor.touch();
+    }
+
     /// The next ticket to be drawn.
     pub fn cursor(&self) -> u32 {
         self.cursor.load(Ordering::Relaxed)

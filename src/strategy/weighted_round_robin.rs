@@ -95,6 +95,24 @@ impl<const N: usize> WeightedRoundRobin<N> {
         }
     }
 
+    /// loom builds only: creates every atomic of the schedule in the calling thread.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_init(&self) {
+        for a in self
+            .tickets
+            .iter()
+            .chain(&self.totals)
+            .chain(&self.weights)
+            .chain(&self.picks)
+        {
+            a.touch();
+        }
+        self.built_for.touch();
+        self.rebuilding.touch();
+        self.stream.touch();
+    }
+
     /// The backend of tier `tier` (0 or [`BACKUP_BIT`]) with the largest credit at step
     /// `t`, lowest index on ties.
     #[inline]

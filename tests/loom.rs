@@ -1,0 +1,286 @@
+//! loom models of the crate's atomic protocols: every interleaving (up to loom's preemption
+//! bound) of two threads is run, and each model asserts the invariant it names.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --test loom`
+//! (`.ci/run` does). Under `--cfg loom`, `src/sync.rs` swaps portable-atomic for loom's
+//! atomics; pools and strategies are built inside each `loom::model` run.
+#![cfg(loom)]
+#![allow(clippy::indexing_slicing)]
+
+use loom::thread;
+use std::sync::Arc;
+
+use tinylb::{
+    Config, Ejection, Health, Lease, Outcome, Pool, Request, RoundRobin, Select, SelectExt,
+    WeightedRoundRobin,
+};
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(3);
+    }
+    b.check(f);
+}
+
+/// Lease acquire/release against the cap: with a cap of one, two racing leases never both
+/// succeed, and every unit taken is given back exactly once.
+#[test]
+fn lease_never_exceeds_the_cap() {
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        pool.set_cap(a, Some(1)).unwrap();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || Lease::acquire(&*p2, a).is_some());
+        let mine = Lease::acquire(&*pool, a);
+        let in_flight_while_held = pool.in_flight_at(0);
+        let other = t.join().unwrap();
+        assert!(in_flight_while_held <= 1, "cap exceeded");
+        if mine.is_some() {
+            // the other lease may have come and gone before ours
+            assert_eq!(pool.in_flight_at(0), 1);
+        }
+        let _ = other;
+        drop(mine);
+        assert_eq!(
+            pool.in_flight_at(0),
+            0,
+            "a unit was lost or given back twice"
+        );
+    });
+}
+
+/// Slot removal and reuse against a racing lease (the generation check): a lease taken on
+/// the old backend keeps its slot from being reused while it lives, and a lease that lost
+/// the race gives its unit back; a removed id can never lease the slot's next occupant.
+#[test]
+fn removal_and_reuse_against_a_racing_lease() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        let old = pool.add(1).unwrap();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || Lease::acquire(&*p2, old).map(|l| l.id()));
+        pool.remove(old).unwrap();
+        let new = pool.add(1).unwrap();
+        let leased = t.join().unwrap();
+        if let Some(id) = leased {
+            // the lease is dropped already (it lived only inside the closure); while it was
+            // out, the reused slot (if any) must have been another one, or reused after it
+            assert_eq!(id, old);
+        }
+        // the new backend's counters start clean and nothing leaked
+        assert_eq!(pool.info(new).unwrap().in_flight, 0);
+        assert_eq!(pool.in_flight_at(0) + pool.in_flight_at(1), 0);
+        assert!(
+            Lease::acquire(&*pool, old).is_none(),
+            "stale id leased the new occupant"
+        );
+    });
+}
+
+/// The same race with the lease still held when the slot is re-added: the new backend must
+/// land in the other slot.
+#[test]
+fn a_held_lease_blocks_reuse_of_its_slot() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        let old = pool.add(1).unwrap();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || pool_remove_then_add(&p2, old));
+        let lease = Lease::acquire(&*pool, old);
+        let new = t.join().unwrap();
+        if lease.is_some() && new.index() == old.index() {
+            panic!("slot reused while a lease on its old backend was out");
+        }
+        drop(lease);
+        assert_eq!(pool.in_flight_at(0) + pool.in_flight_at(1), 0);
+    });
+}
+
+fn pool_remove_then_add(pool: &Pool<2>, old: tinylb::BackendId) -> tinylb::BackendId {
+    pool.remove(old).unwrap();
+    pool.add(1).unwrap()
+}
+
+/// Round robin's shared cursor, across the fold at 2^31: two concurrent picks and two more
+/// afterwards give each of two backends exactly two turns (every ticket is drawn once).
+#[test]
+fn round_robin_tickets_are_unique_across_the_fold() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        pool.add(1).unwrap();
+        pool.add(1).unwrap();
+        let rr = Arc::new(RoundRobin::starting_at((1 << 31) - 1));
+        rr.loom_init();
+        let (p2, r2) = (pool.clone(), rr.clone());
+        let t = thread::spawn(move || r2.select(&*p2, &mut Request::new()).unwrap().index());
+        let a = rr.select(&*pool, &mut Request::new()).unwrap().index();
+        let b = t.join().unwrap();
+        assert_ne!(a, b, "two picks drew the same turn");
+        let c = rr.select(&*pool, &mut Request::new()).unwrap().index();
+        let d = rr.select(&*pool, &mut Request::new()).unwrap().index();
+        assert_ne!(c, d);
+    });
+}
+
+/// Weighted round robin's ticket and per-backend counters: two racing picks may take the same
+/// turn, but the schedule gives it back, so after two full periods each backend has its
+/// exact share.
+#[test]
+fn wrr_counts_are_exact_after_racing_picks() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        pool.add(2).unwrap();
+        pool.add(1).unwrap();
+        let wrr = Arc::new(WeightedRoundRobin::<2>::new());
+        wrr.loom_init();
+        // build the schedule before the race (the rebuild has its own model below)
+        let mut counts = [0u32; 2];
+        counts[wrr.select(&*pool, &mut Request::new()).unwrap().index()] += 1;
+        let (p2, w2) = (pool.clone(), wrr.clone());
+        let t = thread::spawn(move || w2.select(&*p2, &mut Request::new()).unwrap().index());
+        counts[wrr.select(&*pool, &mut Request::new()).unwrap().index()] += 1;
+        counts[t.join().unwrap()] += 1;
+        for _ in 0..3 {
+            counts[wrr.select(&*pool, &mut Request::new()).unwrap().index()] += 1;
+        }
+        assert_eq!(counts, [4, 2], "two periods of [2, 1]");
+    });
+}
+
+/// A live weight change during a weighted round robin pick: the pick still returns an
+/// eligible backend, and the schedule that follows uses the new weights exactly.
+#[test]
+fn wrr_live_weight_change() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        pool.add(1).unwrap();
+        let wrr = Arc::new(WeightedRoundRobin::<2>::new());
+        wrr.loom_init();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || p2.set_weight(a, 3).unwrap());
+        assert!(wrr.select(&*pool, &mut Request::new()).is_some());
+        t.join().unwrap();
+        let mut counts = [0u32; 2];
+        for _ in 0..4 {
+            counts[wrr.select(&*pool, &mut Request::new()).unwrap().index()] += 1;
+        }
+        assert_eq!(counts, [3, 1], "one period of the new weights [3, 1]");
+    });
+}
+
+/// The latency estimate's compare-and-swap: two samples finishing at the same instant are
+/// both applied, so the peak-sensitive estimate ends at the larger one, whatever the order.
+/// (The estimate's timestamp is a separate atomic, so a racing update may blend over an
+/// interval one sample stale: here that can cost 1 µs of the 200, never the sample.)
+#[test]
+fn latency_update_loses_no_sample() {
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        let l1 = Lease::acquire(pool.clone(), a).unwrap();
+        let l2 = Lease::acquire(&*pool, a).unwrap();
+        let t = thread::spawn(move || l1.finish(Outcome::success(200, 1_000)));
+        l2.finish(Outcome::success(100, 1_000));
+        t.join().unwrap();
+        let est = pool.info(a).unwrap().latency_us.unwrap();
+        assert!(
+            (199..=200).contains(&est),
+            "estimate {est}: a sample was lost"
+        );
+        assert_eq!(pool.in_flight_at(0), 0);
+    });
+}
+
+fn ejecting_pool(max_percent: u32) -> Pool<2> {
+    match Pool::with_config(Config::new().ejection(Ejection {
+        consecutive_failures: 1,
+        base_ms: 1_000,
+        max_ms: 10_000,
+        max_ejection_percent: max_percent,
+    })) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Ejection, one streak: two failures racing on the same backend eject it once.
+#[test]
+fn ejection_happens_once_per_streak() {
+    model(|| {
+        let pool = Arc::new(ejecting_pool(100));
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        pool.add(1).unwrap();
+        let l1 = Lease::acquire(pool.clone(), a).unwrap();
+        let l2 = Lease::acquire(&*pool, a).unwrap();
+        let t = thread::spawn(move || l1.finish(Outcome::failure(10, 1_000)));
+        l2.finish(Outcome::failure(10, 1_000));
+        t.join().unwrap();
+        assert!(pool.info(a).unwrap().ejected, "the ejection was lost");
+        assert_eq!(pool.ejected_count(), 1, "ejected twice for one streak");
+    });
+}
+
+/// Ejection against the max-ejection share: with 50 % of two backends, failures racing on
+/// both eject exactly one, and the count matches the flags.
+#[test]
+fn ejection_respects_the_max_share() {
+    model(|| {
+        let pool = Arc::new(ejecting_pool(50));
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        let b = pool.add(1).unwrap();
+        let la = Lease::acquire(pool.clone(), a).unwrap();
+        let lb = Lease::acquire(&*pool, b).unwrap();
+        let t = thread::spawn(move || la.finish(Outcome::failure(10, 1_000)));
+        lb.finish(Outcome::failure(10, 1_000));
+        t.join().unwrap();
+        let flags = [a, b]
+            .iter()
+            .filter(|&&id| pool.info(id).unwrap().ejected)
+            .count();
+        assert_eq!(pool.ejected_count(), 1, "share exceeded or ejection lost");
+        assert_eq!(flags, 1);
+    });
+}
+
+/// The end of an ejection racing a health change: the ejected count is given back exactly
+/// once, whoever wins.
+#[test]
+fn unejection_races_a_health_change() {
+    model(|| {
+        let pool = Arc::new(ejecting_pool(100));
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        pool.add(1).unwrap();
+        Lease::acquire(&*pool, a)
+            .unwrap()
+            .finish(Outcome::failure(10, 1_000_000));
+        assert_eq!(pool.ejected_count(), 1);
+        let p2 = pool.clone();
+        // a pick after the ejection's end notices it and ends it
+        let rr = RoundRobin::new();
+        rr.loom_init();
+        let t = thread::spawn(move || {
+            let _ = rr.lease(&*p2, &mut Request::new().at_us(60_000_000));
+        });
+        pool.set_health(a, Health::Down).unwrap();
+        t.join().unwrap();
+        assert_eq!(
+            pool.ejected_count(),
+            0,
+            "ejected count leaked or went negative"
+        );
+        assert!(!pool.info(a).unwrap().ejected);
+    });
+}
