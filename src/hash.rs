@@ -151,7 +151,8 @@ impl HalfSip {
 /// `j = (b + 1) × (2^31 / ((key >> 33) + 1))` in `double`. This computes the exact integer
 /// `⌊(b + 1) · 2^31 / ((key >> 33) + 1)⌋` with one 64-bit division instead (`(b + 1) · 2^31`
 /// stays below 2^63), so it needs no floating point and gives the same answer on every
-/// target. The two can differ only where the double-precision product rounds across an
+/// target; the last step, which only has to see that the jump leaves `0..buckets`, is a
+/// multiplication and a comparison. The two can differ only where the double-precision product rounds across an
 /// integer; the tests compare both on a million (key, n) pairs and find no difference.
 ///
 /// ```
@@ -164,16 +165,22 @@ pub const fn jump(key: u64, buckets: u32) -> Option<u32> {
     if buckets == 0 {
         return None;
     }
+    let n = buckets as u64;
     let mut key = key;
     let mut b: u64 = 0;
-    let mut j: u64 = 0;
-    while j < buckets as u64 {
-        b = j;
+    loop {
         key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
-        // b + 1 <= 2^32, so (b + 1) << 31 <= 2^63; the divisor is at least 1
-        j = ((b + 1) << 31) / ((key >> 33) + 1);
+        // b < n <= 2^32 - 1, so (b + 1) << 31 < 2^63; the divisor is in 1..=2^31
+        let num = (b + 1) << 31;
+        let den = (key >> 33) + 1;
+        // the next jump j = ⌊num / den⌋ leaves the range exactly when num >= n·den (< 2^63):
+        // decided by a multiply, so the last step needs no division
+        if num >= n * den {
+            return Some(b as u32);
+        }
+        // b grows by at least 1 each step and stays below n: at most n steps
+        b = num / den;
     }
-    Some(b as u32)
 }
 
 #[cfg(test)]

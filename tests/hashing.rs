@@ -404,7 +404,7 @@ fn maglev_fallback_moves_only_the_ineligible_backends_keys() {
 #[cfg_attr(miri, ignore = "slow under miri")]
 #[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn maglev_rebuild_under_concurrent_lookups() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use core::sync::atomic::{AtomicBool, Ordering};
     static POOL: Pool<32> = Pool::new();
     static M: Maglev<32, 65537> = Maglev::new();
     static STOP: AtomicBool = AtomicBool::new(false);
@@ -710,4 +710,87 @@ fn bounded_load_with_caps_still_picks() {
     }
     assert_eq!(pool.in_flight_at(0), 1);
     assert_eq!(pool.in_flight_at(1), 49);
+}
+
+// ---------------------------------------------------------------------------------------
+// Slow start
+// ---------------------------------------------------------------------------------------
+
+/// A backend that joins under slow start (linear, 10 s, floor 10 %) gets its keys
+/// gradually: the keys it has at any time are a growing subset of the keys it has at full
+/// weight, and for Maglev and jump (which keep each key with probability
+/// `effective / weight`) their share follows the ramp.
+#[test]
+#[cfg_attr(miri, ignore = "slow under miri")]
+fn slow_start_brings_keys_back_gradually() {
+    use tinylb::{Config, SlowStart};
+    const S: u64 = 1_000_000;
+    let ks = keys(20_000, 8);
+    let maglev: Maglev<16, 8191> = Maglev::new();
+    let strategies: [(&str, &dyn Select<16>, bool); 3] = [
+        ("maglev", &maglev, true),
+        ("rendezvous", &Rendezvous::new(), false),
+        ("jump", &Jump::new(), true),
+    ];
+    for (name, s, proportional) in strategies {
+        let pool: Pool<16> =
+            Pool::with_config(Config::new().slow_start(SlowStart::linear(10_000))).unwrap();
+        // weight 1000, so that the effective weight (an integer, at least 1) follows the
+        // curve closely
+        for _ in 0..8 {
+            pool.add(1000).unwrap();
+        }
+        let at = |t: u64| -> Vec<usize> {
+            ks.iter()
+                .map(|&k| {
+                    let mut req = Request::new().with_key(k).at_us(t);
+                    s.select(&pool, &mut req).unwrap().index()
+                })
+                .collect()
+        };
+        // the first eight settle: their windows start at 0 and end at 10 s
+        at(0);
+        at(11 * S);
+        let new = pool.add(1000).unwrap().index();
+        // the newcomer's window starts at the first pick that sees it, at 20 s
+        let mut seen: Vec<Vec<usize>> = Vec::new();
+        for t in [
+            20 * S,
+            22 * S + S / 2,
+            25 * S,
+            27 * S + S / 2,
+            30 * S,
+            40 * S,
+        ] {
+            seen.push(at(t));
+        }
+        let own = |v: &Vec<usize>| -> Vec<bool> { v.iter().map(|&i| i == new).collect() };
+        let last = own(seen.last().unwrap());
+        let full: usize = last.iter().filter(|&&b| b).count();
+        assert!(full > ks.len() / 12, "{name}: {full}");
+        let mut prev = vec![false; ks.len()];
+        for (step, v) in seen.iter().enumerate() {
+            let cur = own(v);
+            for (k, (&p, &c)) in prev.iter().zip(&cur).enumerate() {
+                assert!(
+                    !p || c,
+                    "{name}: key {k} left the warming backend at step {step}"
+                );
+                assert!(
+                    !c || last[k],
+                    "{name}: key {k} is not the backend's at full weight"
+                );
+            }
+            let got = cur.iter().filter(|&&b| b).count() as f64 / full as f64;
+            if proportional {
+                let want = [0.1, 0.25, 0.5, 0.75, 1.0, 1.0][step];
+                let sd = (want * (1.0 - want) / full as f64).sqrt();
+                assert!(
+                    (got - want).abs() <= 5.0 * sd + 0.01,
+                    "{name} step {step}: {got} vs {want}"
+                );
+            }
+            prev = cur;
+        }
+    }
 }

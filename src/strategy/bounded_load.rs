@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::pool::{BackendId, Pool, View, pick_tiers};
 use crate::rng::{Stream, mix64};
 use crate::select::{Request, Select};
-use crate::strategy::rendezvous::{Score, key_of};
+use crate::strategy::rendezvous::{Score, key_of, winner};
 
 /// Balance factor of [`BoundedLoad`] when none is given (and of the `bounded_load` name):
 /// 125 %, so no backend carries more than 1.25 × its share of the requests in flight.
@@ -37,8 +37,9 @@ pub const DEFAULT_BALANCE_FACTOR: u32 = 125;
 /// Every key ranks the eligible backends by weighted rendezvous hashing (see
 /// [`Rendezvous`](crate::Rendezvous)): the first is the key's consistent-hash choice, the
 /// rest its probe sequence, deterministic and seeded by the key alone. The pick is the
-/// best-ranked backend under its bound, found in one O(n) pass (walking the sequence until a
-/// backend has room is the same as taking the best-ranked one that has room). So:
+/// best-ranked backend under its bound (walking the sequence until a backend has room is
+/// the same as taking the best-ranked one that has room), found in one more O(n) pass when
+/// the first choice is full. So:
 ///
 /// * a key whose first choice is under its bound **never moves**;
 /// * an overflowing key's next choice is spread over the other backends in proportion to
@@ -46,8 +47,10 @@ pub const DEFAULT_BALANCE_FACTOR: u32 = 125;
 ///   ring neighbour;
 /// * membership changes move keys exactly as rendezvous hashing does.
 ///
-/// Cost: O(n): one pass to sum in-flight counts and weights, one to score (as
-/// [`Rendezvous`](crate::Rendezvous)), and a 128-bit comparison for backends that would win.
+/// Cost: O(n): one pass to sum in-flight counts and weights (loads only), one to find the
+/// first choice (exactly [`Rendezvous`](crate::Rendezvous)'s pick), and, only when that
+/// backend is over its bound, one more to find the best-ranked backend under its bound
+/// (a 128-bit comparison per backend).
 /// Under concurrency the counts are read while other threads change them, so the bound holds
 /// against the counts as read; if no backend reads as under its bound, the key's first
 /// choice is returned.
@@ -143,28 +146,31 @@ impl BoundedLoad {
         if weight == 0 {
             return None;
         }
-        // room for backend of weight w with f in flight: f·100·W < c·(T+1)·w
+        // room for a backend of weight w with f in flight: f·100·W < c·(T+1)·w
         let scale = self.factor as u128 * (total as u128 + 1);
         let lhs_scale = 100 * weight as u128;
-        // pass 2: best-ranked backend under its bound, and the first choice
-        let mut first: Option<Score> = None;
+        let room = |f: u32, w: u32| (f as u128) * lhs_scale < scale * w as u128;
+        // pass 2: the first choice, as rendezvous hashing picks it; usually it has room
+        let first = winner(view, key, true)?;
+        if let Some(s) = live.get(first)
+            && let Some(w) = view.weight(s)
+            && room(s.in_flight(), w)
+        {
+            return Some(first);
+        }
+        // pass 3 (overflow only): the best-ranked backend that has room
         let mut bounded: Option<Score> = None;
         for (i, s) in live.iter().enumerate() {
             let Some(w) = view.weight(s) else { continue };
             let f = s.in_flight();
-            if !s.has_room(f) {
+            if i == first || !s.has_room(f) || !room(f, w) {
                 continue;
             }
-            let score = Score::new(key, i as u32, w);
-            if first.as_ref().is_none_or(|b| score.beats(b)) {
-                first = Some(score);
-            }
-            if bounded.as_ref().is_none_or(|b| score.beats(b))
-                && (f as u128) * lhs_scale < scale * w as u128
-            {
+            let mut score = Score::new(key, i as u32, w);
+            if bounded.as_mut().is_none_or(|b| score.beats(b)) {
                 bounded = Some(score);
             }
         }
-        bounded.or(first).map(|s| s.index())
+        Some(bounded.map_or(first, |s| s.index()))
     }
 }

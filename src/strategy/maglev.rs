@@ -122,15 +122,18 @@ const fn permutation(i: usize, m: u64) -> (u64, u64) {
 /// # Lookup and fallback
 ///
 /// The key (`u64`, from [`Request::with_key`]; hash byte keys with
-/// [`hash::hash_bytes`](crate::hash::hash_bytes)) is mixed (SplitMix64's finaliser) and
-/// mapped to a position by multiply-shift (no division, also on 32-bit targets). If the
-/// backend there is eligible, that is the pick. If not (down, draining, at its cap), the
-/// mixed key is re-hashed with the probe number up to 8 times, each time trying the entry it
-/// lands on, and finally the eligible backend that wins weighted rendezvous hashing for the
-/// key (O(n)). The fallback is deterministic and depends only on the key and the table, so
-/// keys of eligible backends never move, and the keys of a backend that comes back return
-/// to it. Each probe lands on a backend with probability proportional to its weight, so the
-/// orphaned keys spread by weight.
+/// [`hash::hash_bytes`](crate::hash::hash_bytes)) goes to entry
+/// `((key ⊕ key >> 32) mod 2^32) mod M` (see [`Maglev::lookup`]): a 32-bit remainder by a
+/// constant, which compiles to a multiply on every target, so on x86-64 the table lookup
+/// itself costs what `table[key % M]` costs. No mixing is needed: the table is already a
+/// pseudo-random arrangement, and distinct small keys land on distinct entries. If the
+/// backend there is eligible, that is the pick. If not (down, draining, ejected, at its
+/// cap), the mixed key is re-hashed with the probe number up to 8 times, each time trying
+/// the entry it lands on, and finally the eligible backend that wins weighted rendezvous
+/// hashing for the key (O(n)). The fallback is deterministic and depends only on the key and
+/// the table, so keys of eligible backends never move, and the keys of a backend that comes
+/// back return to it. Each probe lands on a backend with probability proportional to its
+/// weight, so the orphaned keys spread by weight.
 ///
 /// **Slow start**: a backend whose effective weight is still ramping up keeps each of its
 /// keys with probability `effective / configured weight`, fixed per key (the others take the
@@ -295,6 +298,28 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
         (e as usize).checked_sub(1)
     }
 
+    /// The slot index the table names for `key`: where [`Select::select`] looks first,
+    /// without checking that the backend is eligible or that the table is current. `None`
+    /// before the first build. One fold, one 32-bit remainder by the constant `M`, one load:
+    /// use it to see where a key lives (to warm a cache, or to shard), not to route.
+    ///
+    /// ```
+    /// use tinylb::{Maglev, Pool, Request, Select};
+    /// let pool: Pool<4> = Pool::new();
+    /// pool.add(1).unwrap();
+    /// pool.add(1).unwrap();
+    /// let m: Maglev<4, 1031> = Maglev::new();
+    /// assert_eq!(m.lookup(7), None);
+    /// m.refresh(&pool);
+    /// let home = m.lookup(7).unwrap();
+    /// assert_eq!(m.select(&pool, &mut Request::new().with_key(7)).unwrap().index(), home);
+    /// ```
+    #[inline]
+    pub fn lookup(&self, key: u64) -> Option<usize> {
+        let e = self.table.get(position(key, M))?.load(Ordering::Relaxed);
+        ((e & INDEX_MASK) as usize).checked_sub(1)
+    }
+
     /// Brings the table up to date with the pool: rebuilds it if a backend was added,
     /// removed or re-weighted since the last build. Returns `true` if it rebuilt.
     ///
@@ -412,14 +437,11 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
         self.parity.store(p as u32, Ordering::Relaxed);
     }
 
-    /// The slot at the table entry of `pos_hash` if it takes mixed key `h`: eligible in the
-    /// view and, in slow start, kept by [`warm_accept`].
-    #[inline]
-    fn probe(&self, view: &View<'_, N>, h: u64, pos_hash: u64) -> Option<usize> {
-        let e = self
-            .table
-            .get(reduce(pos_hash, M as u64) as usize)?
-            .load(Ordering::Relaxed);
+    /// The slot named by table entry `pos` if it takes `key`: eligible in the view and, in
+    /// slow start, kept by [`warm_accept`].
+    #[inline(always)]
+    fn probe(&self, view: &View<'_, N>, key: u64, pos: usize) -> Option<usize> {
+        let e = self.table.get(pos)?.load(Ordering::Relaxed);
         let i = ((e & INDEX_MASK) as usize).checked_sub(1)?;
         let slot = view.slots().get(i)?;
         let w = view.weight(slot)?;
@@ -429,30 +451,56 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
         // the table was built with the configured weight; a lower effective weight is
         // slow start (or a weight change not yet rebuilt): keep that share of the keys
         let conf = self.members.get(i).map_or(0, |m| m.load(Ordering::Relaxed));
-        if w < conf && !warm_accept(h, i as u32, w, conf) {
-            return None;
+        if w < conf {
+            return warm(key, i, w, conf);
         }
         Some(i)
     }
 
-    /// The pick in `view` for mixed key `h`: its entry, else the fallback.
-    #[inline]
-    fn pick(&self, view: &View<'_, N>, h: u64) -> Option<usize> {
-        match self.probe(view, h, h) {
+    /// The pick in `view` for `key`: its entry, else the fallback.
+    #[inline(always)]
+    fn pick(&self, view: &View<'_, N>, key: u64) -> Option<usize> {
+        match self.probe(view, key, position(key, M)) {
             Some(i) => Some(i),
-            None => self.fallback(view, h),
+            None => self.fallback(view, key),
         }
     }
 
     #[cold]
-    fn fallback(&self, view: &View<'_, N>, h: u64) -> Option<usize> {
+    #[inline(never)]
+    fn fallback(&self, view: &View<'_, N>, key: u64) -> Option<usize> {
+        let h = mix64(key);
         for a in 1..=FALLBACK_PROBES {
             let h2 = mix64(h ^ a.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            if let Some(i) = self.probe(view, h, h2) {
+            if let Some(i) = self.probe(view, key, reduce(h2, M as u64) as usize) {
                 return Some(i);
             }
         }
         winner(view, h, true)
+    }
+}
+
+/// Slow start's thinning, out of the lookup's way: `Some(i)` if slot `i` (effective weight
+/// `w` of `conf`) keeps `key`.
+#[cold]
+#[inline(never)]
+fn warm(key: u64, i: usize, w: u32, conf: u32) -> Option<usize> {
+    warm_accept(mix64(key), i as u32, w, conf).then_some(i)
+}
+
+/// The table position of `key`: the key folded to 32 bits (high half XOR low half), modulo
+/// `m`. A 32-bit remainder by a constant compiles to a multiply on every target (no 64-bit
+/// division, which 32-bit targets do in a library call), and needs no mixing: distinct
+/// small keys land on distinct entries, and the table itself is a pseudo-random
+/// arrangement of the backends.
+#[inline(always)]
+const fn position(key: u64, m: usize) -> usize {
+    let folded = (key ^ (key >> 32)) as u32;
+    // m <= u32::MAX (checked at construction); m == 0 only for a table that is never built
+    if m == 0 {
+        0
+    } else {
+        (folded % m as u32) as usize
     }
 }
 
@@ -463,8 +511,8 @@ impl<const N: usize, const M: usize> Select<N> for Maglev<N, M> {
         if self.built_for.load(Ordering::Acquire) != epoch.wrapping_add(1) {
             self.refresh(pool);
         }
-        let h = mix64(key_of(req, &self.stream));
-        pick_tiers(pool, req.now_us(), |view| self.pick(view, h))
+        let key = key_of(req, &self.stream);
+        pick_tiers(pool, req.now_us(), |view| self.pick(view, key))
     }
 }
 

@@ -102,11 +102,14 @@ pub(crate) fn neg_log2(h: u64) -> u64 {
     (((1 + lz) as u64) << FRAC) - frac
 }
 
-/// Score of slot `i` with weight `w` for a key: smaller wins. Compare two scores with
-/// [`beats`].
+/// Score of slot `i` with weight `w` for a key. Scores are totally ordered: smaller
+/// `-log2(u)/w` first, then larger hash, then lower slot index; [`Score::beats`] compares
+/// two, computing the logarithms only when the weights and hashes alone do not decide.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Score {
-    /// `-log2(u)` in Q32: below 2^38.
+    /// The (key, slot) hash; `u = (hash | 1) / 2^64`.
+    hash: u64,
+    /// `-log2(u)` in Q32 (below 2^38), or 0 while not yet computed (it is never 0).
     neg_log: u64,
     /// Weight: below 2^21.
     weight: u64,
@@ -117,7 +120,8 @@ impl Score {
     #[inline]
     pub(crate) fn new(mixed_key: u64, i: u32, weight: u32) -> Self {
         Score {
-            neg_log: neg_log2(slot_hash(mixed_key, i)),
+            hash: slot_hash(mixed_key, i),
+            neg_log: 0,
             weight: weight as u64,
             index: i,
         }
@@ -129,14 +133,38 @@ impl Score {
         self.index as usize
     }
 
-    /// `true` if `self` wins against `other`: smaller `-ln(u)/w` (the weighted exponential
-    /// race), compared by cross-multiplication (both products are below 2^59), and on an
-    /// exact tie the lower slot index.
     #[inline]
-    pub(crate) fn beats(&self, other: &Score) -> bool {
-        let a = self.neg_log * other.weight;
-        let b = other.neg_log * self.weight;
-        a < b || (a == b && self.index < other.index)
+    fn neg_log(&mut self) -> u64 {
+        if self.neg_log == 0 {
+            self.neg_log = neg_log2(self.hash);
+        }
+        self.neg_log
+    }
+
+    /// `true` if `self` wins against `other`: smaller `-ln(u)/w` (the weighted exponential
+    /// race), compared by cross-multiplication (both products are below 2^59); on an exact
+    /// tie the larger hash, then the lower slot index.
+    ///
+    /// `-log2(u)` does not increase as the hash grows, so when the weights are equal, or
+    /// when one candidate has both the larger weight and the larger (or equal) hash, the
+    /// hashes decide without a logarithm, with the same result as the full comparison.
+    #[inline]
+    pub(crate) fn beats(&mut self, other: &mut Score) -> bool {
+        if self.weight == other.weight {
+            return self.hash > other.hash || (self.hash == other.hash && self.index < other.index);
+        }
+        if self.weight < other.weight && self.hash <= other.hash {
+            return false;
+        }
+        if self.weight > other.weight && self.hash >= other.hash {
+            return true;
+        }
+        let a = self.neg_log() * other.weight;
+        let b = other.neg_log() * self.weight;
+        a < b
+            || (a == b
+                && (self.hash > other.hash
+                    || (self.hash == other.hash && self.index < other.index)))
     }
 }
 
@@ -153,8 +181,8 @@ pub(crate) fn winner<const N: usize>(
         if !slot.has_room(slot.in_flight()) {
             continue;
         }
-        let s = Score::new(mixed_key, i as u32, if weighted { w } else { 1 });
-        if best.as_ref().is_none_or(|b| s.beats(b)) {
+        let mut s = Score::new(mixed_key, i as u32, if weighted { w } else { 1 });
+        if best.as_mut().is_none_or(|b| s.beats(b)) {
             best = Some(s);
         }
     }
@@ -188,8 +216,10 @@ pub(crate) fn warm_accept(mixed_key: u64, i: u32, w_eff: u32, w_conf: u32) -> bo
 /// **Without floats**: `−ln u = −log2 u · ln 2`, and the common factor `ln 2` cancels in the
 /// comparison, so tinylb computes `L_i = −log2(u_i)` in Q32 fixed point (a 256-entry table
 /// built at compile time, linearly interpolated; see precision below) and compares
-/// `L_a · w_b < L_b · w_a` in `u64` (both below 2^59). An exact tie goes to the lower slot
-/// index.
+/// `L_a · w_b < L_b · w_a` in `u64` (both below 2^59). An exact tie goes to the larger
+/// hash, then the lower slot index. Because `L` never increases as the hash grows, most
+/// comparisons need no logarithm: with equal weights the larger hash wins outright, and a
+/// backend with both the larger weight and the larger hash wins without one.
 ///
 /// **Precision**: each `L_i` is within `+2.8 · 10⁻⁶` of the exact `−log2 u_i`. A key can be
 /// sent elsewhere than by the exact formula only when two backends' `L/w` are closer than
