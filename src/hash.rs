@@ -178,8 +178,12 @@ pub const fn jump(key: u64, buckets: u32) -> Option<u32> {
         if num >= n * den {
             return Some(b as u32);
         }
-        // b grows by at least 1 each step and stays below n: at most n steps
-        b = num / den;
+        // b grows by at least 1 each step and stays below n: at most n steps. (den >= 1;
+        // checked_div only spares the panic path a division by zero would bring.)
+        b = match num.checked_div(den) {
+            Some(q) => q,
+            None => return Some(b as u32),
+        };
     }
 }
 

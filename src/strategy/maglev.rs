@@ -422,7 +422,7 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
                         && e.load(Ordering::Relaxed) & PARITY != p
                     {
                         // i < n <= N <= 32767: fits in 15 bits
-                        e.store(p | (i as u16 + 1), Ordering::Relaxed);
+                        e.store(p | (i as u16).wrapping_add(1), Ordering::Relaxed);
                         cur.store(next as u32, Ordering::Relaxed);
                         filled += 1;
                         break;
@@ -496,12 +496,10 @@ fn warm(key: u64, i: usize, w: u32, conf: u32) -> Option<usize> {
 #[inline(always)]
 const fn position(key: u64, m: usize) -> usize {
     let folded = (key ^ (key >> 32)) as u32;
-    // m <= u32::MAX (checked at construction); m == 0 only for a table that is never built
-    if m == 0 {
-        0
-    } else {
-        (folded % m as u32) as usize
-    }
+    // m <= u32::MAX for every table that can be built; 0 (and any m that truncates to 0)
+    // only for one that cannot, whose lookups find no entry anyway
+    let m32 = m as u32;
+    if m32 == 0 { 0 } else { (folded % m32) as usize }
 }
 
 impl<const N: usize, const M: usize> Select<N> for Maglev<N, M> {
