@@ -197,7 +197,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
             }
             // the seeded start: `phase` steps into the tier's cycle
             // at least 1: a pool that never had a backend still builds (and picks nothing)
-            let span = tot.min(2 * n as u64).min(MAX_PHASE).max(1);
+            let span = tot.min(2 * n as u64).clamp(1, MAX_PHASE);
             let phase = if self.seed == 0 {
                 0
             } else {
