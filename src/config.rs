@@ -22,6 +22,7 @@ pub const DEFAULT_HALF_LIFE_MS: u32 = 5_000;
 /// starts at the first pick that sees the backend after the change (the crate has no clock:
 /// that pick's [`Request::at_us`](crate::Request::at_us) is the start), and ends by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SlowStart {
     /// Length of the ramp in milliseconds (> 0).
     pub window_ms: u32,
@@ -113,6 +114,7 @@ const fn root_q16(x: u32, k: u32) -> u32 {
 /// its detection interval). Never more than `max_ejection_percent` of the pool's backends are
 /// ejected at once, except that one backend may always be ejected (as in Envoy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ejection {
     /// Failures in a row that eject (> 0). Envoy's default is 5.
     pub consecutive_failures: u32,
@@ -174,6 +176,7 @@ impl Ejection {
 /// assert_eq!(POOL.config().panic_threshold_percent, 50);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// Half-life of the latency estimate in milliseconds (see [`DEFAULT_HALF_LIFE_MS`]).
     pub half_life_ms: u32,

@@ -7,6 +7,7 @@ use core::fmt;
 /// Every call that returns this error has changed nothing: the pool is exactly as it was
 /// before the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// Every slot of the pool is taken (or still draining leases after a removal), so no

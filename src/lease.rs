@@ -8,6 +8,7 @@ use crate::pool::{BackendId, Pool};
 
 /// How a request went, reported through [`Lease::finish`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Outcome {
     success: bool,
     latency_us: u64,

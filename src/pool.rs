@@ -115,6 +115,7 @@ pub(crate) const fn elapsed_ms(now: u32, then: u32) -> u32 {
 
 /// Administrative health of a backend, set by the caller (tinylb never probes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Health {
     /// Pickable (if its weight is above zero and it is below its in-flight cap).
     Up,
@@ -129,6 +130,7 @@ pub enum Health {
 ///
 /// Ids are handed out by [`Pool::add`] and by strategies; you cannot make one up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BackendId {
     index: u32,
     generation: u32,
@@ -150,6 +152,7 @@ impl BackendId {
 ///
 /// Each field is read atomically, but not all at the same instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BackendInfo {
     /// Who this is.
     pub id: BackendId,
