@@ -12,8 +12,8 @@
 //!   until it is picked again and a fresh sample puts it where it belongs.
 //!
 //! `2^(-x)` is computed in Q16 fixed point: whole half-lives are a right shift, the fraction
-//! is the chord `1 - f/2` between the powers of two, which is never below the exact curve and
-//! at most 6.2 % above it (worst near `f = 0.56`; at `f = 1/2`: `0.75` against `2^(-1/2) = 0.7071`).
+//! is the chord `1 - f/2` between the powers of two, which is never below the exact curve
+//! (up to the 2^-16 truncation of Q16) and at most 6.2 % above it (worst near `f = 0.56`; at `f = 1/2`: `0.75` against `2^(-1/2) = 0.7071`).
 
 /// `2^(-elapsed / half_life)` in Q16 (65536 = 1.0). A zero half-life means "no memory":
 /// the factor is 0 for any positive elapsed time.

@@ -63,6 +63,8 @@ const S_REMOVED: u32 = 4;
 const S_RESERVED: u32 = 5;
 
 const NO_CAP: u32 = u32::MAX;
+/// Claim bit in a slot's `ejections` word: one failing request decides an ejection.
+const CLAIM: u32 = 1 << 31;
 
 // in-flight word: [31:24] low 8 bits of the occupant's generation | [23:0] leases out. The
 // tag lets a lease take a unit only on the occupant it picked, and lets `add` claim a
@@ -274,6 +276,7 @@ impl Slot {
         Some(ewma::decayed(est, elapsed_ms(now_ms, at), half_life_ms).max(1))
     }
 
+    #[inline]
     fn generation(&self) -> u32 {
         self.generation.load(Ordering::SeqCst)
     }
@@ -595,6 +598,10 @@ impl<const N: usize> Pool<N> {
                 slot.warm_from_ms.store(0, Ordering::Release);
                 next |= WARMING;
             }
+            if was != S_UP && st == S_UP {
+                // failures reported while it was down belong to the old streak
+                slot.failure_streak.store(0, Ordering::Release);
+            }
             if slot
                 .config
                 .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
@@ -889,6 +896,12 @@ impl<const N: usize> Pool<N> {
     }
 
     /// Ejects `slot` if it is up and not ejected, and the max-ejection share allows it.
+    ///
+    /// One failing request at a time decides: the first to set the claim bit in the slot's
+    /// `ejections` word is the only one that reserves a place in the share, writes the
+    /// deadline and sets the flag; racing failures return at once. (Without the claim, a
+    /// loser could overwrite the winner's deadline, or hold a phantom place in the share
+    /// that refused another backend's ejection: both found by loom.)
     fn try_eject(&self, slot: &Slot, id: BackendId, now: u32) {
         let Some(ej) = self.config.ejection else {
             return;
@@ -897,15 +910,84 @@ impl<const N: usize> Pool<N> {
         if state_of(c) != S_UP || c & EJECTED != 0 || slot.generation() != id.generation {
             return;
         }
-        // reserve a place under the max-ejection share (one backend may always be ejected)
-        let members = self.members.load(Ordering::Acquire) as u64;
-        let mut cur = self.ejected.load(Ordering::Acquire);
-        let mut reserved = false;
+        let prior = slot.ejections.load(Ordering::Acquire);
+        if prior & CLAIM != 0
+            || slot
+                .ejections
+                .compare_exchange(prior, prior | CLAIM, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        // from here on we own the decision; every path below clears the claim. A winner
+        // sets the flag before it lets go of the claim, so a failure that claims after it
+        // sees the flag here and leaves the ejection (and its deadline) alone.
+        let c = slot.config.load(Ordering::Acquire);
+        if state_of(c) != S_UP || c & EJECTED != 0 || slot.generation() != id.generation {
+            slot.ejections.store(prior, Ordering::Release);
+            return;
+        }
+        if !self.reserve_ejection(ej, now) {
+            slot.ejections.store(prior, Ordering::Release);
+            return;
+        }
+        // the multiplier earns one step back for every base interval spent back in the pool
+        let returned = slot.returned_at_ms.load(Ordering::Acquire);
+        let mut times = prior;
+        if returned != 0 {
+            times = times.saturating_sub(elapsed_ms(now, returned) / ej.base_ms);
+        }
+        let times = times.saturating_add(1).min(CLAIM - 1);
+        slot.ejected_until_ms
+            .store(now.wrapping_add(ej.duration_ms(times)), Ordering::Release);
+        // the flag goes on unless the backend stopped being an up member meanwhile
+        let mut c = slot.config.load(Ordering::Acquire);
+        let mut done = false;
         for _ in 0..CAS_TRIES {
-            let allowed =
-                cur == 0 || (cur as u64 + 1) * 100 <= ej.max_ejection_percent as u64 * members;
-            if !allowed {
-                return;
+            if state_of(c) != S_UP || c & EJECTED != 0 || slot.generation() != id.generation {
+                break;
+            }
+            match slot.config.compare_exchange(
+                c,
+                (c | EJECTED) & !WARMING,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    done = true;
+                    break;
+                }
+                Err(v) => c = v,
+            }
+        }
+        if done {
+            slot.ejections.store(times, Ordering::Release);
+            self.bump_epoch();
+        } else {
+            self.ejected.fetch_sub(1, Ordering::AcqRel);
+            slot.ejections.store(prior, Ordering::Release);
+        }
+    }
+
+    /// Reserves one place in the max-ejection share. When the share is full, first ends
+    /// the ejections whose time is up but that no pick has looked at yet (ejections end
+    /// lazily), so an expired one never blocks a new one.
+    fn reserve_ejection(&self, ej: crate::config::Ejection, now: u32) -> bool {
+        let members = self.members.load(Ordering::Acquire) as u64;
+        let allowed = |cur: u32| {
+            cur == 0 || (cur as u64 + 1) * 100 <= ej.max_ejection_percent as u64 * members
+        };
+        let mut swept = false;
+        let mut cur = self.ejected.load(Ordering::Acquire);
+        for _ in 0..CAS_TRIES {
+            if !allowed(cur) {
+                if swept {
+                    return false;
+                }
+                swept = true;
+                self.sweep_expired(now);
+                cur = self.ejected.load(Ordering::Acquire);
+                continue;
             }
             match self.ejected.compare_exchange_weak(
                 cur,
@@ -913,36 +995,22 @@ impl<const N: usize> Pool<N> {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => {
-                    reserved = true;
-                    break;
-                }
+                Ok(_) => return true,
                 Err(v) => cur = v,
             }
         }
-        if !reserved {
-            return;
-        }
-        // the multiplier earns one step back for every base interval spent back in the pool
-        let returned = slot.returned_at_ms.load(Ordering::Acquire);
-        let mut times = slot.ejections.load(Ordering::Acquire);
-        if returned != 0 {
-            times = times.saturating_sub(elapsed_ms(now, returned) / ej.base_ms);
-        }
-        let times = times.saturating_add(1);
-        slot.ejected_until_ms
-            .store(now.wrapping_add(ej.duration_ms(times)), Ordering::Release);
-        let next = (c | EJECTED) & !WARMING;
-        if slot
-            .config
-            .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
-            .is_ok()
-        {
-            slot.ejections.store(times, Ordering::Release);
-            self.bump_epoch();
-        } else {
-            // someone else changed the backend first (ejected it, marked it down, ...)
-            self.ejected.fetch_sub(1, Ordering::AcqRel);
+        false
+    }
+
+    /// Ends every ejection whose deadline `now` has reached (O(n); only when the share is
+    /// full).
+    #[cold]
+    fn sweep_expired(&self, now: u32) {
+        for slot in self.live_slots() {
+            let c = slot.config.load(Ordering::Acquire);
+            if c & EJECTED != 0 && reached(now, slot.ejected_until_ms.load(Ordering::Acquire)) {
+                self.uneject(slot, c, now);
+            }
         }
     }
 
@@ -1106,6 +1174,13 @@ impl<'p, const N: usize> View<'p, N> {
         }
     }
 
+    /// The same view without panic mode: ejected backends stay out.
+    #[inline]
+    fn calm(mut self) -> Self {
+        self.panic = false;
+        self
+    }
+
     /// The slots a strategy scans.
     #[inline]
     pub(crate) fn slots(&self) -> &'p [Slot] {
@@ -1190,6 +1265,16 @@ pub(crate) fn pick_tiers<const N: usize>(
     mut pick: impl FnMut(&View<'_, N>) -> Option<usize>,
 ) -> Option<BackendId> {
     let primary = View::new(pool, now_us, false);
+    if primary.panic && pool.has_backups() {
+        // Too few primaries are healthy: as Envoy spills to the next priority before it
+        // panics, healthy backups come first, and only without them are ejected primaries
+        // picked from again.
+        let backup = View::new(pool, now_us, true).calm();
+        if let Some(i) = pick(&backup) {
+            return pool.id_for(i);
+        }
+        return pick(&primary).and_then(|i| pool.id_for(i));
+    }
     if let Some(i) = pick(&primary) {
         return pool.id_for(i);
     }

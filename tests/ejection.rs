@@ -256,8 +256,23 @@ impl Model {
     fn cap(&self) -> u64 {
         (self.share * self.members() / 100).max(1)
     }
+    fn allowed(&self) -> bool {
+        self.ejected == 0 || (self.ejected + 1) * 100 <= self.share * self.members()
+    }
     fn fail(&mut self, i: usize, now: u64) {
-        let allowed = self.ejected == 0 || (self.ejected + 1) * 100 <= self.share * self.members();
+        let wants = self.b[i].streak + 1 >= self.k && !self.b[i].ejected;
+        if wants && !self.allowed() {
+            // a full share first ends the ejections whose time is up (they end lazily)
+            for b in self.b.iter_mut() {
+                if b.ejected && now >= b.until {
+                    b.ejected = false;
+                    b.streak = 0;
+                    b.returned = Some(now);
+                    self.ejected -= 1;
+                }
+            }
+        }
+        let allowed = self.allowed();
         let (base, max, k) = (self.base, self.max, self.k);
         let b = &mut self.b[i];
         b.streak += 1;
@@ -354,6 +369,10 @@ proptest! {
                 }
                 Op::Up(i) => {
                     pool.set_health(ids[i], Health::Up).unwrap();
+                    if m.b[i].down {
+                        // failures reported before it went down start no new streak
+                        m.b[i].streak = 0;
+                    }
                     m.b[i].down = false;
                 }
             }

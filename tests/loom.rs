@@ -11,8 +11,8 @@ use loom::thread;
 use std::sync::Arc;
 
 use tinylb::{
-    Config, Ejection, Health, Lease, Outcome, Pool, Request, RoundRobin, Select, SelectExt,
-    WeightedRoundRobin,
+    Config, Ejection, Health, Lease, LeastConn, Outcome, Pool, Request, RoundRobin, Select,
+    SelectExt, WeightedRoundRobin,
 };
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -282,5 +282,67 @@ fn unejection_races_a_health_change() {
             "ejected count leaked or went negative"
         );
         assert!(!pool.info(a).unwrap().ejected);
+    });
+}
+
+fn ejection_cfg(max_percent: u32) -> Config {
+    Config::new()
+        .ejection(Ejection {
+            consecutive_failures: 1,
+            base_ms: 10_000,
+            max_ms: 100_000,
+            max_ejection_percent: max_percent,
+        })
+        .panic_threshold_percent(0)
+}
+
+/// Racing failures on one backend: the first ejection lasts exactly `base`, whoever loses
+/// (a loser once overwrote the winner's deadline with a doubled one).
+#[test]
+fn racing_failures_keep_the_first_deadline() {
+    model(|| {
+        let pool = Arc::new(Pool::<4>::with_config(ejection_cfg(100)).unwrap());
+        pool.loom_init();
+        let z = pool.add(1).unwrap();
+        pool.add(1).unwrap();
+        let l1 = Lease::acquire(pool.clone(), z).unwrap();
+        let l2 = Lease::acquire(pool.clone(), z).unwrap();
+        let t = thread::spawn(move || l1.finish(Outcome::failure(1, 1_000_001_000)));
+        l2.finish(Outcome::failure(1, 1_000_001_000));
+        t.join().unwrap();
+        assert!(pool.info(z).unwrap().ejected);
+        LeastConn::new().select(&*pool, &mut Request::new().at_us(1_010_001_000));
+        assert!(
+            !pool.info(z).unwrap().ejected,
+            "first ejection lasted longer than base"
+        );
+    });
+}
+
+/// A failure that loses the race to eject its backend holds no place in the max-ejection
+/// share, so another backend's ejection is not refused for it.
+#[test]
+fn a_racing_reservation_does_not_deny_another_ejection() {
+    model(|| {
+        // room for 3 of 4
+        let pool = Arc::new(Pool::<4>::with_config(ejection_cfg(75)).unwrap());
+        pool.loom_init();
+        let y = pool.add(1).unwrap();
+        let z = pool.add(1).unwrap();
+        let x = pool.add(1).unwrap();
+        pool.add(1).unwrap();
+        Lease::acquire(pool.clone(), y)
+            .unwrap()
+            .finish(Outcome::failure(1, 1_000_001_000));
+        let lz1 = Lease::acquire(pool.clone(), z).unwrap();
+        let lz2 = Lease::acquire(pool.clone(), z).unwrap();
+        let lx = Lease::acquire(pool.clone(), x).unwrap();
+        let t1 = thread::spawn(move || lz1.finish(Outcome::failure(1, 1_000_001_000)));
+        let t2 = thread::spawn(move || lz2.finish(Outcome::failure(1, 1_000_001_000)));
+        lx.finish(Outcome::failure(1, 1_000_001_000));
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert!(pool.info(x).unwrap().ejected, "x's ejection was refused");
+        assert_eq!(pool.ejected_count(), 3);
     });
 }

@@ -88,3 +88,42 @@ fn id_at_sees_a_backend_whose_weight_is_changing() {
         stop.store(true, Ordering::Relaxed);
     });
 }
+
+/// With most primaries ejected (panic) and a healthy backup, the backup takes the traffic:
+/// the panic threshold once sent it to the ejected primaries instead, since backups counted
+/// in the healthy share and the primary tier was tried first.
+#[test]
+fn panic_spills_to_healthy_backups_first() {
+    use tinylb::{Config, Ejection, LeastConn, Outcome};
+    let pool: Pool<8> = Pool::with_config(
+        Config::new()
+            .ejection(Ejection {
+                consecutive_failures: 1,
+                base_ms: 10_000,
+                max_ms: 10_000,
+                max_ejection_percent: 100,
+            })
+            .panic_threshold_percent(50),
+    )
+    .unwrap();
+    let primaries: Vec<_> = (0..3).map(|_| pool.add(1).unwrap()).collect();
+    let backup = pool.add_backup(1).unwrap();
+    for &p in &primaries {
+        Lease::acquire(&pool, p)
+            .unwrap()
+            .finish(Outcome::failure(1, 1_000_000));
+    }
+    assert_eq!(pool.ejected_count(), 3);
+    assert!(pool.in_panic());
+    let lc = LeastConn::new();
+    for _ in 0..20 {
+        let got = lc.select(&pool, &mut Request::new().at_us(2_000_000));
+        assert_eq!(got, Some(backup));
+    }
+    // without a pickable backup, panic picks the ejected primaries again
+    pool.set_health(backup, tinylb::Health::Down).unwrap();
+    let got = lc
+        .select(&pool, &mut Request::new().at_us(2_000_000))
+        .unwrap();
+    assert!(primaries.contains(&got));
+}

@@ -101,7 +101,8 @@ impl<const N: usize> Select<N> for PowerOfTwo {
 ///
 /// **Unsampled backends.** A backend with no latency sample yet costs what the other
 /// candidate's estimate would cost at its own load (so it is tried, not starved, and wins
-/// ties); if neither has a sample, the less loaded wins, as in [`PowerOfTwo`].
+/// ties); if neither has a sample, the lower `(in_flight + 1) / weight` wins (which can
+/// differ from [`PowerOfTwo`]'s `in_flight / weight` when weights differ).
 ///
 /// Cost: two weighted draws, six relaxed loads, two 128-bit multiplications.
 #[derive(Debug)]
