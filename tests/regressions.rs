@@ -1,4 +1,5 @@
 //! Regression tests for bugs found by the property tests: each once failed.
+#![allow(clippy::indexing_slicing)]
 
 mod common;
 
@@ -69,7 +70,7 @@ fn seeded_wrr_on_a_pool_that_never_had_a_backend() {
 /// it compared the whole config word instead of the occupant's generation.
 #[test]
 fn id_at_sees_a_backend_whose_weight_is_changing() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use core::sync::atomic::{AtomicBool, Ordering};
     let pool: Pool<2> = Pool::new();
     let a = pool.add(1).unwrap();
     let stop = AtomicBool::new(false);

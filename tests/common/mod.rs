@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: a tiny seedable RNG and reference models.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::indexing_slicing)]
 
 use core::convert::Infallible;
 use tinylb::rand_core::TryRng;
