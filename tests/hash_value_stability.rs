@@ -16,67 +16,11 @@ use tinylb::{
     BoundedLoad, Health, Jump, Lease, Maglev, Pool, Rendezvous, Request, Select, Strategy,
 };
 
-/// The keys: edge values, small integers, and a few bit patterns.
-const KEYS: [u64; 16] = [
-    0,
-    1,
-    2,
-    3,
-    42,
-    1000,
-    65_535,
-    0xdead_beef,
-    0x0123_4567_89ab_cdef,
-    0x8000_0000_0000_0000,
-    0xffff_ffff_0000_0000,
-    0x0000_0000_ffff_ffff,
-    0x9e37_79b9_7f4a_7c15,
-    0x5555_5555_5555_5555,
-    u64::MAX - 1,
-    u64::MAX,
-];
+/// The vectors, shared with the firmware: `tests/golden/hashing.rs`.
+#[path = "golden/hashing.rs"]
+pub mod golden;
 
-/// The pool: slot `i` has weight `WEIGHTS[i]`.
-const WEIGHTS: [u32; 8] = [1, 2, 3, 4, 5, 1, 2, 3];
-
-/// `hash_bytes` of fixed strings (the first is also the reference vector for 0 bytes).
-const HASHES: [(&[u8], u64); 7] = [
-    (b"", 0xc83c_b8b9_591f_8d21),
-    (b"a", 0x4ccf_68bc_de9d_f19a),
-    (b"abc", 0x7f99_81ac_d9b6_a96e),
-    (b"tinylb", 0x71d2_7c04_9240_3e82),
-    (b"203.0.113.7", 0x8955_1559_1701_c066),
-    (b"session-1234", 0x9608_ebb1_5b05_0ebd),
-    (
-        b"The quick brown fox jumps over the lazy dog",
-        0x7883_d316_97cd_d7f8,
-    ),
-];
-
-/// `jump(KEYS[i], 10)`.
-const JUMP_10: [u32; 16] = [0, 6, 6, 8, 2, 9, 0, 5, 0, 5, 9, 5, 3, 1, 3, 9];
-
-/// Picks over the pool, all backends up.
-const MAGLEV_1031: [u8; 16] = [1, 6, 4, 2, 4, 2, 1, 6, 7, 7, 2, 2, 2, 1, 6, 1];
-const MAGLEV_8191: [u8; 16] = [4, 5, 3, 0, 3, 3, 3, 1, 4, 0, 7, 7, 5, 4, 5, 4];
-const RENDEZVOUS: [u8; 16] = [3, 7, 3, 1, 7, 7, 4, 3, 6, 4, 4, 7, 7, 6, 2, 6];
-const JUMP: [u8; 16] = [0, 6, 6, 3, 2, 5, 0, 5, 0, 5, 6, 5, 3, 1, 3, 7];
-const BOUNDED_LOAD: [u8; 16] = [3, 7, 3, 1, 7, 7, 4, 3, 6, 4, 4, 7, 7, 6, 2, 6];
-
-/// Picks with backend 4 down (the fallback paths).
-const DOWN4_MAGLEV_1031: [u8; 16] = [1, 6, 6, 2, 7, 2, 1, 6, 7, 7, 2, 2, 2, 1, 6, 1];
-const DOWN4_MAGLEV_8191: [u8; 16] = [3, 5, 3, 0, 3, 3, 3, 1, 7, 0, 7, 7, 5, 3, 5, 3];
-const DOWN4_RENDEZVOUS: [u8; 16] = [3, 7, 3, 1, 7, 7, 7, 3, 6, 3, 3, 7, 7, 6, 2, 6];
-const DOWN4_JUMP: [u8; 16] = [0, 6, 6, 3, 2, 5, 0, 5, 0, 5, 6, 5, 3, 1, 3, 7];
-
-/// Bounded-load (125 %) picks with 6 leases held on backend 4 (over its bound of 3).
-const HELD6_BOUNDED_LOAD: [u8; 16] = [3, 7, 3, 1, 7, 7, 7, 3, 6, 3, 3, 7, 7, 6, 2, 6];
-
-/// The first 40 entries of the `M` = 1031 Maglev table over the pool.
-const TABLE_1031_HEAD: [u8; 40] = [
-    1, 6, 4, 2, 4, 3, 0, 1, 3, 4, 4, 7, 3, 7, 4, 7, 2, 4, 6, 3, 1, 5, 5, 5, 3, 4, 3, 6, 7, 3, 0, 2,
-    7, 4, 4, 6, 7, 4, 7, 1,
-];
+use golden::*;
 
 fn pool() -> Pool<8> {
     let pool = Pool::new();

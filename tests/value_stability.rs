@@ -17,6 +17,11 @@ mod common;
 #[path = "golden/vectors.rs"]
 pub mod vectors;
 
+/// The affinity vectors (checked by `tests/hash_value_stability.rs`), here for the
+/// core-only recomputation the firmware runs.
+#[path = "golden/hashing.rs"]
+pub mod hashing;
+
 use common::nginx_swrr;
 use tinylb::Strategy;
 use vectors::*;
@@ -154,4 +159,20 @@ fn golden_splitmix_is_the_common_one() {
         assert_eq!(a.next_u64(), b.next_u64());
         assert_eq!(a.next_u32(), b.next_u32());
     }
+}
+
+/// `hashing::check_all`, the firmware's check of the affinity vectors, agrees with them.
+#[test]
+fn hashing_check_all_agrees() {
+    let mut ran = 0;
+    let mut changed = Vec::new();
+    let failed = hashing::check_all(&mut |vector, row, want, got| {
+        ran += 1;
+        if want != got {
+            changed.push(format!("{vector} {row}: want {want:?}\n    got {got:?}"));
+        }
+    });
+    assert!(changed.is_empty(), "changed:\n{}", changed.join("\n"));
+    assert_eq!(failed, 0);
+    assert_eq!(ran, hashing::HASHES.len() + 10);
 }
