@@ -72,7 +72,8 @@ impl<const N: usize> Select<N> for RoundRobin {
                     // keeps every later ticket's residue, so no turn is skipped or repeated
                     self.cursor.fetch_sub((FOLD_AT / n) * n, Ordering::Relaxed);
                 }
-                let i = (t % n) as usize;
+                // a power-of-two slot count (common) needs no division
+                let i = if n.is_power_of_two() { t & (n - 1) } else { t % n } as usize;
                 if view.eligible_at(i) {
                     return Some(i);
                 }

@@ -16,6 +16,7 @@ const TRIES: u32 = 8;
 /// accepted if it is eligible, not excluded, and `u < weight` (the test is skipped when its
 /// weight is the maximum). After [`TRIES`] rejections: exact two-pass scan (sum of eligible
 /// weights, one unbiased point in it, find its slot). Both paths are exact, so the mixture is.
+#[inline]
 pub(crate) fn weighted_slot<const N: usize>(
     view: &View<'_, N>,
     req: &mut Request<'_>,
