@@ -60,9 +60,10 @@ port_fw() {
 
 # the whole test suite under WASI: lib unit tests, tests/ and doctests. The runner
 # (.ci/wasi-runner.mjs) skips, and lists, the tests that abort because they cannot spawn a
-# thread; any other failure fails the step, with its panic message.
+# thread; any other failure fails the step, with its panic message. --no-fail-fast: one run
+# shows every failing test binary.
 port_wasi_test() {
-    cargo test --target wasm32-wasip1
+    cargo test --target wasm32-wasip1 --no-fail-fast
 }
 
 # TARGET [CARGO ARGS...]: the golden firmware on QEMU (the runner is in
