@@ -74,33 +74,13 @@ port_golden() {
     port_fw run --bin golden --target "$target" "$@"
 }
 
-# TARGET [CARGO ARGS...]: links the panic-freedom binaries whose check passes today
+# TARGET [CARGO ARGS...]: links the panic-freedom binaries: configuration, then pick,
+# lease, finish and drop for every strategy. Their panic handler calls an undefined symbol,
+# so the link fails if any panic path survives (release, LTO).
 port_panic_never() {
     local target=$1
     shift
-    port_fw build --release --bin hot_path --target "$target" "$@"
-}
-
-# Known gap: Lease::finish can still reach a panic (a division by Ejection::base_ms in
-# Pool::try_eject, src/pool.rs, which Config::validate keeps non-zero but the compiler
-# cannot see). This step passes while the link fails for that reason alone, and fails once
-# the binary links, so the check is then made a hard one (move hot_path_finish into
-# port_panic_never and delete this function).
-port_panic_never_finish_known_gap() {
-    local out rc=0
-    out=$(port_fw build --release --bin hot_path_finish --target thumbv7em-none-eabihf 2>&1) \
-        || rc=$?
-    if [ "$rc" -eq 0 ]; then
-        echo "hot_path_finish now links: Lease::finish is panic-free. Make it a hard check:"
-        echo "add --bin hot_path_finish to port_panic_never and remove this known gap."
-        return 1
-    fi
-    if grep -q "undefined symbol: tinylb_hot_path_can_panic" <<<"$out"; then
-        echo "KNOWN GAP: Lease::finish still has a panic path (see .ci/portability.sh)"
-        return 0
-    fi
-    echo "$out"
-    return 1
+    port_fw build --release --bin hot_path --bin hot_path_finish --target "$target" "$@"
 }
 
 # .text/.rodata/.data/.bss of the footprint images, release, LTO: thumbv7em at opt-level
@@ -205,11 +185,10 @@ step "qemu golden thumbv6m (microbit)" port_golden thumbv6m-none-eabi --features
 step "firmware defmt build" port_fw build --target thumbv7em-none-eabihf --features defmt \
     --bin golden
 
-# 6. panic-freedom of pick, lease and drop (and the known gap in finish)
+# 6. panic-freedom of pick, lease, finish and drop
 step "panic-never thumbv7em" port_panic_never thumbv7em-none-eabihf
 step "panic-never thumbv7m" port_panic_never thumbv7m-none-eabi
 step "panic-never thumbv6m" port_panic_never thumbv6m-none-eabi --features critical-section
-step "panic-never finish (known gap)" port_panic_never_finish_known_gap
 
 # 5, 8. footprint and floats
 step "footprint" port_footprint

@@ -56,7 +56,8 @@ impl SlowStart {
 
     /// The ramp's fraction at `elapsed_ms`, in Q16 (65536 = full weight).
     pub(crate) const fn fraction_q16(&self, elapsed_ms: u32) -> u32 {
-        if elapsed_ms >= self.window_ms {
+        // window_ms == 0 is refused by validate; the test keeps the panic path out anyway
+        if elapsed_ms >= self.window_ms || self.window_ms == 0 {
             return 1 << 16;
         }
         let x = (((elapsed_ms as u64) << 16) / self.window_ms as u64) as u32;

@@ -935,7 +935,11 @@ impl<const N: usize> Pool<N> {
         let returned = slot.returned_at_ms.load(Ordering::Acquire);
         let mut times = prior;
         if returned != 0 {
-            times = times.saturating_sub(elapsed_ms(now, returned) / ej.base_ms);
+            // base_ms > 0 by Config::validate; checked_div keeps the panic path out anyway
+            let earned = elapsed_ms(now, returned)
+                .checked_div(ej.base_ms)
+                .unwrap_or(0);
+            times = times.saturating_sub(earned);
         }
         let times = times.saturating_add(1).min(CLAIM - 1);
         slot.ejected_until_ms

@@ -318,7 +318,12 @@ fn run(ops: &[Op]) {
                 let got = pool.set_health(id, h);
                 if live {
                     assert_eq!(got, Ok(()));
-                    m.live_mut(id.index()).unwrap().health = h;
+                    let b = m.live_mut(id.index()).unwrap();
+                    if b.health != Health::Up && h == Health::Up {
+                        // back up: failures reported before start no new streak
+                        b.failure_streak = 0;
+                    }
+                    b.health = h;
                 } else {
                     assert_eq!(got, Err(Error::Stale));
                 }

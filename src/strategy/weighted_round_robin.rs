@@ -3,6 +3,7 @@
 use crate::pool::{BackendId, Pool, View, pick_tiers};
 use crate::rng::{Stream, below_from, mix64};
 use crate::select::{Request, Select};
+use crate::strategy::sample::weighted_slot;
 use crate::sync::{AtomicU32, Ordering};
 
 /// When the ticket reaches this, whole periods are subtracted from the ticket and from every
@@ -201,7 +202,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
             let phase = if self.seed == 0 {
                 0
             } else {
-                (mix64(self.seed) % span) as u32
+                // span <= MAX_PHASE: 32-bit arithmetic (no 64-bit division routine on MCUs)
+                (mix64(self.seed) as u32) % (span as u32)
             };
             for t in 1..=phase {
                 if let Some(i) = self.leader(t, tot as i64, n, tier)
@@ -253,7 +255,9 @@ impl<const N: usize> WeightedRoundRobin<N> {
         let total = self.totals.get(k)?.load(Ordering::Relaxed);
         let ticket = self.tickets.get(k)?;
         if total == 0 {
-            return None;
+            // not built yet (another thread is building it right now) or built before the
+            // tier had a backend: an exact weighted draw until the schedule is there
+            return weighted_slot(view, req, &self.stream, None);
         }
         let live = view.slots();
         let n = live.len().min(N);
@@ -291,7 +295,10 @@ impl<const N: usize> WeightedRoundRobin<N> {
         // backend the schedule favours most now, so a pick never fails while one is
         // eligible.
         let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let i = self.leader_where(t, total as i64, n, tier, |i| view.eligible_at(i))?;
+        let Some(i) = self.leader_where(t, total as i64, n, tier, |i| view.eligible_at(i)) else {
+            // the schedule is older than the pool (a rebuild is under way elsewhere)
+            return weighted_slot(view, req, &self.stream, None);
+        };
         if let Some(c) = self.picks.get(i) {
             c.fetch_add(1, Ordering::Relaxed);
         }

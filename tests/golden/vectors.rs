@@ -261,7 +261,7 @@ pub const WEIGHTED_ROUND_ROBIN: [u8; 26] = [
 ];
 /// `weighted_round_robin_seeded`, 26 picks.
 pub const WEIGHTED_ROUND_ROBIN_SEEDED: [u8; 26] = [
-    0, 4, 2, 1, 4, 0, 2, 4, 0, 2, 4, 4, 2, 0, 4, 2, 1, 4, 0, 2, 4, 0, 2, 4, 4, 2,
+    2, 4, 0, 2, 4, 4, 2, 0, 4, 2, 1, 4, 0, 2, 4, 0, 2, 4, 4, 2, 0, 4, 2, 1, 4, 0,
 ];
 /// `random_seeded`, 32 picks.
 pub const RANDOM_SEEDED: [u8; 32] = [
