@@ -1,0 +1,144 @@
+//! Instruction-count bench: runs one hot-path operation `K` times, for
+//! `valgrind --tool=callgrind` to count (`benches/callgrind/run.sh` drives it and compares
+//! the counts with `benches/callgrind/budgets.txt`).
+//!
+//! ```text
+//! callgrind OP K      run OP K times inside `measured`, the one function callgrind collects
+//! callgrind --list    the operations, one a line
+//! ```
+//!
+//! Operations: `pick/<strategy>/<n>` for every name in `Strategy::NAMES` and n = 8, 64;
+//! `lease_drop/8` (`Lease::acquire` on a known backend, then drop); `lease_finish/8`
+//! (`Lease::acquire`, then `finish` with a success); `baseline/1` (one relaxed
+//! `fetch_add`, to show what the loop itself costs).
+//!
+//! Setup happens outside `measured`: the pool of n backends (weights 1, 2, 3, 4, 1, ...),
+//! one latency sample per backend (so latency strategies compare estimates), and one
+//! warm-up pick (so Maglev's table and WRR's schedule are built before counting). Inside,
+//! each pick has its own key (`i × 2^64/φ`), the same clock, and the strategy's own seeded
+//! random stream. Under `cargo bench` (argument `--bench`) it runs every operation once, as
+//! a smoke test.
+
+use core::hint::black_box;
+use std::process::ExitCode;
+
+use tinylb::{Lease, Outcome, Pool, Request, Select, Strategy};
+
+/// The caller's clock for every pick: one second after the latency samples.
+const NOW_US: u64 = 2_000_000;
+
+/// The one function callgrind collects (`--toggle-collect=*callgrind*measured*`).
+#[inline(never)]
+fn measured(k: u64, mut op: impl FnMut(u64)) {
+    for i in 0..k {
+        op(black_box(i));
+    }
+}
+
+fn pool<const N: usize>() -> Pool<N> {
+    let pool = Pool::new();
+    for i in 0..N {
+        let id = pool.add(1 + (i as u32 % 4)).expect("N backends fit");
+        Lease::acquire(&pool, id)
+            .expect("a fresh backend is eligible")
+            .finish(Outcome::success(1_000 + 100 * i as u64, 1_000_000));
+    }
+    pool
+}
+
+fn pick<const N: usize>(name: &str, k: u64) -> Result<(), String> {
+    let pool = pool::<N>();
+    let s: Strategy<N> = Strategy::from_name(name, 1).map_err(|e| format!("{name}: {e}"))?;
+    // build tables and schedules outside the count
+    black_box(s.select(&pool, &mut Request::new().with_key(0).at_us(NOW_US)));
+    measured(k, |i| {
+        let key = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut req = Request::new().with_key(key).at_us(NOW_US);
+        black_box(s.select(&pool, &mut req));
+    });
+    Ok(())
+}
+
+fn lease<const N: usize>(finish: bool, k: u64) {
+    let pool = pool::<N>();
+    let ids = pool.ids();
+    measured(k, |i| {
+        let id = ids.get(i as usize % ids.len()).copied();
+        let lease = id.and_then(|id| Lease::acquire(&pool, id));
+        let lease = black_box(lease).expect("uncapped backends always lease");
+        if finish {
+            lease.finish(Outcome::success(1_500, NOW_US));
+        }
+    });
+}
+
+fn baseline(k: u64) {
+    let counter = core::sync::atomic::AtomicU32::new(0);
+    measured(k, |_| {
+        black_box(counter.fetch_add(1, core::sync::atomic::Ordering::Relaxed));
+    });
+}
+
+fn ops() -> Vec<String> {
+    let mut ops = Vec::new();
+    for n in [8, 64] {
+        for name in Strategy::<8>::NAMES {
+            ops.push(format!("pick/{name}/{n}"));
+        }
+    }
+    ops.extend(["lease_drop/8", "lease_finish/8", "baseline/1"].map(String::from));
+    ops
+}
+
+fn run(op: &str, k: u64) -> Result<(), String> {
+    let mut parts = op.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("pick"), Some(name), Some("8"), None) => pick::<8>(name, k),
+        (Some("pick"), Some(name), Some("64"), None) => pick::<64>(name, k),
+        (Some("lease_drop"), Some("8"), None, None) => {
+            lease::<8>(false, k);
+            Ok(())
+        }
+        (Some("lease_finish"), Some("8"), None, None) => {
+            lease::<8>(true, k);
+            Ok(())
+        }
+        (Some("baseline"), Some("1"), None, None) => {
+            baseline(k);
+            Ok(())
+        }
+        _ => Err(format!("unknown operation {op:?} (see --list)")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["--list"] => {
+            for op in ops() {
+                println!("{op}");
+            }
+            Ok(())
+        }
+        // `cargo bench` passes `--bench` (and whatever follows `--`, such as a filter or
+        // criterion's `--quick`): run everything once, as a smoke test
+        args if args.contains(&"--bench") => ops().iter().try_for_each(|op| run(op, 1)),
+        [op, k] => match k.parse::<u64>() {
+            Ok(k) => run(op, k),
+            Err(e) => Err(format!("K = {k:?}: {e}")),
+        },
+        _ => Err("usage: callgrind OP K | callgrind --list".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("callgrind bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
