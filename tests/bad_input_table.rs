@@ -120,7 +120,8 @@ fn cap_of_u32_max_is_no_cap() {
 }
 
 /// Index arguments out of range: `Pool::id_at`, `in_flight_at`, `is_eligible` (`None`, 0,
-/// `false`) and `Maglev::table_entry` (`None` at or past `M`), with no panic.
+/// `false`) and `Maglev::table_entry` (`None` at or past `M`), with no panic; and
+/// `Maglev::lookup` with any key.
 #[test]
 fn index_arguments_out_of_range() {
     let pool: Pool<4> = Pool::new();
@@ -140,6 +141,11 @@ fn index_arguments_out_of_range() {
     assert!((0..13).all(|p| m.table_entry(p).is_some_and(|i| i < 4)));
     for p in [13, 14, usize::MAX] {
         assert_eq!(m.table_entry(p), None, "{p}");
+    }
+    // `lookup` takes any key: a slot of the pool once built, `None` before
+    for key in [0, 1, u64::MAX, 1 << 63] {
+        assert!(m.lookup(key).is_some_and(|i| i < 4), "{key}");
+        assert_eq!(Maglev::<4, 13>::new().lookup(key), None, "{key}");
     }
 }
 

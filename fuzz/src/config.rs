@@ -15,7 +15,7 @@
 //! | `Pool::in_flight_at`, `is_eligible`, `id_at` | any index, out of range included |
 //! | `Strategy::from_name` | accepted exactly for the documented names and aliases, any seed |
 //! | `BoundedLoad::new`, `with_seed` | `BalanceFactorTooLow` below 100; any factor above runs |
-//! | `Maglev::try_with_seed`, `table_entry` | errors for bad sizes; any position |
+//! | `Maglev::try_with_seed`, `table_entry`, `lookup` | errors for bad sizes; any position, any key |
 //! | `RoundRobin::starting_at` | any start: n picks visit each of n eligible backends once |
 //! | `hash::jump`, `hash_bytes`, `hash_bytes_keyed` | `None` only for 0 buckets, in range, deterministic |
 //! | `Outcome::success_after`, `failure_after`, `Request::at_us` | any duration and clock |
@@ -458,6 +458,9 @@ fn maglev(inp: &mut Input<'_>) {
         pool.add(1 + (inp.u8() % 3) as u32).unwrap();
     }
     let _ = m.select(&pool, &mut Request::new().with_key(inp.u64()));
+    if let Some(i) = m.lookup(inp.u64()) {
+        assert!(i < 4 && !pool.is_empty(), "lookup -> {i}");
+    }
     let pos = inp.u64() as usize;
     match m.table_entry(pos) {
         Some(i) => assert!(pos < 13 && i < 4, "entry {pos} -> {i}"),
