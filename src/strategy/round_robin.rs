@@ -73,7 +73,11 @@ impl<const N: usize> Select<N> for RoundRobin {
                     self.cursor.fetch_sub((FOLD_AT / n) * n, Ordering::Relaxed);
                 }
                 // a power-of-two slot count (common) needs no division
-                let i = if n.is_power_of_two() { t & (n - 1) } else { t % n } as usize;
+                let i = if n.is_power_of_two() {
+                    t & (n - 1)
+                } else {
+                    t % n
+                } as usize;
                 if view.eligible_at(i) {
                     return Some(i);
                 }
