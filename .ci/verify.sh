@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# Proofs under threads, faults and bad input (issue 6), sourced by .ci/run, which defines
+# `step NAME CMD...` (timed; a failure is recorded and the run goes on). Every command here
+# runs inside a step, so nothing in this file can stop CI by itself.
+#
+#   stress release   tests/stress.rs again with optimisations: more interleavings per second
+#   miri             the unit tests and part of tests/ under the interpreter (x86_64, i686)
+#   fuzz             each cargo-fuzz target for a fixed 30 s on nightly
+#   callgrind        instruction counts of every hot path against benches/callgrind/budgets.txt
+#
+# Measured on the 2-core CI machine from a clean clone (CI=true bash .ci/run, whole run 533 s):
+# stress release 3 s, miri 87 s, miri i686 50 s, fuzz build 22 s (+85 s once per machine
+# to install cargo-fuzz), fuzz ops 31 s, fuzz config 31 s, callgrind budgets 6 s: 230 s.
+
+# --- stress, optimised --------------------------------------------------------------------
+step "stress release" cargo test --release --test stress
+
+# --- miri -----------------------------------------------------------------------------------
+# Interprets the tests, reporting undefined behaviour (in our dependencies' unsafe code:
+# tinylb itself forbids it), data races between the test threads, leaks, and arithmetic
+# that differs on a 32-bit target. Roughly 1000× slower than native, so: few proptest cases
+# and a list of what runs (separate target dir under target/miri, chosen by cargo-miri).
+#
+# Runs: the unit tests; tests/ for the pool and lease contracts (pool, lease), bad input
+# (bad_input_table), threads (stress: a few hundred iterations per thread under miri,
+# send_sync), the fuzz harness on seeded inputs (fuzz_regressions), regressions, least_time
+# and round_robin. Left out, and why (each costs minutes under miri, measured on this
+# machine, and checks arithmetic or statistics rather than anything miri finds):
+#
+#   tests/bad_input.rs, hash_bad_input.rs, ejection.rs, p2c.rs, peak_ewma.rs, least_conn.rs,
+#   slow_start.rs: every strategy on every check, with a Maglev table of 8191 entries built
+#   per pool (> 2 min each, several > 5 min)
+#   tests/hashing.rs, value_stability.rs, hash_value_stability.rs, weighted_round_robin.rs,
+#   random.rs: balance, disruption, golden sequences and chi-square over 10^5..10^6 picks
+#   tests/threads.rs, and the tests skipped below by name: threads or model runs of 10^5..10^6
+#   steps (> 4 min each; tests/stress.rs covers the same protocols at miri's pace)
+#   unit tests neg_log2_precision, roots_are_close: 10^5..10^6 evaluations against f64
+#   tests/loom.rs (needs --cfg loom), proxy_e2e.rs (tokio sockets), no_alloc.rs (a global
+#   allocator), firmware (bare metal): not for miri
+#
+# -Zmiri-compare-exchange-weak-failure-rate=0.05: miri's default makes compare_exchange_weak
+# fail spuriously 80 % of the time, and the crate's CAS loops give up after 16 tries, so an
+# uncontended Lease::acquire fails 2.8 % of the time (reported with issue 6). 5 % still
+# sends every weak CAS loop through its retry path.
+VERIFY_MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-compare-exchange-weak-failure-rate=0.05"
+VERIFY_MIRI_SKIP=(
+    --skip neg_log2_precision --skip roots_are_close
+    --skip select_lease_never_exceeds_a_cap_and_moves_on --skip pool_agrees_with_the_model
+    --skip id_at_sees_a_backend_whose_weight_is_changing --skip rr_some_under_contention
+    --skip two_threads_counts_stay_exact
+)
+step "miri components" rustup component add --toolchain nightly miri rust-src
+step "miri" env MIRIFLAGS="$VERIFY_MIRIFLAGS" PROPTEST_CASES=4 \
+    cargo +nightly miri test --lib --test pool --test lease --test bad_input_table \
+    --test stress --test send_sync --test fuzz_regressions --test regressions \
+    --test least_time --test round_robin -- "${VERIFY_MIRI_SKIP[@]}"
+# 32-bit (usize and pointers of 4 bytes): the contracts, bad input, the fuzz harness, stress
+step "miri i686" env MIRIFLAGS="$VERIFY_MIRIFLAGS" PROPTEST_CASES=2 \
+    cargo +nightly miri test --target i686-unknown-linux-gnu --lib --test pool --test lease \
+    --test bad_input_table --test stress --test fuzz_regressions -- "${VERIFY_MIRI_SKIP[@]}"
+
+# --- fuzzing --------------------------------------------------------------------------------
+# fuzz/ is its own cargo-fuzz crate (own workspace and target dir). No sanitizer: the
+# library forbids unsafe code, so AddressSanitizer would only slow every run down; the
+# build keeps debug assertions and overflow checks, so an overflow is a crash. A crash
+# fails the step and leaves the input in fuzz/artifacts/<target>/.
+verify_fuzz_install() {
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+}
+step "fuzz install" verify_fuzz_install
+# libFuzzer's output is long: keep it in a log, show the totals, or the end on a crash
+verify_fuzz_run() {
+    local target=$1 log rc=0
+    log=$(mktemp)
+    cargo +nightly fuzz run -s none "$target" -- -max_total_time=30 -print_final_stats=1 \
+        >"$log" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' "$log" || true
+    else
+        tail -n 60 "$log"
+    fi
+    rm -f "$log"
+    return "$rc"
+}
+step "fuzz build" cargo +nightly fuzz build -s none
+step "fuzz ops 30s" verify_fuzz_run ops
+step "fuzz config 30s" verify_fuzz_run config
+
+# --- instruction counts ---------------------------------------------------------------------
+step "callgrind budgets" bash benches/callgrind/run.sh
