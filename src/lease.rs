@@ -108,8 +108,9 @@ where
     }
 
     /// Takes a lease on a backend you chose yourself (for example the one a previous request
-    /// of the same session used). Fails, changing nothing, if the backend is gone, not
-    /// eligible, or at its cap.
+    /// of the same session used). Fails, changing nothing, if the backend is gone, not up,
+    /// has weight 0, or is at its cap. Ejection and the backup tier are the strategies'
+    /// business: this call does not look at them.
     pub fn acquire(pool: P, id: BackendId) -> Option<Self> {
         if pool.try_acquire(id) {
             Some(Lease { pool, id })

@@ -526,7 +526,10 @@ impl<const N: usize> Pool<N> {
         for _ in 0..CAS_TRIES {
             let c = slot.config.load(Ordering::Acquire);
             self.check(slot, c, id)?;
-            let next = pack(c >> GEN_SHIFT, S_REMOVED, 0);
+            // RESERVED first: `add` cannot take the slot until the generation has moved on
+            // (a slot reused in between would get a generation that this removal then bumps,
+            // leaving the new backend stale and its slot lost: found by the stress test)
+            let next = pack(c >> GEN_SHIFT, S_RESERVED, 0);
             if slot
                 .config
                 .compare_exchange(c, next, Ordering::SeqCst, Ordering::Relaxed)
@@ -534,6 +537,8 @@ impl<const N: usize> Pool<N> {
             {
                 // leases out from now on record nothing: the generation has moved on
                 slot.generation.fetch_add(1, Ordering::SeqCst);
+                slot.config
+                    .store(pack(c >> GEN_SHIFT, S_REMOVED, 0), Ordering::SeqCst);
                 self.release_weight(weight_of(c));
                 self.members.fetch_sub(1, Ordering::AcqRel);
                 self.leave_counts(c);
@@ -650,7 +655,8 @@ impl<const N: usize> Pool<N> {
     }
 
     /// Sets (or with `None` clears) a backend's in-flight cap: the most leases it may have
-    /// out at once (HAProxy `maxconn`, nginx `max_conns`). Lowering the cap below the current
+    /// out at once (HAProxy `maxconn`, nginx `max_conns`). `Some(u32::MAX)` is the same as
+    /// `None` (and reads back as `None`); a backend never has more than 16,777,215 leases out. Lowering the cap below the current
     /// in-flight count refuses new leases until enough finish; it does not cancel any.
     pub fn set_cap(&self, id: BackendId, cap: Option<u32>) -> Result<(), Error> {
         let cap = match cap {
@@ -807,12 +813,10 @@ impl<const N: usize> Pool<N> {
             if cur & !COUNT_MASK != tag || count >= cap || count == COUNT_MASK {
                 return false;
             }
-            match slot.in_flight.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
+            match slot
+                .in_flight
+                .compare_exchange(cur, cur + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => {
                     taken = true;
                     break;
@@ -854,12 +858,10 @@ impl<const N: usize> Pool<N> {
         for _ in 0..CAS_TRIES {
             let at = slot.latency_at_ms.load(Ordering::Relaxed);
             let next = ewma::update(est, sample, elapsed_ms(now, at), self.config.half_life_ms);
-            match slot.latency_us.compare_exchange_weak(
-                est,
-                next,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
+            match slot
+                .latency_us
+                .compare_exchange(est, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => {
                     slot.latency_at_ms.store(now, Ordering::Relaxed);
                     break;
@@ -875,12 +877,10 @@ impl<const N: usize> Pool<N> {
         let mut streak = f;
         for _ in 0..CAS_TRIES {
             let Some(next) = f.checked_add(1) else { break };
-            match slot.failure_streak.compare_exchange_weak(
-                f,
-                next,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
+            match slot
+                .failure_streak
+                .compare_exchange(f, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => {
                     streak = next;
                     break;
@@ -993,12 +993,10 @@ impl<const N: usize> Pool<N> {
                 cur = self.ejected.load(Ordering::Acquire);
                 continue;
             }
-            match self.ejected.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .ejected
+                .compare_exchange(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return true,
                 Err(v) => cur = v,
             }
@@ -1180,9 +1178,14 @@ impl<'p, const N: usize> View<'p, N> {
 
     /// The same view without panic mode: ejected backends stay out.
     #[inline]
-    fn calm(mut self) -> Self {
-        self.panic = false;
-        self
+    fn clone_calm(&self) -> Self {
+        View {
+            pool: self.pool,
+            slots: self.slots,
+            now_ms: self.now_ms,
+            panic: false,
+            want: self.want,
+        }
     }
 
     /// The slots a strategy scans.
@@ -1273,11 +1276,15 @@ pub(crate) fn pick_tiers<const N: usize>(
         // Too few primaries are healthy: as Envoy spills to the next priority before it
         // panics, healthy backups come first, and only without them are ejected primaries
         // picked from again.
-        let backup = View::new(pool, now_us, true).calm();
-        if let Some(i) = pick(&backup) {
+        let backup = View::new(pool, now_us, true);
+        if let Some(i) = pick(&backup.clone_calm()) {
             return pool.id_for(i);
         }
-        return pick(&primary).and_then(|i| pool.id_for(i));
+        if let Some(i) = pick(&primary) {
+            return pool.id_for(i);
+        }
+        // nothing else can take it: every backend that is up, ejected backups included
+        return pick(&backup).and_then(|i| pool.id_for(i));
     }
     if let Some(i) = pick(&primary) {
         return pool.id_for(i);
