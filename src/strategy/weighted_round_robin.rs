@@ -3,7 +3,6 @@
 use crate::pool::{BackendId, Pool, View, pick_tiers};
 use crate::rng::{Stream, below_from, mix64};
 use crate::select::{Request, Select};
-use crate::strategy::sample::weighted_slot;
 use crate::sync::{AtomicU32, Ordering};
 
 /// When the ticket reaches this, whole periods are subtracted from the ticket and from every
@@ -256,8 +255,9 @@ impl<const N: usize> WeightedRoundRobin<N> {
         let ticket = self.tickets.get(k)?;
         if total == 0 {
             // not built yet (another thread is building it right now) or built before the
-            // tier had a backend: an exact weighted draw until the schedule is there
-            return weighted_slot(view, req, &self.stream, None);
+            // tier had a backend: any eligible backend until the schedule is there
+            let start = ticket.load(Ordering::Relaxed) as usize;
+            return any_eligible(view, start);
         }
         let live = view.slots();
         let n = live.len().min(N);
@@ -297,13 +297,22 @@ impl<const N: usize> WeightedRoundRobin<N> {
         let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let Some(i) = self.leader_where(t, total as i64, n, tier, |i| view.eligible_at(i)) else {
             // the schedule is older than the pool (a rebuild is under way elsewhere)
-            return weighted_slot(view, req, &self.stream, None);
+            return any_eligible(view, t as usize);
         };
         if let Some(c) = self.picks.get(i) {
             c.fetch_add(1, Ordering::Relaxed);
         }
         Some(i)
     }
+}
+
+/// The first eligible slot of `view` from `start` on, cyclically: the rare fallback while a
+/// schedule is being (re)built elsewhere, kept small on purpose.
+fn any_eligible<const N: usize>(view: &View<'_, N>, start: usize) -> Option<usize> {
+    let n = view.slots().len();
+    (0..n)
+        .map(|k| start.wrapping_add(k) % n)
+        .find(|&i| view.eligible_at(i))
 }
 
 impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
