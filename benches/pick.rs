@@ -26,7 +26,6 @@
 //! criterion's `--warm-up-time` / `--measurement-time` override them), then
 //! `python3 benches/ratios.py` for the table of ratios.
 
-use core::convert::Infallible;
 use core::hint::black_box;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use core::time::Duration;
@@ -36,38 +35,15 @@ use std::time::Instant;
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
-use tinylb::rand_core::{Rng, TryRng};
+use tinylb::rand_core::Rng;
 use tinylb::{
     Lease, LeastConn, LeastTime, Outcome, Pool, Random, Request, RoundRobin, Select, SelectExt,
     WeightedRoundRobin,
 };
 
-/// SplitMix64, as in `tests/common/mod.rs`: a seedable `rand_core::Rng`.
-#[derive(Debug, Clone)]
-struct SplitMix(u64);
-
-impl TryRng for SplitMix {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            for (d, s) in chunk.iter_mut().zip(v) {
-                *d = s;
-            }
-        }
-        Ok(())
-    }
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::SplitMix;
 
 /// The caller's clock when the latency samples were taken, in microseconds.
 const SAMPLED_AT_US: u64 = 10_000_000;
