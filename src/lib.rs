@@ -21,7 +21,7 @@ pub use pool::{BackendId, BackendInfo, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Poo
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
 pub use strategy::{
-    LeastConn, LeastTime, ParseStrategyError, PeakEwma, PowerOfTwo, Random, RoundRobin, Strategy,
+    LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PowerOfTwo, Random, RoundRobin, Strategy,
     WeightedRoundRobin,
 };
 

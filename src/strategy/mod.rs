@@ -30,6 +30,7 @@ mod jump;
 mod least_conn;
 mod least_time;
 mod maglev;
+mod names;
 mod p2c;
 mod random;
 mod rendezvous;
@@ -42,6 +43,7 @@ pub use jump::Jump;
 pub use least_conn::LeastConn;
 pub use least_time::LeastTime;
 pub use maglev::{DEFAULT_TABLE_SIZE, MAX_MAGLEV_SLOTS, Maglev};
+pub use names::{STRATEGY_NAMES, StrategyName};
 pub use p2c::{PeakEwma, PowerOfTwo};
 pub use random::Random;
 pub use rendezvous::Rendezvous;
@@ -100,21 +102,10 @@ impl TieBreak {
 
 /// Any built-in strategy, chosen in code or by name from a configuration file.
 ///
-/// Names (case-insensitive, `-` and `_` interchangeable):
-///
-/// | name | aliases | strategy |
-/// |---|---|---|
-/// | `round_robin` | `rr`, `roundrobin`, `static-rr` | [`RoundRobin`] |
-/// | `weighted_round_robin` | `wrr`, `weighted_rr` | [`WeightedRoundRobin`] |
-/// | `least_conn` | `least_connections`, `leastconn` | [`LeastConn`] |
-/// | `least_time` | `least_response_time`, `lrt` | [`LeastTime`] |
-/// | `random` | | [`Random`] |
-/// | `maglev` | `ring`, `ring_hash`, `consistent`, `consistent_hash` | [`Maglev`] with `M` entries |
-/// | `rendezvous` | `hrw`, `highest_random_weight` | [`Rendezvous`] |
-/// | `jump` | `jump_hash`, `jump_consistent_hash` | [`Jump`] |
-/// | `bounded_load` | `consistent_bounded_load`, `chbl` | [`BoundedLoad`], factor 125 % |
-/// | `p2c` | `power_of_two`, `least_request`, `random_2` | [`PowerOfTwo`] |
-/// | `peak_ewma` | `p2c_ewma`, `p2c_peak_ewma`, `ewma` | [`PeakEwma`] |
+/// Names come from one table, [`STRATEGY_NAMES`]: each strategy's canonical name and the
+/// aliases users know from nginx, HAProxy, Envoy and gRPC, matched case-insensitively with
+/// `-` and spaces read as `_`. A refused name's error says which name and lists the known
+/// ones.
 ///
 /// ```
 /// use tinylb::{Pool, Request, Select, Strategy};
@@ -164,88 +155,50 @@ pub enum Strategy<const N: usize, const M: usize = DEFAULT_TABLE_SIZE> {
 }
 
 impl<const N: usize, const M: usize> Strategy<N, M> {
-    /// Every canonical name, in the order of the enum.
-    pub const NAMES: &'static [&'static str] = &[
-        "round_robin",
-        "weighted_round_robin",
-        "least_conn",
-        "least_time",
-        "random",
-        "maglev",
-        "rendezvous",
-        "jump",
-        "bounded_load",
-        "p2c",
-        "peak_ewma",
-    ];
+    /// Every canonical name, in the order of the enum (the `name` column of
+    /// [`STRATEGY_NAMES`]).
+    pub const NAMES: &'static [&'static str] = &names::CANONICAL;
 
     /// The strategy's canonical name (what [`FromStr`] accepts first).
     pub const fn name(&self) -> &'static str {
-        match self {
-            Strategy::RoundRobin(_) => "round_robin",
-            Strategy::WeightedRoundRobin(_) => "weighted_round_robin",
-            Strategy::LeastConn(_) => "least_conn",
-            Strategy::LeastTime(_) => "least_time",
-            Strategy::Random(_) => "random",
-            Strategy::Maglev(_) => "maglev",
-            Strategy::Rendezvous(_) => "rendezvous",
-            Strategy::Jump(_) => "jump",
-            Strategy::BoundedLoad(_) => "bounded_load",
-            Strategy::PowerOfTwo(_) => "p2c",
-            Strategy::PeakEwma(_) => "peak_ewma",
-        }
+        let row = match self {
+            Strategy::RoundRobin(_) => 0,
+            Strategy::WeightedRoundRobin(_) => 1,
+            Strategy::LeastConn(_) => 2,
+            Strategy::LeastTime(_) => 3,
+            Strategy::Random(_) => 4,
+            Strategy::Maglev(_) => 5,
+            Strategy::Rendezvous(_) => 6,
+            Strategy::Jump(_) => 7,
+            Strategy::BoundedLoad(_) => 8,
+            Strategy::PowerOfTwo(_) => 9,
+            Strategy::PeakEwma(_) => 10,
+        };
+        names::CANONICAL[row]
     }
 
     /// Parses a name like [`FromStr`], giving every seeded strategy `seed` (use a different
     /// seed per proxy instance so instances do not pick in lockstep).
     pub fn from_name(name: &str, seed: u64) -> Result<Self, ParseStrategyError> {
-        let mut buf = [0u8; 32];
-        let bytes = name.trim().as_bytes();
-        let Some(dst) = buf.get_mut(..bytes.len()) else {
-            return Err(ParseStrategyError);
+        let Some(row) = names::lookup(name) else {
+            return Err(ParseStrategyError::new(name, ParseReason::Unknown));
         };
-        for (d, &b) in dst.iter_mut().zip(bytes) {
-            *d = match b {
-                b'-' | b' ' => b'_',
-                _ => b.to_ascii_lowercase(),
-            };
-        }
-        Ok(match &*dst {
-            b"round_robin" | b"rr" | b"roundrobin" | b"static_rr" => {
-                Strategy::RoundRobin(RoundRobin::starting_at(seed as u32))
-            }
-            b"weighted_round_robin" | b"wrr" | b"weighted_rr" => {
-                Strategy::WeightedRoundRobin(WeightedRoundRobin::with_seed(seed))
-            }
-            b"least_conn" | b"least_connections" | b"leastconn" => {
-                Strategy::LeastConn(LeastConn::with_seed(seed))
-            }
-            b"least_time" | b"least_response_time" | b"lrt" => {
-                Strategy::LeastTime(LeastTime::with_seed(seed))
-            }
-            b"random" => Strategy::Random(Random::with_seed(seed)),
-            b"maglev" | b"ring" | b"ring_hash" | b"consistent" | b"consistent_hash" => {
-                match Maglev::try_with_seed(seed) {
-                    Ok(m) => Strategy::Maglev(m),
-                    Err(_) => return Err(ParseStrategyError),
-                }
-            }
-            b"rendezvous" | b"hrw" | b"highest_random_weight" => {
-                Strategy::Rendezvous(Rendezvous::with_seed(seed))
-            }
-            b"jump" | b"jump_hash" | b"jump_consistent_hash" => {
-                Strategy::Jump(Jump::with_seed(seed))
-            }
-            b"bounded_load" | b"consistent_bounded_load" | b"chbl" => {
-                Strategy::BoundedLoad(BoundedLoad::with_default_factor(seed))
-            }
-            b"p2c" | b"power_of_two" | b"least_request" | b"random_2" | b"random(2)" => {
-                Strategy::PowerOfTwo(PowerOfTwo::with_seed(seed))
-            }
-            b"peak_ewma" | b"p2c_ewma" | b"p2c_peak_ewma" | b"ewma" => {
-                Strategy::PeakEwma(PeakEwma::with_seed(seed))
-            }
-            _ => return Err(ParseStrategyError),
+        // rows in the order of STRATEGY_NAMES (tests/ check every name and alias)
+        Ok(match row {
+            0 => Strategy::RoundRobin(RoundRobin::starting_at(seed as u32)),
+            1 => Strategy::WeightedRoundRobin(WeightedRoundRobin::with_seed(seed)),
+            2 => Strategy::LeastConn(LeastConn::with_seed(seed)),
+            3 => Strategy::LeastTime(LeastTime::with_seed(seed)),
+            4 => Strategy::Random(Random::with_seed(seed)),
+            5 => match Maglev::try_with_seed(seed) {
+                Ok(m) => Strategy::Maglev(m),
+                Err(_) => return Err(ParseStrategyError::new(name, ParseReason::NoMaglevTable)),
+            },
+            6 => Strategy::Rendezvous(Rendezvous::with_seed(seed)),
+            7 => Strategy::Jump(Jump::with_seed(seed)),
+            8 => Strategy::BoundedLoad(BoundedLoad::with_default_factor(seed)),
+            9 => Strategy::PowerOfTwo(PowerOfTwo::with_seed(seed)),
+            _ => Strategy::PeakEwma(PeakEwma::with_seed(seed)),
         })
     }
 }
@@ -276,13 +229,87 @@ impl<const N: usize, const M: usize> Select<N> for Strategy<N, M> {
     }
 }
 
-/// The name given to [`Strategy::from_str`] is not one tinylb knows.
+/// Why [`Strategy::from_name`] refused a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseStrategyError;
+#[non_exhaustive]
+pub enum ParseReason {
+    /// Not a name or alias in [`STRATEGY_NAMES`].
+    Unknown,
+    /// `maglev` (or an alias) with a table size `M` that is not a prime at least `N`
+    /// (for example `Strategy<8, 0>`, which has no table).
+    NoMaglevTable,
+}
+
+/// The name given to [`Strategy::from_name`] is not one tinylb knows (or names Maglev where
+/// the enum has no usable table). Its [`Display`](fmt::Display) names the rejected name
+/// (up to 32 bytes) and lists the accepted ones.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ParseStrategyError {
+    name: [u8; names::MAX_NAME_LEN],
+    len: u8,
+    reason: ParseReason,
+}
+
+impl ParseStrategyError {
+    fn new(name: &str, reason: ParseReason) -> Self {
+        let mut buf = [0u8; names::MAX_NAME_LEN];
+        // keep whole characters only, so the copy stays valid UTF-8
+        let mut len = 0;
+        for (i, ch) in name.char_indices() {
+            let end = i + ch.len_utf8();
+            if end > names::MAX_NAME_LEN {
+                break;
+            }
+            len = end;
+        }
+        if let (Some(dst), Some(src)) = (buf.get_mut(..len), name.as_bytes().get(..len)) {
+            dst.copy_from_slice(src);
+        }
+        ParseStrategyError {
+            name: buf,
+            len: len as u8,
+            reason,
+        }
+    }
+
+    /// The rejected name (its first 32 bytes, cut at a character boundary).
+    pub fn name(&self) -> &str {
+        let bytes = self.name.get(..self.len as usize).unwrap_or(&[]);
+        core::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    /// Why it was rejected.
+    pub const fn reason(&self) -> ParseReason {
+        self.reason
+    }
+}
+
+impl fmt::Debug for ParseStrategyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParseStrategyError")
+            .field("name", &self.name())
+            .field("reason", &self.reason)
+            .finish()
+    }
+}
 
 impl fmt::Display for ParseStrategyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown strategy name (see Strategy::NAMES for the ones tinylb knows)")
+        match self.reason {
+            ParseReason::Unknown => write!(f, "unknown strategy name `{}`; known: ", self.name())?,
+            ParseReason::NoMaglevTable => write!(
+                f,
+                "`{}` needs a Maglev table size M that is a prime at least N; known: ",
+                self.name()
+            )?,
+        }
+        for (i, row) in STRATEGY_NAMES.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(row.name)?;
+        }
+        Ok(())
     }
 }
 

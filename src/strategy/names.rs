@@ -1,0 +1,97 @@
+//! The one table of strategy names: every canonical name and its aliases, in the order of
+//! the [`Strategy`](crate::Strategy) enum. Parsing, [`Strategy::name`](crate::Strategy::name),
+//! [`Strategy::NAMES`](crate::Strategy::NAMES) and the fuzz harness read it.
+
+/// One built-in strategy's names: the canonical one and the aliases users know from other
+/// balancers (nginx, HAProxy, Envoy, gRPC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrategyName {
+    /// The canonical name, what [`Strategy::name`](crate::Strategy::name) returns.
+    pub name: &'static str,
+    /// Other names that parse to the same strategy.
+    pub aliases: &'static [&'static str],
+}
+
+/// Every built-in strategy's names, in the order of the [`Strategy`](crate::Strategy) enum.
+///
+/// Names are matched case-insensitively, with `-` and spaces read as `_`.
+pub const STRATEGY_NAMES: &[StrategyName] = &[
+    StrategyName {
+        name: "round_robin",
+        aliases: &["rr", "roundrobin", "static_rr"],
+    },
+    StrategyName {
+        name: "weighted_round_robin",
+        aliases: &["wrr", "weighted_rr"],
+    },
+    StrategyName {
+        name: "least_conn",
+        aliases: &["least_connections", "leastconn"],
+    },
+    StrategyName {
+        name: "least_time",
+        aliases: &["least_response_time", "lrt"],
+    },
+    StrategyName {
+        name: "random",
+        aliases: &[],
+    },
+    StrategyName {
+        name: "maglev",
+        aliases: &["ring", "ring_hash", "consistent", "consistent_hash"],
+    },
+    StrategyName {
+        name: "rendezvous",
+        aliases: &["hrw", "highest_random_weight"],
+    },
+    StrategyName {
+        name: "jump",
+        aliases: &["jump_hash", "jump_consistent_hash"],
+    },
+    StrategyName {
+        name: "bounded_load",
+        aliases: &["consistent_bounded_load", "chbl"],
+    },
+    StrategyName {
+        name: "p2c",
+        aliases: &["power_of_two", "least_request", "random_2", "random(2)"],
+    },
+    StrategyName {
+        name: "peak_ewma",
+        aliases: &["p2c_ewma", "p2c_peak_ewma", "ewma"],
+    },
+];
+
+/// Number of built-in strategies.
+pub(crate) const COUNT: usize = STRATEGY_NAMES.len();
+
+/// The canonical names alone, in table order.
+pub(crate) const CANONICAL: [&str; COUNT] = {
+    let mut out = [""; COUNT];
+    let mut i = 0;
+    while i < COUNT {
+        out[i] = STRATEGY_NAMES[i].name;
+        i += 1;
+    }
+    out
+};
+
+/// Longest name or alias the parser accepts, in bytes.
+pub(crate) const MAX_NAME_LEN: usize = 32;
+
+/// The table row `name` names (after normalising case, `-` and spaces), or `None`.
+pub(crate) fn lookup(name: &str) -> Option<usize> {
+    let mut buf = [0u8; MAX_NAME_LEN];
+    let bytes = name.trim().as_bytes();
+    let dst = buf.get_mut(..bytes.len())?;
+    for (d, &b) in dst.iter_mut().zip(bytes) {
+        *d = match b {
+            b'-' | b' ' => b'_',
+            _ => b.to_ascii_lowercase(),
+        };
+    }
+    let dst: &[u8] = dst;
+    STRATEGY_NAMES.iter().position(|row| {
+        row.name.as_bytes() == dst || row.aliases.iter().any(|a| a.as_bytes() == dst)
+    })
+}
