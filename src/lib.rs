@@ -21,8 +21,8 @@ pub use pool::{BackendId, BackendInfo, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Poo
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
 pub use strategy::{
-    LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PowerOfTwo, Random, RoundRobin, Strategy,
-    WeightedRoundRobin,
+    LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PowerOfTwo, Random,
+    RoundRobin, Strategy, WeightedRoundRobin,
 };
 
 /// The `rand_core` crate tinylb's [`Request::with_rng`] takes randomness from, re-exported

@@ -13,7 +13,7 @@ use common::SplitMix;
 use proptest::prelude::*;
 use tinylb::{
     BackendId, BackendInfo, Error, Health, Lease, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Outcome,
-    ParseStrategyError, Pool, Request, Select, SelectExt, Strategy,
+    ParseReason, Pool, Request, Select, SelectExt, Strategy,
 };
 
 /// Everything observable about a pool, plus `info` of some extra (stale or foreign) ids.
@@ -456,7 +456,15 @@ fn unknown_strategy_names() {
         "r\u{301}andom",
     ] {
         let got = name.parse::<Strategy<4>>();
-        assert_eq!(got.err(), Some(ParseStrategyError), "{name:?} was accepted");
+        let err = got.expect_err(name);
+        assert_eq!(err.reason(), ParseReason::Unknown, "{name:?}");
+        // the error names what was refused (its first 32 bytes) and lists the known names
+        assert!(name.starts_with(err.name()), "{name:?} -> {:?}", err.name());
+        let text = err.to_string();
+        assert!(
+            text.contains("round_robin") && text.contains("peak_ewma"),
+            "{text}"
+        );
         assert!(Strategy::<4>::from_name(name, 7).is_err(), "{name:?}");
     }
     // the same names that users know are accepted, however they are spelled
@@ -472,7 +480,10 @@ fn unknown_strategy_names() {
     for name in Strategy::<4>::NAMES {
         assert_eq!(name.parse::<Strategy<4>>().unwrap().name(), *name);
     }
-    let e: &dyn core::error::Error = &ParseStrategyError;
+    let refused = "fastest".parse::<Strategy<4>>().expect_err("unknown");
+    assert_eq!(refused.name(), "fastest");
+    assert!(refused.to_string().contains("`fastest`"));
+    let e: &dyn core::error::Error = &refused;
     assert!(e.source().is_none());
     assert!(!e.to_string().is_empty());
 }
