@@ -31,6 +31,8 @@ pub enum BackendError {
     /// The [`BackendId`](crate::BackendId) names a backend that has since been removed
     /// (its slot's generation moved on). The id is dead: drop it.
     Stale,
+    /// A share above [`FULL_SHARE`](crate::FULL_SHARE) (65536).
+    ShareTooLarge,
     /// The backend is being changed by other calls at this very moment and this call lost
     /// every one of its bounded compare-and-swap tries. The id is still good: try again.
     Busy,
@@ -49,6 +51,9 @@ impl fmt::Display for BackendError {
             ),
             BackendError::NoSuchBackend => f.write_str("no backend at that index"),
             BackendError::Stale => f.write_str("the backend id refers to a removed backend"),
+            BackendError::ShareTooLarge => {
+                write!(f, "share exceeds FULL_SHARE ({})", crate::FULL_SHARE)
+            }
             BackendError::Busy => {
                 f.write_str("the backend is being changed concurrently; try again")
             }

@@ -19,8 +19,8 @@ pub use config::{Config, DEFAULT_HALF_LIFE_MS, Ejection, SlowStart};
 pub use error::{BackendError, ConfigError, TableError};
 pub use lease::{Lease, Outcome, Unstamped};
 pub use pool::{
-    Backend, BackendId, BackendInfo, Candidate, Health, Ids, MAX_IN_FLIGHT, MAX_TOTAL_WEIGHT,
-    MAX_WEIGHT, Pool, View,
+    Backend, BackendId, BackendInfo, Candidate, FULL_SHARE, Health, Ids, MAX_IN_FLIGHT,
+    MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool, View,
 };
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};

@@ -12,8 +12,8 @@ use crate::error::BackendError;
 use crate::sync::Ordering;
 
 use super::word::{
-    BACKUP, EJECTED, S_DOWN, S_DRAINING, S_EMPTY, S_REMOVED, S_RESERVED, S_UP, WARMING, cap_of,
-    cap_word,
+    BACKUP, EJECTED, FULL_SHARE, S_DOWN, S_DRAINING, S_EMPTY, S_REMOVED, S_RESERVED, S_UP, SHARED,
+    WARMING, cap_of, cap_word,
 };
 use super::{BackendId, BackendInfo, CAS_TRIES, Flight, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
 use super::{Pool, Slot, Word};
@@ -134,6 +134,7 @@ impl<const N: usize> Pool<N> {
             }
             slot.generation.store(generation, Ordering::SeqCst);
             slot.cap.store(cap_word(b.cap), Ordering::Relaxed);
+            slot.share.store(FULL_SHARE, Ordering::Relaxed);
             for a in [
                 &slot.latency_us,
                 &slot.latency_at_ms,
@@ -315,6 +316,64 @@ impl<const N: usize> Pool<N> {
             self.check(slot, slot.word(), id)?;
             slot.cap.store(cap_word(cap), Ordering::Release);
             Ok(())
+        })
+    }
+
+    /// Sets the backend's share of its weight in this pool, in Q16: [`FULL_SHARE`]
+    /// (65536) counts all of it (the default), 0 keeps it out of every pick, and values in
+    /// between scale its effective weight (at least 1) for every strategy, and the weight
+    /// schedules and tables are built from. This is how a proxy applies its subset of a large
+    /// fleet (see [`subset`](crate::subset)): backends outside the subset get 0, subset
+    /// members their overlap weight. A backend that is never given a share costs nothing
+    /// extra on the pick path. Above [`FULL_SHARE`]: [`BackendError::ShareTooLarge`].
+    ///
+    /// ```
+    /// use tinylb::{FULL_SHARE, Pool, Request, RoundRobin, Select};
+    /// let pool: Pool<4> = Pool::new();
+    /// let ids: Vec<_> = (0..3).map(|_| pool.add(1).unwrap()).collect();
+    /// pool.set_share(ids[1], 0).unwrap(); // not in this proxy's subset
+    /// let rr = RoundRobin::new();
+    /// for _ in 0..6 {
+    ///     assert_ne!(rr.select(&pool, &mut Request::new()), Some(ids[1]));
+    /// }
+    /// pool.set_share(ids[1], FULL_SHARE).unwrap();
+    /// assert_eq!(pool.share(ids[1]), Ok(FULL_SHARE));
+    /// assert!(pool.set_share(ids[1], FULL_SHARE + 1).is_err());
+    /// ```
+    pub fn set_share(&self, id: BackendId, share_q16: u32) -> Result<(), BackendError> {
+        if share_q16 > FULL_SHARE {
+            return Err(BackendError::ShareTooLarge);
+        }
+        self.pinned(id, |slot| {
+            for _ in 0..CAS_TRIES {
+                let c = slot.word();
+                self.check(slot, c, id)?;
+                // the value first, then the flag that makes picks read it
+                slot.share.store(share_q16, Ordering::Release);
+                let next = c.with(SHARED, share_q16 != FULL_SHARE);
+                if next == c
+                    || slot
+                        .config
+                        .compare_exchange(c.0, next.0, Ordering::SeqCst, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    self.bump_epoch();
+                    return Ok(());
+                }
+            }
+            Err(BackendError::Busy)
+        })
+    }
+
+    /// The backend's share ([`Pool::set_share`]), in Q16.
+    pub fn share(&self, id: BackendId) -> Result<u32, BackendError> {
+        let slot = self.slot_of(id)?;
+        let c = slot.word();
+        self.check(slot, c, id)?;
+        Ok(if c.has(SHARED) {
+            slot.share.load(Ordering::Acquire)
+        } else {
+            FULL_SHARE
         })
     }
 

@@ -50,8 +50,8 @@ mod word;
 pub use admin::{Backend, Ids};
 pub(crate) use slot::Slot;
 pub use view::{Candidate, View};
-pub(crate) use word::{Flight, Word};
-pub use word::{MAX_IN_FLIGHT, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
+pub(crate) use word::{BACKUP, Flight, Word};
+pub use word::{FULL_SHARE, MAX_IN_FLIGHT, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
 
 /// Bounded retries for compare-and-swap loops: no loop in the crate spins without a bound.
 pub(crate) const CAS_TRIES: u32 = 16;
@@ -313,6 +313,7 @@ impl<const N: usize> Pool<N> {
                 &s.ejected_until_ms,
                 &s.ejections,
                 &s.returned_at_ms,
+                &s.share,
             ] {
                 a.touch();
             }

@@ -4,13 +4,13 @@ use crate::clock::elapsed_ms;
 use crate::ewma;
 use crate::sync::{AtomicU32, Ordering};
 
-use super::word::{BACKUP, Flight, NO_CAP, S_EMPTY, S_UP, Word};
+use super::word::{BACKUP, FULL_SHARE, Flight, NO_CAP, S_EMPTY, S_UP, SHARED, Word, shared_weight};
 
 /// One backend's state. Private: strategies read it through [`View`](super::View).
 ///
-/// Eleven 32-bit words, 44 bytes: what a pick reads first (`config`), what a lease writes
-/// (`in_flight`), then what `finish` writes (latency, streak) and what ejection and slow
-/// start keep.
+/// Twelve 32-bit words, 48 bytes: what a pick reads first (`config`), what a lease writes
+/// (`in_flight`), then what `finish` writes (latency, streak), what ejection and slow start
+/// keep, and the backend's share.
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) config: AtomicU32,
@@ -29,6 +29,9 @@ pub(crate) struct Slot {
     pub(crate) ejections: AtomicU32,
     /// When the backend last returned from ejection (odd tick), 0 if never.
     pub(crate) returned_at_ms: AtomicU32,
+    /// The backend's share of its weight in this pool, Q16 ([`FULL_SHARE`] = all of it; 0 =
+    /// outside this proxy's subset). Read only when the config word's `SHARED` flag is set.
+    pub(crate) share: AtomicU32,
 }
 
 impl Slot {
@@ -45,6 +48,18 @@ impl Slot {
             ejected_until_ms: AtomicU32::new(0),
             ejections: AtomicU32::new(0),
             returned_at_ms: AtomicU32::new(0),
+            share: AtomicU32::new(FULL_SHARE),
+        }
+    }
+
+    /// The weight that counts for building schedules and tables from config word `c`: the
+    /// configured weight, scaled by the share when one is set (0 when it is 0).
+    #[inline]
+    pub(crate) fn member_weight(&self, c: Word) -> u32 {
+        if c.has(SHARED) {
+            shared_weight(c.weight(), self.share.load(Ordering::Acquire)).unwrap_or(0)
+        } else {
+            c.weight()
         }
     }
 
@@ -53,12 +68,13 @@ impl Slot {
         Word(self.config.load(Ordering::Acquire))
     }
 
-    /// Configured weight and tier of a backend that is up with a weight above zero,
-    /// whatever its ejection and slow-start flags: what a schedule is built from.
+    /// Member weight ([`Slot::member_weight`]) and tier of a backend that is up with a
+    /// weight above zero, whatever its ejection and slow-start flags: what a schedule is
+    /// built from.
     #[inline]
     pub(crate) fn schedule_weight(&self) -> Option<(u32, bool)> {
         let c = self.word();
-        let w = c.weight();
+        let w = self.member_weight(c);
         if c.state() == S_UP && w > 0 {
             Some((w, c.has(BACKUP)))
         } else {

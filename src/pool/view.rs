@@ -10,7 +10,9 @@
 //! 3. **ejection**: an ejected backend is out, unless the pool is in panic; an ejection
 //!    whose time is up (on the request's clock) ends here, at the first pick that looks;
 //! 4. **slow start**: a backend in its ramp has a lower effective weight;
-//! 5. **cap**: a backend at its in-flight cap is out.
+//! 5. **share**: a backend's weight is scaled by its share in this pool
+//!    ([`Pool::set_share`]: this proxy's subset of a large fleet); share 0 is out;
+//! 6. **cap**: a backend at its in-flight cap is out.
 //!
 //! What passes is a [`Candidate`]: the slot index, the occupant's generation (so the id a
 //! pick returns names the backend the pick judged, not whatever took the slot since), the
@@ -21,7 +23,7 @@ use core::fmt;
 use crate::clock::{elapsed_ms, reached, stamp, tick_ms};
 use crate::sync::Ordering;
 
-use super::word::{EJECTED, WARMING};
+use super::word::{EJECTED, SHARED, WARMING, shared_weight};
 use super::{BackendId, Pool, Slot, Word};
 
 /// One backend a pick may choose, as the [`View`] judged it.
@@ -209,6 +211,16 @@ impl<'p, const N: usize> View<'p, N> {
 
     #[cold]
     fn flagged_weight(&self, slot: &Slot, c: Word) -> Option<u32> {
+        let w = self.ramped_weight(slot, c)?;
+        if c.has(SHARED) {
+            return shared_weight(w, slot.share.load(Ordering::Acquire));
+        }
+        Some(w)
+    }
+
+    /// Ejection, panic and slow start applied to the configured weight.
+    #[inline]
+    fn ramped_weight(&self, slot: &Slot, c: Word) -> Option<u32> {
         if c.has(EJECTED) {
             let until = slot.ejected_until_ms.load(Ordering::Acquire);
             if reached(self.now_ms, until) {

@@ -3,9 +3,9 @@
 //! **Config word** (what a pick reads first, one load):
 //!
 //! ```text
-//!  31      27 26     25      24      23   21 20                  0
-//! [generation|backup|warming|ejected| state |        weight        ]
-//!  low 5 bits
+//!  31      28  27     26     25      24      23   21 20                  0
+//! [generation|shared|backup|warming|ejected| state |        weight        ]
+//!  low 4 bits
 //! ```
 //!
 //! **In-flight word** (what a lease writes):
@@ -43,8 +43,10 @@ pub(crate) const STATE_MASK: u32 = 0b111 << STATE_SHIFT;
 pub(crate) const EJECTED: u32 = 1 << 24;
 pub(crate) const WARMING: u32 = 1 << 25;
 pub(crate) const BACKUP: u32 = 1 << 26;
-const GEN_SHIFT: u32 = 27;
-const GEN_BITS: u32 = 0x1f;
+/// The backend has a share below full ([`Pool::set_share`](crate::Pool::set_share)).
+pub(crate) const SHARED: u32 = 1 << 27;
+const GEN_SHIFT: u32 = 28;
+const GEN_BITS: u32 = 0xf;
 
 /// Slot states (the config word's `state` field).
 pub(crate) const S_EMPTY: u32 = 0;
@@ -108,10 +110,10 @@ impl Word {
     pub(crate) const fn same_generation(self, state: u32, weight: u32) -> Self {
         Word((self.0 & (GEN_BITS << GEN_SHIFT)) | (state << STATE_SHIFT) | (weight & WEIGHT_MASK))
     }
-    /// The bits a pick's fast path compares: state, tier and the two slow-path flags.
+    /// The bits a pick's fast path compares: state, tier and the slow-path flags.
     #[inline]
     pub(crate) const fn pick_bits(self) -> u32 {
-        self.0 & (STATE_MASK | BACKUP | EJECTED | WARMING)
+        self.0 & (STATE_MASK | BACKUP | EJECTED | WARMING | SHARED)
     }
     /// What [`Word::pick_bits`] is for an up backend of the tier, no flags.
     #[inline]
@@ -178,6 +180,20 @@ pub(crate) const fn cap_word(cap: Option<core::num::NonZeroU32>) -> u32 {
         Some(c) if c.get() < MAX_IN_FLIGHT => c.get() - 1,
         _ => NO_CAP,
     }
+}
+
+/// A full share: the backend's whole weight counts.
+pub const FULL_SHARE: u32 = 1 << 16;
+
+/// `weight` scaled by `share` (Q16, at most [`FULL_SHARE`]): `None` at share 0, else at
+/// least 1.
+#[inline]
+pub(crate) const fn shared_weight(weight: u32, share: u32) -> Option<u32> {
+    if share == 0 || weight == 0 {
+        return None;
+    }
+    let w = ((weight as u64 * share as u64) >> 16) as u32;
+    Some(if w == 0 { 1 } else { w })
 }
 
 /// The stored value for "no cap".

@@ -351,10 +351,16 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
         let mut changed = false;
         for (i, member) in self.members.iter().enumerate() {
             let w = if i < live {
-                pool.id_at(i)
-                    .and_then(|id| pool.info(id).ok())
-                    .filter(|info| !info.backup)
-                    .map_or(0, |info| info.weight)
+                // members: primaries in the pool whatever their health, by the weight their
+                // share leaves them
+                pool.slot(i).map_or(0, |s| {
+                    let c = s.word();
+                    if c.occupied() && !c.has(crate::pool::BACKUP) {
+                        s.member_weight(c)
+                    } else {
+                        0
+                    }
+                })
             } else {
                 0
             };

@@ -124,20 +124,20 @@ impl<const N: usize, const M: usize> Strategy<N, M> {
 
     /// The strategy's canonical name (what [`FromStr`] accepts first).
     pub const fn name(&self) -> &'static str {
-        let row = match self {
-            Strategy::RoundRobin(_) => 0,
-            Strategy::WeightedRoundRobin(_) => 1,
-            Strategy::LeastConn(_) => 2,
-            Strategy::LeastTime(_) => 3,
-            Strategy::Random(_) => 4,
-            Strategy::Maglev(_) => 5,
-            Strategy::Rendezvous(_) => 6,
-            Strategy::Jump(_) => 7,
-            Strategy::BoundedLoad(_) => 8,
-            Strategy::PowerOfTwo(_) => 9,
-            Strategy::PeakEwma(_) => 10,
-        };
-        names::CANONICAL[row]
+        // rows of STRATEGY_NAMES, in the enum's order
+        match self {
+            Strategy::RoundRobin(_) => names::CANONICAL[0],
+            Strategy::WeightedRoundRobin(_) => names::CANONICAL[1],
+            Strategy::LeastConn(_) => names::CANONICAL[2],
+            Strategy::LeastTime(_) => names::CANONICAL[3],
+            Strategy::Random(_) => names::CANONICAL[4],
+            Strategy::Maglev(_) => names::CANONICAL[5],
+            Strategy::Rendezvous(_) => names::CANONICAL[6],
+            Strategy::Jump(_) => names::CANONICAL[7],
+            Strategy::BoundedLoad(_) => names::CANONICAL[8],
+            Strategy::PowerOfTwo(_) => names::CANONICAL[9],
+            Strategy::PeakEwma(_) => names::CANONICAL[10],
+        }
     }
 
     /// Parses a name like [`FromStr`], giving every seeded strategy `seed` (use a different
