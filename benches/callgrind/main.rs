@@ -61,7 +61,7 @@ fn pick<const N: usize>(name: &str, k: u64) -> Result<(), String> {
 
 fn lease<const N: usize>(finish: bool, k: u64) {
     let pool = pool::<N>();
-    let ids = pool.ids();
+    let ids: Vec<_> = pool.ids().collect();
     measured(k, |i| {
         let id = ids.get(i as usize % ids.len()).copied();
         let lease = id.and_then(|id| Lease::acquire(&pool, id));

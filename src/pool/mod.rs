@@ -283,6 +283,12 @@ impl<const N: usize> Pool<N> {
         self.backups.load(Ordering::Relaxed) != 0
     }
 
+    /// The generation of slot `index` (0 out of range), read as a lease reads it.
+    #[inline]
+    pub(crate) fn generation_of(&self, index: usize) -> u32 {
+        self.slots.get(index).map_or(0, Slot::generation)
+    }
+
     #[inline]
     pub(crate) fn slot(&self, index: usize) -> Option<&Slot> {
         self.slots.get(index)

@@ -14,11 +14,12 @@
 //!    ([`Pool::set_share`]: this proxy's subset of a large fleet); share 0 is out;
 //! 6. **cap**: a backend at its in-flight cap is out.
 //!
-//! What passes is a [`Candidate`]: the slot index, the occupant's generation (so the id a
+//! What passes is a [`Candidate`]: the slot index, the config word as judged (so the id a
 //! pick returns names the backend the pick judged, not whatever took the slot since), the
 //! effective and configured weight, and the in-flight count as read.
 
 use core::fmt;
+use core::num::NonZeroU32;
 
 use crate::clock::{elapsed_ms, reached, stamp, tick_ms};
 use crate::sync::Ordering;
@@ -27,13 +28,15 @@ use super::word::{EJECTED, SHARED, WARMING, shared_weight};
 use super::{BackendId, Pool, Slot, Word};
 
 /// One backend a pick may choose, as the [`View`] judged it.
+///
+/// It remembers the backend's config word as judged, generation bits included, so that
+/// [`Pool::pick`] returns the id of the backend that was judged: if the slot was removed and
+/// reused in between, the pick chooses again rather than name the new occupant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Candidate {
     index: u32,
-    generation: u32,
-    weight: u32,
-    configured: u32,
+    word: Word,
+    weight: NonZeroU32,
     in_flight: u32,
 }
 
@@ -43,21 +46,16 @@ impl Candidate {
     pub const fn index(&self) -> usize {
         self.index as usize
     }
-    /// The backend's id, with the generation the view judged.
-    #[inline]
-    pub const fn id(&self) -> BackendId {
-        BackendId::new(self.index, self.generation)
-    }
-    /// Effective weight: the configured weight, lowered by slow start while it ramps. Always
-    /// above zero.
+    /// Effective weight: the configured weight, lowered by slow start while it ramps and
+    /// scaled by the backend's share. Always above zero.
     #[inline]
     pub const fn weight(&self) -> u32 {
-        self.weight
+        self.weight.get()
     }
     /// Configured weight (what [`Pool::set_weight`] set).
     #[inline]
     pub const fn configured_weight(&self) -> u32 {
-        self.configured
+        self.word.weight()
     }
     /// Leases out when the view looked (below the backend's cap).
     #[inline]
@@ -119,31 +117,45 @@ impl<'p, const N: usize> View<'p, N> {
     /// The backend at `index` if this pick may choose it, else `None`.
     #[inline]
     pub fn get(&self, index: usize) -> Option<Candidate> {
-        let slot = self.slots.get(index)?;
-        // generation first: a config word of the same generation then belongs to it
-        let generation = slot.generation.load(Ordering::Acquire);
+        self.judge(index).map(|(c, _)| c)
+    }
+
+    /// [`View::get`] with the slot, for strategies that read more of it (latency).
+    #[inline(always)]
+    pub(crate) fn judge(&self, index: usize) -> Option<(Candidate, &'p Slot)> {
+        self.judge_slot(index, self.slots.get(index)?)
+    }
+
+    /// Every candidate with its slot, in slot order.
+    #[inline(always)]
+    pub(crate) fn judged(&self) -> impl Iterator<Item = (Candidate, &'p Slot)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| self.judge_slot(i, s))
+    }
+
+    #[inline(always)]
+    fn judge_slot(&self, index: usize, slot: &'p Slot) -> Option<(Candidate, &'p Slot)> {
         let c = slot.word();
-        let weight = self.weight_of(slot, c)?;
-        if !c.of_generation(generation) {
-            return None;
-        }
+        let weight = NonZeroU32::new(self.weight_of(slot, c)?)?;
         let in_flight = slot.in_flight();
         if !slot.has_room(in_flight) {
             return None;
         }
-        Some(Candidate {
+        let cand = Candidate {
             index: index as u32,
-            generation,
+            word: c,
             weight,
-            configured: c.weight(),
             in_flight,
-        })
+        };
+        Some((cand, slot))
     }
 
     /// Every backend this pick may choose, in slot order.
     #[inline]
     pub fn candidates(&self) -> impl Iterator<Item = Candidate> + '_ {
-        (0..self.slots.len()).filter_map(|i| self.get(i))
+        self.judged().map(|(c, _)| c)
     }
 
     /// `true` for the backup tier's view.
@@ -184,15 +196,6 @@ impl<'p, const N: usize> View<'p, N> {
     #[inline]
     pub fn pool(&self) -> &'p Pool<N> {
         self.pool
-    }
-
-    /// The same view without panic mode: ejected backends stay out.
-    #[inline]
-    fn calm(&self) -> Self {
-        View {
-            panic: false,
-            ..*self
-        }
     }
 
     /// Effective weight of `slot` (config word `c`) in this view, cap aside.
@@ -313,13 +316,44 @@ impl<const N: usize> Pool<N> {
     /// In panic with a backup tier, the order is: backups that are not ejected first (as
     /// Envoy spills to the next priority before it panics), then the primaries with ejected
     /// ones back in, then every backup.
-    #[inline]
+    #[inline(always)]
     pub fn pick(
         &self,
         now_us: u64,
         mut choose: impl FnMut(&View<'_, N>) -> Option<Candidate>,
     ) -> Option<BackendId> {
-        self.pick_views(now_us, |v| choose(v).map(|c| c.id()))
+        let now = tick_ms(now_us);
+        let panic = self.panic_now();
+        // In panic with a backup tier: calm backups, then primaries (ejected ones back in),
+        // then every backup. Otherwise: primaries, then backups. One call site for
+        // `choose`, so that it inlines.
+        let spill = panic && self.has_backups();
+        let mut step = 0u8;
+        let mut again = false;
+        loop {
+            let (backup, in_panic) = match (spill, step) {
+                (true, 0) => (true, false),
+                (true, 1) => (false, true),
+                (true, 2) => (true, true),
+                (false, 0) => (false, panic),
+                (false, 1) if self.has_backups() => (true, panic),
+                _ => return None,
+            };
+            if let Some(c) = choose(&View::new(self, now, in_panic, backup)) {
+                // the id of the backend the view judged: if its slot has since been removed
+                // and reused (the generation moved on), choose again in the same view, once
+                let generation = self.generation_of(c.index());
+                if c.word.of_generation(generation) {
+                    return Some(BackendId::new(c.index, generation));
+                }
+                if !again {
+                    again = true;
+                    continue;
+                }
+            }
+            again = false;
+            step += 1;
+        }
     }
 
     /// `true` if a pick at `now_us` may return the backend at `index`: it is a candidate in
@@ -327,44 +361,7 @@ impl<const N: usize> Pool<N> {
     /// diagnostics and tests, not for routing. Like a pick, it ends an ejection whose time
     /// is up.
     pub fn is_eligible(&self, index: usize, now_us: u64) -> bool {
-        let mut verdict = false;
-        let _ = self.pick_views(now_us, |v| {
-            if v.get(index).is_some() {
-                verdict = true;
-                return Some(());
-            }
-            v.candidates().next().map(|_| ())
-        });
-        verdict
-    }
-
-    /// Calls `f` on the views of [`Pool::pick`]'s order until one returns `Some`.
-    #[inline]
-    fn pick_views<T>(
-        &self,
-        now_us: u64,
-        mut f: impl FnMut(&View<'_, N>) -> Option<T>,
-    ) -> Option<T> {
-        let now = tick_ms(now_us);
-        let panic = self.panic_now();
-        let primary = View::new(self, now, panic, false);
-        if panic && self.has_backups() {
-            let backup = View::new(self, now, panic, true);
-            if let Some(x) = f(&backup.calm()) {
-                return Some(x);
-            }
-            if let Some(x) = f(&primary) {
-                return Some(x);
-            }
-            // nothing else can take it: every backend that is up, ejected backups included
-            return f(&backup);
-        }
-        if let Some(x) = f(&primary) {
-            return Some(x);
-        }
-        if self.has_backups() {
-            return f(&View::new(self, now, panic, true));
-        }
-        None
+        let first = self.pick(now_us, |v| v.get(index).or_else(|| v.candidates().next()));
+        first.is_some_and(|id| id.index() == index)
     }
 }

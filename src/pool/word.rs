@@ -57,7 +57,7 @@ pub(crate) const S_REMOVED: u32 = 4;
 pub(crate) const S_RESERVED: u32 = 5;
 
 /// A slot's config word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Word(pub(crate) u32);
 
 impl Word {

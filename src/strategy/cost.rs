@@ -43,62 +43,72 @@ impl Conns {
     }
 }
 
-/// Peak-EWMA cost terms: estimate (if sampled), load `in_flight + 1`, weight.
+/// Peak-EWMA cost terms: `estimate × load` (or the load alone while unsampled), the load
+/// `in_flight + 1`, and the weight.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Latency {
-    est: Option<u64>,
+    /// `est × load` for a sampled backend (below 2^53), `load` for an unsampled one.
+    num: u64,
     load: u64,
     weight: u64,
+    sampled: bool,
 }
 
 impl Latency {
+    /// The terms of `c` with its (decayed) estimate `est`.
     #[inline]
-    pub(crate) fn of<const N: usize>(view: &View<'_, N>, c: &Candidate) -> Self {
+    pub(crate) fn with_estimate(est: Option<u32>, c: &Candidate) -> Self {
+        let load = c.in_flight() as u64 + 1;
         Latency {
-            est: view.latency_us(c).map(u64::from),
-            load: c.in_flight() as u64 + 1,
+            num: est.map_or(load, |e| e as u64 * load),
+            load,
             weight: c.weight() as u64,
+            sampled: est.is_some(),
         }
     }
 
-    /// The estimate, if sampled.
+    /// The terms of `c`, its estimate read through `view`.
     #[inline]
-    pub(crate) fn estimate(&self) -> Option<u64> {
-        self.est
+    pub(crate) fn of<const N: usize>(view: &View<'_, N>, c: &Candidate) -> Self {
+        Self::with_estimate(view.latency_us(c), c)
     }
 
-    /// Cost numerator with `fill` standing in for a missing estimate.
+    /// Within one class (both sampled, or both not): exact.
     #[inline]
-    fn num(&self, fill: u64) -> u64 {
-        self.est.unwrap_or(fill).saturating_mul(self.load)
+    pub(crate) fn cmp(&self, other: &Self) -> Cmp {
+        cmp_ratio(self.num, self.weight, other.num, other.weight)
     }
 
-    /// `self` against `other`, a missing estimate on either side read as `fill` (within one
-    /// class of backends, sampled or not, `fill` never matters for the sampled ones).
+    /// Numerator with `fill` standing in for a missing estimate.
     #[inline]
-    pub(crate) fn cmp_filled(&self, other: &Self, fill: u64) -> Cmp {
-        cmp_ratio(self.num(fill), self.weight, other.num(fill), other.weight)
+    fn num_filled(&self, fill: u64) -> u64 {
+        if self.sampled {
+            self.num
+        } else {
+            fill.saturating_mul(self.load)
+        }
     }
 
     /// `self` (unsampled) against `best` (sampled) once the lowest sampled estimate `fill` is
     /// known: `true` if `self` wins (ties go to the unsampled backend: it must be tried).
     #[inline]
     pub(crate) fn unsampled_wins(&self, best: &Self, fill: u64) -> bool {
-        self.cmp_filled(best, fill) != Cmp::Greater
+        cmp_ratio(self.num_filled(fill), self.weight, best.num, best.weight) != Cmp::Greater
     }
 
     /// The two-choices comparison: `b` against `a`, an unsampled one borrowing the other's
     /// estimate (neither sampled: load alone); on a tie an unsampled `b` wins, else `a`.
     #[inline]
     pub(crate) fn b_wins(a: &Self, b: &Self) -> bool {
-        let fill = match (a.est, b.est) {
-            (Some(x), _) | (None, Some(x)) => x,
-            (None, None) => 1,
+        let (na, nb) = match (a.sampled, b.sampled) {
+            (true, true) | (false, false) => (a.num, b.num),
+            (true, false) => (a.num, (a.num / a.load).saturating_mul(b.load)),
+            (false, true) => ((b.num / b.load).saturating_mul(a.load), b.num),
         };
-        match b.cmp_filled(a, fill) {
+        match cmp_ratio(nb, b.weight, na, a.weight) {
             Cmp::Less => true,
             Cmp::Greater => false,
-            Cmp::Equal => b.est.is_none(),
+            Cmp::Equal => !b.sampled,
         }
     }
 }

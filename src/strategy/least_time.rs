@@ -50,26 +50,28 @@ impl LeastTime {
 
 impl<const N: usize> Select<N> for LeastTime {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
+        let half_life = pool.half_life_ms();
         pool.pick(req.now_us(), |view| {
             // the best sampled and the best unsampled backend, each by its own class's cost
             let mut sampled = Lowest::new();
             let mut unsampled = Lowest::new();
             let mut min_est = u64::MAX;
-            let by_cost = |a: &Latency, b: &Latency| a.cmp_filled(b, 1);
-            for c in view.candidates() {
-                let cost = Latency::of(view, &c);
-                match cost.estimate() {
-                    Some(est) => {
-                        min_est = min_est.min(est);
-                        sampled.offer(c, cost, by_cost, req, &self.stream);
+            let now = view.now_ms();
+            for (c, slot) in view.judged() {
+                let est = slot.latency_at(now, half_life);
+                let cost = Latency::with_estimate(est, &c);
+                match est {
+                    Some(e) => {
+                        min_est = min_est.min(e as u64);
+                        sampled.offer(c, cost, Latency::cmp, req, &self.stream);
                     }
-                    None => unsampled.offer(c, cost, by_cost, req, &self.stream),
+                    None => unsampled.offer(c, cost, Latency::cmp, req, &self.stream),
                 }
             }
             match (sampled.best(), unsampled.best()) {
                 (Some((c, _)), None) | (None, Some((c, _))) => Some(c),
                 (None, None) => None,
-                // an unsampled backend costs the best estimate times its load
+                // an unsampled backend costs the lowest estimate times its load
                 (Some((s, sc)), Some((u, uc))) => Some(if uc.unsampled_wins(&sc, min_est) {
                     u
                 } else {
