@@ -20,7 +20,7 @@ pub const DEFAULT_HALF_LIFE_MS: u32 = 5_000;
 /// square root, faster at first). The root is computed exactly in integers by bisection and
 /// rounded down to a multiple of 2^-16. The window
 /// starts at the first pick that sees the backend after the change (the crate has no clock:
-/// that pick's [`Request::at_us`](crate::Request::at_us) is the start, rounded up to an odd
+/// that pick's [`Request::with_now_us`](crate::Request::with_now_us) is the start, rounded up to an odd
 /// millisecond), and ends by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
