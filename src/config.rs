@@ -1,6 +1,6 @@
 //! Pool-wide policy: latency half-life, slow start, outlier ejection, panic threshold.
 
-use crate::error::Error;
+use crate::error::ConfigError;
 
 /// Default half-life of the latency estimate: 5 seconds (Finagle's default decay window is
 /// 10 s, the `1/e` time; its half-life is about 6.9 s).
@@ -43,13 +43,13 @@ impl SlowStart {
         }
     }
 
-    const fn validate(&self) -> Result<(), Error> {
+    const fn validate(&self) -> Result<(), ConfigError> {
         if self.window_ms == 0
             || self.aggression == 0
             || self.aggression > 8
             || self.min_weight_percent > 100
         {
-            return Err(Error::InvalidSlowStart);
+            return Err(ConfigError::InvalidSlowStart);
         }
         Ok(())
     }
@@ -137,14 +137,14 @@ impl Ejection {
         max_ejection_percent: 10,
     };
 
-    const fn validate(&self) -> Result<(), Error> {
+    const fn validate(&self) -> Result<(), ConfigError> {
         if self.consecutive_failures == 0
             || self.base_ms == 0
             || self.max_ms < self.base_ms
             || self.max_ms > i32::MAX as u32
             || self.max_ejection_percent > 100
         {
-            return Err(Error::InvalidEjection);
+            return Err(ConfigError::InvalidEjection);
         }
         Ok(())
     }
@@ -234,9 +234,9 @@ impl Config {
         self
     }
 
-    /// Checks every field: [`Error::InvalidSlowStart`], [`Error::InvalidEjection`],
-    /// [`Error::InvalidPercent`].
-    pub const fn validate(&self) -> Result<(), Error> {
+    /// Checks every field: [`ConfigError::InvalidSlowStart`], [`ConfigError::InvalidEjection`],
+    /// [`ConfigError::InvalidPercent`].
+    pub const fn validate(&self) -> Result<(), ConfigError> {
         if let Some(s) = &self.slow_start
             && let Err(e) = s.validate()
         {
@@ -248,7 +248,7 @@ impl Config {
             return Err(err);
         }
         if self.panic_threshold_percent > 100 {
-            return Err(Error::InvalidPercent);
+            return Err(ConfigError::InvalidPercent);
         }
         Ok(())
     }
@@ -294,7 +294,7 @@ mod tests {
                     ..SlowStart::linear(1)
                 })
                 .validate(),
-            Err(Error::InvalidSlowStart)
+            Err(ConfigError::InvalidSlowStart)
         );
         assert_eq!(
             Config::new()
@@ -303,7 +303,7 @@ mod tests {
                     ..SlowStart::linear(1)
                 })
                 .validate(),
-            Err(Error::InvalidSlowStart)
+            Err(ConfigError::InvalidSlowStart)
         );
         assert_eq!(
             Config::new()
@@ -312,11 +312,11 @@ mod tests {
                     ..Ejection::ENVOY
                 })
                 .validate(),
-            Err(Error::InvalidEjection)
+            Err(ConfigError::InvalidEjection)
         );
         assert_eq!(
             Config::new().panic_threshold_percent(101).validate(),
-            Err(Error::InvalidPercent)
+            Err(ConfigError::InvalidPercent)
         );
         assert_eq!(Config::new().validate(), Ok(()));
     }

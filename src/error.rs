@@ -1,15 +1,23 @@
-//! The crate's one error type for configuration calls.
+//! The crate's error types, one per kind of operation.
+//!
+//! * [`BackendError`]: adding, removing and changing backends (membership and per-backend
+//!   settings);
+//! * [`ConfigError`]: pool policy ([`Config`](crate::Config)) and strategy parameters;
+//! * [`TableError`]: sizing a [`Maglev`](crate::Maglev) table.
+//!
+//! Every call that returns one of these has changed nothing.
 
 use core::fmt;
 
-/// Why a configuration call (adding, re-weighting, capping, marking a backend) was refused.
+use crate::pool::{MAX_TOTAL_WEIGHT, MAX_WEIGHT};
+
+/// Why a call on the pool's backends (add, remove, `set_*`, `info`) was refused.
 ///
-/// Every call that returns this error has changed nothing: the pool is exactly as it was
-/// before the call.
+/// The pool is exactly as it was before the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
-pub enum Error {
+pub enum BackendError {
     /// Every slot of the pool is taken (or still draining leases after a removal), so no
     /// backend can be added. Remove one, or build the pool with a larger `N`.
     Full,
@@ -21,10 +29,45 @@ pub enum Error {
     /// No backend lives at that index: it is out of range, or the slot is empty.
     NoSuchBackend,
     /// The [`BackendId`](crate::BackendId) names a backend that has since been removed
-    /// (its slot's generation moved on).
+    /// (its slot's generation moved on). The id is dead: drop it.
     Stale,
-    /// The in-flight cap is zero: such a backend could never be picked. Mark it down instead.
-    ZeroCap,
+    /// A share above [`FULL_SHARE`](crate::FULL_SHARE) (65536).
+    ShareTooLarge,
+    /// The backend is being changed by other calls at this very moment and this call lost
+    /// every one of its bounded compare-and-swap tries. The id is still good: try again.
+    Busy,
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::Full => f.write_str("the pool is full"),
+            BackendError::WeightTooLarge => {
+                write!(f, "weight exceeds MAX_WEIGHT ({MAX_WEIGHT})")
+            }
+            BackendError::WeightOverflow => write!(
+                f,
+                "total weight would exceed MAX_TOTAL_WEIGHT ({MAX_TOTAL_WEIGHT})"
+            ),
+            BackendError::NoSuchBackend => f.write_str("no backend at that index"),
+            BackendError::Stale => f.write_str("the backend id refers to a removed backend"),
+            BackendError::ShareTooLarge => {
+                write!(f, "share exceeds FULL_SHARE ({})", crate::FULL_SHARE)
+            }
+            BackendError::Busy => {
+                f.write_str("the backend is being changed concurrently; try again")
+            }
+        }
+    }
+}
+
+impl core::error::Error for BackendError {}
+
+/// Why a pool policy ([`Config`](crate::Config)) or a strategy parameter was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ConfigError {
     /// A [`SlowStart`](crate::SlowStart) with a zero window, an aggression outside `1..=8`
     /// or a floor above 100 %. Returned by [`Pool::with_config`](crate::Pool::with_config).
     InvalidSlowStart,
@@ -35,47 +78,61 @@ pub enum Error {
     /// A percentage above 100 (the panic threshold). Returned by
     /// [`Pool::with_config`](crate::Pool::with_config).
     InvalidPercent,
-    /// A [`Maglev`](crate::Maglev) table size `M` that is not a prime below 2^32: only a
-    /// prime size lets every backend's permutation (a stride through the table) visit every
-    /// entry. Returned by [`Maglev::try_new`](crate::Maglev::try_new).
-    TableSizeNotPrime,
-    /// A [`Maglev`](crate::Maglev) table with fewer entries than the pool has slots
-    /// (`M < N`), so some backend could get no entry at all. For a balance within 1 %,
-    /// make `M` larger than 100 × the number of backends. Returned by
-    /// [`Maglev::try_new`](crate::Maglev::try_new).
-    TableTooSmall,
-    /// A pool with more slots than [`Maglev`](crate::Maglev)'s 15-bit table entries can
-    /// name (`N > 32767`). Returned by [`Maglev::try_new`](crate::Maglev::try_new).
-    PoolTooLarge,
     /// A [`BoundedLoad`](crate::BoundedLoad) balance factor below 100 %: no backend could be
     /// under a bound smaller than its fair share. Returned by
     /// [`BoundedLoad::new`](crate::BoundedLoad::new).
     BalanceFactorTooLow,
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            Error::Full => "the pool is full",
-            Error::WeightTooLarge => "weight exceeds MAX_WEIGHT",
-            Error::WeightOverflow => "total weight would exceed MAX_TOTAL_WEIGHT",
-            Error::NoSuchBackend => "no backend at that index",
-            Error::Stale => "the backend id refers to a removed backend",
-            Error::ZeroCap => "an in-flight cap of zero would make the backend unpickable",
-            Error::InvalidSlowStart => {
-                "slow start needs a window > 0, aggression 1..=8, floor <= 100 %"
+        f.write_str(match self {
+            ConfigError::InvalidSlowStart => {
+                "slow start needs a window > 0 ms, aggression 1..=8, floor <= 100 %"
             }
-            Error::InvalidEjection => {
-                "ejection needs failures > 0, 0 < base <= max < 2^31 ms, share <= 100 %"
+            ConfigError::InvalidEjection => {
+                "ejection needs failures > 0, 0 < base_ms <= max_ms < 2^31 ms (2147483648), share <= 100 %"
             }
-            Error::InvalidPercent => "a percentage above 100",
-            Error::TableSizeNotPrime => "the Maglev table size is not a prime below 2^32",
-            Error::TableTooSmall => "the Maglev table has fewer entries than the pool has slots",
-            Error::PoolTooLarge => "Maglev tables name at most 32767 pool slots",
-            Error::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",
-        };
-        f.write_str(s)
+            ConfigError::InvalidPercent => "a percentage above 100",
+            ConfigError::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",
+        })
     }
 }
 
-impl core::error::Error for Error {}
+impl core::error::Error for ConfigError {}
+
+/// Why a [`Maglev`](crate::Maglev) table of `M` entries cannot serve a pool of `N` slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum TableError {
+    /// A table size `M` that is not a prime below 2^32: only a prime size lets every
+    /// backend's permutation (a stride through the table) visit every entry.
+    TableSizeNotPrime,
+    /// Fewer entries than the pool has slots (`M < N`), so some backend could get no entry
+    /// at all. For a balance within 1 %, make `M` larger than 100 × the number of backends.
+    TableTooSmall,
+    /// A pool with more slots than the table's 15-bit entries can name
+    /// (`N >` [`MAX_MAGLEV_SLOTS`](crate::strategy::MAX_MAGLEV_SLOTS)).
+    PoolTooLarge,
+}
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableError::TableSizeNotPrime => {
+                f.write_str("the Maglev table size is not a prime below 2^32 (4294967296)")
+            }
+            TableError::TableTooSmall => {
+                f.write_str("the Maglev table has fewer entries than the pool has slots (M < N)")
+            }
+            TableError::PoolTooLarge => write!(
+                f,
+                "Maglev tables name at most MAX_MAGLEV_SLOTS ({}) pool slots",
+                crate::strategy::MAX_MAGLEV_SLOTS
+            ),
+        }
+    }
+}
+
+impl core::error::Error for TableError {}

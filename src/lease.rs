@@ -1,12 +1,27 @@
-//! Leases: the in-flight count of one request on one backend.
+//! Leases: the in-flight count of one request on one backend, and what a lease does to the
+//! pool (take a unit, record the outcome, give the unit back).
 
 use core::fmt;
 use core::ops::Deref;
 use core::time::Duration;
 
-use crate::pool::{BackendId, Pool};
+use crate::clock::{elapsed_ms, tick_ms};
+use crate::ewma;
+use crate::pool::{BackendId, CAS_TRIES, Flight, Pool};
+use crate::sync::Ordering;
 
 /// How a request went, reported through [`Lease::finish`].
+///
+/// Built in two steps so that the latency (a [`Duration`]) and the caller's clock (an
+/// integer) cannot be swapped silently:
+///
+/// ```
+/// use core::time::Duration;
+/// use tinylb::Outcome;
+/// let o = Outcome::success_after(Duration::from_micros(1_500)).at_us(2_000_000);
+/// assert!(o.is_success());
+/// assert_eq!((o.latency_us(), o.now_us()), (1_500, 2_000_000));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Outcome {
@@ -15,9 +30,48 @@ pub struct Outcome {
     now_us: u64,
 }
 
+/// An [`Outcome`] still without the caller's clock: finish it with [`Unstamped::at_us`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use = "an outcome needs the caller's clock: call .at_us(now_us)"]
+pub struct Unstamped {
+    success: bool,
+    latency_us: u64,
+}
+
+impl Unstamped {
+    /// The outcome, at the caller's clock `now_us` (microseconds) when the request finished.
+    pub const fn at_us(self, now_us: u64) -> Outcome {
+        Outcome {
+            success: self.success,
+            latency_us: self.latency_us,
+            now_us,
+        }
+    }
+}
+
 impl Outcome {
-    /// The backend answered; `latency_us` is how long it took, `now_us` the caller's clock
-    /// when it finished.
+    /// The backend answered after `latency` (saturating at `u64::MAX` µs).
+    pub const fn success_after(latency: Duration) -> Unstamped {
+        Unstamped {
+            success: true,
+            latency_us: duration_us(latency),
+        }
+    }
+
+    /// The backend failed (refused, reset, timed out, answered with an error you count as
+    /// its fault) after `latency`.
+    pub const fn failure_after(latency: Duration) -> Unstamped {
+        Unstamped {
+            success: false,
+            latency_us: duration_us(latency),
+        }
+    }
+
+    /// The integer form of [`Outcome::success_after`]: `latency_us`, then `now_us`.
+    #[deprecated(
+        note = "two integers swap silently: use `Outcome::success_after(latency).at_us(now_us)`"
+    )]
     pub const fn success(latency_us: u64, now_us: u64) -> Self {
         Outcome {
             success: true,
@@ -26,24 +80,16 @@ impl Outcome {
         }
     }
 
-    /// The backend failed (refused, reset, timed out, answered with an error you count as
-    /// its fault); `latency_us` is how long it took to fail.
+    /// The integer form of [`Outcome::failure_after`]: `latency_us`, then `now_us`.
+    #[deprecated(
+        note = "two integers swap silently: use `Outcome::failure_after(latency).at_us(now_us)`"
+    )]
     pub const fn failure(latency_us: u64, now_us: u64) -> Self {
         Outcome {
             success: false,
             latency_us,
             now_us,
         }
-    }
-
-    /// [`Outcome::success`] with the latency as a [`Duration`] (saturating at `u64::MAX` µs).
-    pub const fn success_after(latency: Duration, now_us: u64) -> Self {
-        Self::success(duration_us(latency), now_us)
-    }
-
-    /// [`Outcome::failure`] with the latency as a [`Duration`].
-    pub const fn failure_after(latency: Duration, now_us: u64) -> Self {
-        Self::failure(duration_us(latency), now_us)
     }
 
     /// `true` for a success.
@@ -149,5 +195,88 @@ where
 {
     fn drop(&mut self) {
         self.pool.release(self.id);
+    }
+}
+
+impl<const N: usize> Pool<N> {
+    /// Takes one in-flight unit on `id` if it is still the same backend, up and below its
+    /// cap. `false` means "lost a race, pick again". (Ejection, tier and slow start were
+    /// the view's business when the strategy picked.)
+    pub(crate) fn try_acquire(&self, id: BackendId) -> bool {
+        let Some(slot) = self.slot(id.index()) else {
+            return false;
+        };
+        if !slot.admin_up() {
+            return false;
+        }
+        let room = slot.cap.load(Ordering::Acquire);
+        let mut cur = Flight(slot.in_flight.load(Ordering::SeqCst));
+        let mut taken = false;
+        for _ in 0..CAS_TRIES {
+            let count = cur.count();
+            // another occupant's word, at the cap, or at the counter's limit
+            if !cur.tagged(id.generation()) || count > room || count == crate::MAX_IN_FLIGHT {
+                return false;
+            }
+            match slot.in_flight.compare_exchange(
+                cur.0,
+                cur.0 + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    taken = true;
+                    break;
+                }
+                Err(now) => cur = Flight(now),
+            }
+        }
+        if !taken {
+            return false;
+        }
+        // validate after taking: the backend may have been removed (or marked down) between
+        // the strategy's look and our increment; it cannot have been replaced, since the
+        // tag matched and `add` only retags a word with no unit out
+        if slot.generation() != id.generation() || !slot.admin_up() {
+            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back the in-flight unit taken by [`Pool::try_acquire`].
+    pub(crate) fn release(&self, id: BackendId) {
+        if let Some(slot) = self.slot(id.index()) {
+            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Records a finished request on `id`, unless the backend has been removed since: the
+    /// latency into its estimate, the outcome into its failure streak (and ejection).
+    pub(crate) fn record(&self, id: BackendId, success: bool, latency_us: u64, now_us: u64) {
+        let Some(slot) = self.slot(id.index()) else {
+            return;
+        };
+        if slot.generation() != id.generation() {
+            return;
+        }
+        let now = tick_ms(now_us);
+        let sample = u32::try_from(latency_us).unwrap_or(u32::MAX);
+        let mut est = slot.latency_us.load(Ordering::Relaxed);
+        for _ in 0..CAS_TRIES {
+            let at = slot.latency_at_ms.load(Ordering::Relaxed);
+            let next = ewma::update(est, sample, elapsed_ms(now, at), self.config().half_life_ms);
+            match slot
+                .latency_us
+                .compare_exchange(est, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    slot.latency_at_ms.store(now, Ordering::Relaxed);
+                    break;
+                }
+                Err(v) => est = v,
+            }
+        }
+        self.count_outcome(slot, id, success, now);
     }
 }

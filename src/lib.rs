@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod clock;
 mod config;
 mod error;
 mod ewma;
@@ -16,9 +17,12 @@ pub mod subset;
 mod sync;
 
 pub use config::{Config, DEFAULT_HALF_LIFE_MS, Ejection, SlowStart};
-pub use error::Error;
-pub use lease::{Lease, Outcome};
-pub use pool::{BackendId, BackendInfo, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool};
+pub use error::{BackendError, ConfigError, TableError};
+pub use lease::{Lease, Outcome, Unstamped};
+pub use pool::{
+    Backend, BackendId, BackendInfo, Candidate, FULL_SHARE, Health, Ids, MAX_IN_FLIGHT,
+    MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool, View,
+};
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
 pub use strategy::{

@@ -23,7 +23,7 @@ use crate::rng::Stream;
 ///
 /// ```
 /// # use tinylb::Request;
-/// let req = Request::new().with_key(42).at_us(1_000_000);
+/// let req = Request::new().with_key(42).with_now_us(1_000_000);
 /// assert_eq!(req.key(), Some(42));
 /// ```
 pub struct Request<'a> {
@@ -65,9 +65,15 @@ impl<'a> Request<'a> {
     }
 
     /// Sets the caller's clock, in microseconds.
-    pub const fn at_us(mut self, now_us: u64) -> Self {
+    pub const fn with_now_us(mut self, now_us: u64) -> Self {
         self.now_us = now_us;
         self
+    }
+
+    /// The old name of [`Request::with_now_us`].
+    #[deprecated(note = "renamed to `with_now_us`, beside `with_key` and `with_rng`")]
+    pub const fn at_us(self, now_us: u64) -> Self {
+        self.with_now_us(now_us)
     }
 
     /// Supplies the randomness for this pick.
@@ -91,6 +97,15 @@ impl<'a> Request<'a> {
         self.now_us
     }
 
+    /// The request's RNG, if it carries one: a strategy written outside the crate draws its
+    /// randomness here (and from a stream of its own when there is none).
+    pub fn rng(&mut self) -> Option<&mut dyn Rng> {
+        match &mut self.rng {
+            Some(r) => Some(&mut **r),
+            None => None,
+        }
+    }
+
     /// 64 random bits: from the request's RNG if it has one, else from `fallback`.
     #[inline]
     pub(crate) fn draw(&mut self, fallback: &Stream) -> u64 {
@@ -111,10 +126,15 @@ impl<'a> Request<'a> {
 ///
 /// # Implementing `Select`
 ///
-/// Read the pool's state through its public methods ([`Pool::is_eligible`],
-/// [`Pool::in_flight_at`], [`Pool::info`], [`Pool::id_at`]); never return a backend that is
-/// not eligible at the time you looked; return `None` rather than panic. `N` ties a strategy
-/// that keeps per-backend state to the pool size at compile time.
+/// Pick through [`Pool::pick`]: it hands your closure a [`View`](crate::View) of each tier
+/// in turn, and you return one of the view's [`Candidate`](crate::Candidate)s
+/// ([`View::get`](crate::View::get) by index, [`View::candidates`](crate::View::candidates)
+/// to scan). The view has already applied every eligibility rule (health, the backup tier,
+/// ejection and panic mode, slow start's effective weight, the in-flight cap), so a
+/// strategy that only returns candidates honours them all, and the id it returns carries the
+/// generation the view judged. Return `None` rather than panic. Randomness comes from
+/// [`Request::rng`] (or a stream of your own), the clock from [`Request::now_us`]. `N` ties
+/// a strategy that keeps per-backend state to the pool size at compile time.
 pub trait Select<const N: usize> {
     /// Chooses a backend for `req`, or `None` if no backend is eligible.
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId>;

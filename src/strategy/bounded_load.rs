@@ -1,11 +1,11 @@
 //! Consistent hashing with bounded loads (Mirrokni, Thorup & Zadimoghaddam, SODA 2018;
 //! Envoy and HAProxy `hash_balance_factor`).
 
-use crate::error::Error;
-use crate::pool::{BackendId, Pool, View, pick_tiers};
+use crate::error::ConfigError;
+use crate::pool::{BackendId, Candidate, Pool, View};
 use crate::rng::{Stream, mix64};
 use crate::select::{Request, Select};
-use crate::strategy::rendezvous::{Score, key_of, winner};
+use crate::strategy::score::{best_where, key_of, winner};
 
 /// Balance factor of [`BoundedLoad`] when none is given (and of the `bounded_load` name):
 /// 125 %, so no backend carries more than 1.25 × its share of the requests in flight.
@@ -63,7 +63,7 @@ pub const DEFAULT_BALANCE_FACTOR: u32 = 125;
 /// seeded stream).
 ///
 /// ```
-/// use tinylb::{BoundedLoad, Error, Pool, Request, SelectExt};
+/// use tinylb::{BoundedLoad, ConfigError, Pool, Request, SelectExt};
 /// let pool: Pool<4> = Pool::new();
 /// for _ in 0..4 {
 ///     pool.add(1).unwrap();
@@ -74,7 +74,7 @@ pub const DEFAULT_BALANCE_FACTOR: u32 = 125;
 ///     .map(|_| chbl.lease(&pool, &mut Request::new().with_key(7)).unwrap())
 ///     .collect();
 /// assert!((0..4).all(|i| pool.in_flight_at(i) <= 3));
-/// assert_eq!(BoundedLoad::new(99).err(), Some(Error::BalanceFactorTooLow));
+/// assert_eq!(BoundedLoad::new(99).err(), Some(ConfigError::BalanceFactorTooLow));
 /// # drop(leases);
 /// ```
 #[derive(Debug)]
@@ -84,35 +84,34 @@ pub struct BoundedLoad {
 }
 
 impl Default for BoundedLoad {
+    /// [`DEFAULT_BALANCE_FACTOR`] (125 %), keyless requests drawing from a stream seeded
+    /// with 0.
     fn default() -> Self {
-        Self::with_default_factor(0)
+        Self::build(DEFAULT_BALANCE_FACTOR, 0)
     }
 }
 
 impl BoundedLoad {
     /// Bounded-load hashing with balance factor `factor_percent` (125 means each backend may
-    /// carry up to 1.25 × its share). Below 100: [`Error::BalanceFactorTooLow`]. Keyless
+    /// carry up to 1.25 × its share). Below 100: [`ConfigError::BalanceFactorTooLow`]. Keyless
     /// requests draw from a stream seeded with 0.
-    pub const fn new(factor_percent: u32) -> Result<Self, Error> {
+    pub const fn new(factor_percent: u32) -> Result<Self, ConfigError> {
         Self::with_seed(factor_percent, 0)
     }
 
     /// As [`BoundedLoad::new`], with keyless requests drawing from a stream seeded with
     /// `seed`.
-    pub const fn with_seed(factor_percent: u32, seed: u64) -> Result<Self, Error> {
+    pub const fn with_seed(factor_percent: u32, seed: u64) -> Result<Self, ConfigError> {
         if factor_percent < 100 {
-            return Err(Error::BalanceFactorTooLow);
+            return Err(ConfigError::BalanceFactorTooLow);
         }
-        Ok(BoundedLoad {
-            factor: factor_percent,
-            stream: Stream::new(seed),
-        })
+        Ok(Self::build(factor_percent, seed))
     }
 
-    /// With [`DEFAULT_BALANCE_FACTOR`] (125 %) and a seed for keyless requests.
-    pub const fn with_default_factor(seed: u64) -> Self {
+    /// A factor already known to be at least 100.
+    pub(crate) const fn build(factor_percent: u32, seed: u64) -> Self {
         BoundedLoad {
-            factor: DEFAULT_BALANCE_FACTOR,
+            factor: factor_percent,
             stream: Stream::new(seed),
         }
     }
@@ -126,22 +125,17 @@ impl BoundedLoad {
 impl<const N: usize> Select<N> for BoundedLoad {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = mix64(key_of(req, &self.stream));
-        pick_tiers(pool, req.now_us(), |view| self.pick(view, key))
+        pool.pick(req.now_us(), |view| self.pick(view, key))
     }
 }
 
 impl BoundedLoad {
-    fn pick<const N: usize>(&self, view: &View<'_, N>, key: u64) -> Option<usize> {
-        let live = view.slots();
-        // pass 1: total in-flight and weight of the eligible backends
+    fn pick<const N: usize>(&self, view: &View<'_, N>, key: u64) -> Option<Candidate> {
+        // pass 1: total in-flight and weight of the candidates
         let (mut total, mut weight) = (0u64, 0u64);
-        for s in live {
-            let Some(w) = view.weight(s) else { continue };
-            let f = s.in_flight();
-            if s.has_room(f) {
-                total += f as u64;
-                weight += w as u64;
-            }
+        for c in view.candidates() {
+            total += c.in_flight() as u64;
+            weight += c.weight() as u64;
         }
         if weight == 0 {
             return None;
@@ -149,28 +143,14 @@ impl BoundedLoad {
         // room for a backend of weight w with f in flight: f·100·W < c·(T+1)·w
         let scale = self.factor as u128 * (total as u128 + 1);
         let lhs_scale = 100 * weight as u128;
-        let room = |f: u32, w: u32| (f as u128) * lhs_scale < scale * w as u128;
+        let room = |c: &Candidate| (c.in_flight() as u128) * lhs_scale < scale * c.weight() as u128;
         // pass 2: the first choice, as rendezvous hashing picks it; usually it has room
         let first = winner(view, key, true)?;
-        if let Some(s) = live.get(first)
-            && let Some(w) = view.weight(s)
-            && room(s.in_flight(), w)
-        {
+        if room(&first) {
             return Some(first);
         }
         // pass 3 (overflow only): the best-ranked backend that has room
-        let mut bounded: Option<Score> = None;
-        for (i, s) in live.iter().enumerate() {
-            let Some(w) = view.weight(s) else { continue };
-            let f = s.in_flight();
-            if i == first || !s.has_room(f) || !room(f, w) {
-                continue;
-            }
-            let mut score = Score::new(key, i as u32, w);
-            if bounded.as_mut().is_none_or(|b| score.beats(b)) {
-                bounded = Some(score);
-            }
-        }
-        Some(bounded.map_or(first, |s| s.index()))
+        let next = best_where(view, key, true, |c| c.index() != first.index() && room(c));
+        Some(next.unwrap_or(first))
     }
 }

@@ -1,14 +1,11 @@
 //! Jump consistent hash (Lamping & Veach, 2014) over the pool's slots.
 
 use crate::hash;
-use crate::pool::{BackendId, Pool, View, pick_tiers};
+use crate::pool::{BackendId, Candidate, Pool, View};
 use crate::rng::{Stream, mix64};
 use crate::select::{Request, Select};
-use crate::strategy::rendezvous::{key_of, warm_accept, winner};
-
-/// Re-hashes of the key tried when its bucket's backend is not eligible, before the O(n)
-/// rendezvous pass.
-const FALLBACK_PROBES: u64 = 8;
+use crate::strategy::probe::rehashed;
+use crate::strategy::score::{key_of, warm_accept, winner};
 
 /// Jump consistent hash: the key's bucket among the slots in use, with zero memory.
 ///
@@ -75,48 +72,33 @@ impl Jump {
     }
 }
 
-/// `true` if bucket `b` may take the key: eligible in the view, and under slow start kept
-/// by [`warm_accept`].
+/// Bucket `b` if it may take the key: a candidate, and under slow start kept by
+/// [`warm_accept`].
 #[inline]
-fn takes<const N: usize>(view: &View<'_, N>, h: u64, b: u32) -> bool {
-    let Some(slot) = view.slots().get(b as usize) else {
-        return false;
-    };
-    let Some(w) = view.weight(slot) else {
-        return false;
-    };
-    if !slot.has_room(slot.in_flight()) {
-        return false;
+fn takes<const N: usize>(view: &View<'_, N>, h: u64, b: u32) -> Option<Candidate> {
+    let c = view.get(b as usize)?;
+    if c.weight() < c.configured_weight() && !warm_accept(h, b, c.weight(), c.configured_weight()) {
+        return None;
     }
-    match slot.schedule_weight() {
-        Some((conf, _)) if w < conf => warm_accept(h, b, w, conf),
-        _ => true,
-    }
+    Some(c)
 }
 
 /// The bucket for `key` in `view`: jump, then the re-hash probes, then rendezvous.
-fn pick<const N: usize>(view: &View<'_, N>, key: u64) -> Option<usize> {
+fn pick<const N: usize>(view: &View<'_, N>, key: u64) -> Option<Candidate> {
     // at most N <= 65535 slots
-    let n = view.slots().len() as u32;
+    let n = view.len() as u32;
     let h = mix64(key);
     let b = hash::jump(key, n)?;
-    if takes(view, h, b) {
-        return Some(b as usize);
+    if let Some(c) = takes(view, h, b) {
+        return Some(c);
     }
-    for a in 1..=FALLBACK_PROBES {
-        let k = mix64(h ^ a.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        if let Some(b) = hash::jump(k, n)
-            && takes(view, h, b)
-        {
-            return Some(b as usize);
-        }
-    }
-    winner(view, h, false)
+    rehashed(h, |k| hash::jump(k, n).and_then(|b| takes(view, h, b)))
+        .or_else(|| winner(view, h, false))
 }
 
 impl<const N: usize> Select<N> for Jump {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = key_of(req, &self.stream);
-        pick_tiers(pool, req.now_us(), |view| pick(view, key))
+        pool.pick(req.now_us(), |view| pick(view, key))
     }
 }

@@ -1,11 +1,10 @@
 //! Weighted least connections (nginx `least_conn`, Envoy full scan, HAProxy `leastconn`).
 
-use core::cmp::Ordering as Cmp;
-
-use crate::pool::{BackendId, Pool, pick_tiers};
+use crate::pool::{BackendId, Pool};
 use crate::rng::Stream;
 use crate::select::{Request, Select};
-use crate::strategy::TieBreak;
+use crate::strategy::cost::Conns;
+use crate::strategy::rule::Lowest;
 
 /// The eligible backend with the fewest in-flight requests per unit of weight.
 ///
@@ -46,36 +45,12 @@ impl LeastConn {
 
 impl<const N: usize> Select<N> for LeastConn {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        let now = req.now_us();
-        pick_tiers(pool, now, |view| {
-            // (index, in_flight, weight) of the best so far
-            let mut best: Option<(usize, u64, u64)> = None;
-            let mut ties = TieBreak::new();
-            for (i, slot) in view.slots().iter().enumerate() {
-                let Some(w) = view.weight(slot) else { continue };
-                let f = slot.in_flight();
-                let (f64_, w64) = (f as u64, w as u64);
-                let ord = match best {
-                    None => Cmp::Less,
-                    Some((_, bf, bw)) => (f64_ * bw).cmp(&(bf * w64)),
-                };
-                // the cap is read only for a would-be winner: one load fewer per slot
-                match ord {
-                    Cmp::Greater => {}
-                    Cmp::Less => {
-                        if slot.has_room(f) {
-                            best = Some((i, f64_, w64));
-                            ties.new_leader();
-                        }
-                    }
-                    Cmp::Equal => {
-                        if slot.has_room(f) && ties.challenge(req, &self.stream) {
-                            best = Some((i, f64_, w64));
-                        }
-                    }
-                }
+        pool.pick(req.now_us(), |view| {
+            let mut lowest = Lowest::new();
+            for c in view.candidates() {
+                lowest.offer(c, Conns::of(&c), Conns::cmp, req, &self.stream);
             }
-            best.map(|(i, _, _)| i)
+            lowest.best().map(|(c, _)| c)
         })
     }
 }

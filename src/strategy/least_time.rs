@@ -1,11 +1,10 @@
 //! Least response time (nginx Plus `least_time`, Finagle/tower peak-EWMA as a full scan).
 
-use core::cmp::Ordering as Cmp;
-
-use crate::pool::{BackendId, Pool, pick_tiers};
+use crate::pool::{BackendId, Pool};
 use crate::rng::Stream;
 use crate::select::{Request, Select};
-use crate::strategy::TieBreak;
+use crate::strategy::cost::Latency;
+use crate::strategy::rule::Lowest;
 
 /// The eligible backend with the lowest `latency × (in_flight + 1) / weight`.
 ///
@@ -13,7 +12,7 @@ use crate::strategy::TieBreak;
 /// and [`Pool::with_half_life_ms`]): a slow response raises it at once, fast ones lower it
 /// gradually, and without samples it decays towards zero with the pool's half-life, so a
 /// penalised backend is retried once its estimate has decayed below the others' costs. The
-/// estimate is read as of the request's clock ([`Request::at_us`]).
+/// estimate is read as of the request's clock ([`Request::with_now_us`]).
 ///
 /// A backend with no sample yet is *tried, not starved*: its latency counts as the lowest
 /// estimate among the sampled eligible backends, so it competes as their equal on load, and
@@ -49,68 +48,33 @@ impl LeastTime {
     }
 }
 
-/// `a_num / a_den` compared with `b_num / b_den` (dens > 0), exactly.
-#[inline]
-fn cmp_ratio(a_num: u64, a_den: u64, b_num: u64, b_den: u64) -> Cmp {
-    (a_num as u128 * b_den as u128).cmp(&(b_num as u128 * a_den as u128))
-}
-
 impl<const N: usize> Select<N> for LeastTime {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        let half_life = pool.half_life_ms();
-        let now_us = req.now_us();
-        pick_tiers(pool, now_us, |view| {
-            let now = view.now_ms();
-            // (index, cost numerator, weight)
-            let mut sampled: Option<(usize, u64, u64)> = None;
-            let mut unsampled: Option<(usize, u64, u64)> = None;
+        pool.pick(req.now_us(), |view| {
+            // the best sampled and the best unsampled backend, each by its own class's cost
+            let mut sampled = Lowest::new();
+            let mut unsampled = Lowest::new();
             let mut min_est = u64::MAX;
-            let mut ties_s = TieBreak::new();
-            let mut ties_u = TieBreak::new();
-            for (i, slot) in view.slots().iter().enumerate() {
-                let Some(w) = view.weight(slot) else { continue };
-                let f = slot.in_flight();
-                if !slot.has_room(f) {
-                    continue;
-                }
-                let load = f as u64 + 1;
-                let w = w as u64;
-                let (best, ties, num) = match slot.latency_at(now, half_life) {
+            let by_cost = |a: &Latency, b: &Latency| a.cmp_filled(b, 1);
+            for c in view.candidates() {
+                let cost = Latency::of(view, &c);
+                match cost.estimate() {
                     Some(est) => {
-                        min_est = min_est.min(est as u64);
-                        (&mut sampled, &mut ties_s, est as u64 * load)
+                        min_est = min_est.min(est);
+                        sampled.offer(c, cost, by_cost, req, &self.stream);
                     }
-                    None => (&mut unsampled, &mut ties_u, load),
-                };
-                let ord = match *best {
-                    None => Cmp::Less,
-                    Some((_, bn, bw)) => cmp_ratio(num, w, bn, bw),
-                };
-                match ord {
-                    Cmp::Greater => {}
-                    Cmp::Less => {
-                        *best = Some((i, num, w));
-                        ties.new_leader();
-                    }
-                    Cmp::Equal => {
-                        if ties.challenge(req, &self.stream) {
-                            *best = Some((i, num, w));
-                        }
-                    }
+                    None => unsampled.offer(c, cost, by_cost, req, &self.stream),
                 }
             }
-            match (sampled, unsampled) {
-                (Some((i, _, _)), None) | (None, Some((i, _, _))) => Some(i),
+            match (sampled.best(), unsampled.best()) {
+                (Some((c, _)), None) | (None, Some((c, _))) => Some(c),
                 (None, None) => None,
-                (Some((si, sn, sw)), Some((ui, un, uw))) => {
-                    // an unsampled backend costs the best estimate times its load
-                    let ucost = min_est.saturating_mul(un);
-                    if cmp_ratio(ucost, uw, sn, sw) == Cmp::Greater {
-                        Some(si)
-                    } else {
-                        Some(ui)
-                    }
-                }
+                // an unsampled backend costs the best estimate times its load
+                (Some((s, sc)), Some((u, uc))) => Some(if uc.unsampled_wins(&sc, min_est) {
+                    u
+                } else {
+                    s
+                }),
             }
         })
     }

@@ -3,11 +3,12 @@
 
 use core::fmt;
 
-use crate::error::Error;
-use crate::pool::{BackendId, Pool, View, pick_tiers};
+use crate::error::TableError;
+use crate::pool::{BackendId, Candidate, Pool, View};
 use crate::rng::{Stream, mix64};
 use crate::select::{Request, Select};
-use crate::strategy::rendezvous::{key_of, warm_accept, winner};
+use crate::strategy::probe::rehashed;
+use crate::strategy::score::{key_of, warm_accept, winner};
 use crate::sync::{AtomicU16, AtomicU32, Ordering};
 
 /// Table size of [`Maglev`] when none is named, and of the [`Strategy`](crate::Strategy)
@@ -22,10 +23,6 @@ pub const MAX_MAGLEV_SLOTS: usize = 32767;
 /// Entry layout: `[15]` parity of the build that wrote it, `[14:0]` slot index + 1 (0: none).
 const PARITY: u16 = 0x8000;
 const INDEX_MASK: u16 = 0x7fff;
-
-/// Re-hashes of the key tried when its entry's backend is not eligible, before the O(n)
-/// rendezvous pass.
-const FALLBACK_PROBES: u64 = 8;
 
 /// `true` if `m` is prime and below 2^32 (trial division; evaluated at compile time by
 /// [`Maglev::new`]).
@@ -51,13 +48,13 @@ const fn is_prime_table_size(m: usize) -> bool {
 }
 
 /// Why `Maglev<N, M>` cannot be built, if it cannot.
-const fn check(n: usize, m: usize) -> Option<Error> {
+const fn check(n: usize, m: usize) -> Option<TableError> {
     if n > MAX_MAGLEV_SLOTS {
-        Some(Error::PoolTooLarge)
+        Some(TableError::PoolTooLarge)
     } else if !is_prime_table_size(m) {
-        Some(Error::TableSizeNotPrime)
+        Some(TableError::TableSizeNotPrime)
     } else if m < n {
-        Some(Error::TableTooSmall)
+        Some(TableError::TableTooSmall)
     } else {
         None
     }
@@ -165,7 +162,7 @@ const fn permutation(i: usize, m: u64) -> (u64, u64) {
 ///
 /// `M` must be a prime below 2^32 and at least `N`, and `N` at most
 /// [`MAX_MAGLEV_SLOTS`]: [`Maglev::new`] checks this at compile time, [`Maglev::try_new`]
-/// returns an [`Error`] instead.
+/// returns a [`TableError`] instead.
 ///
 /// ```
 /// use tinylb::{Maglev, Pool, Request, Select};
@@ -251,21 +248,21 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
     }
 
     /// As [`Maglev::new`], but bad sizes are an error instead of a compile failure:
-    /// [`Error::PoolTooLarge`] if `N > 32767`, [`Error::TableSizeNotPrime`] if `M` is not a
-    /// prime below 2^32, [`Error::TableTooSmall`] if `M < N`.
+    /// [`TableError::PoolTooLarge`] if `N > 32767`, [`TableError::TableSizeNotPrime`] if `M` is not a
+    /// prime below 2^32, [`TableError::TableTooSmall`] if `M < N`.
     ///
     /// ```
-    /// use tinylb::{Error, Maglev};
-    /// assert_eq!(Maglev::<8, 1000>::try_new().err(), Some(Error::TableSizeNotPrime));
-    /// assert_eq!(Maglev::<8, 7>::try_new().err(), Some(Error::TableTooSmall));
+    /// use tinylb::{Maglev, TableError};
+    /// assert_eq!(Maglev::<8, 1000>::try_new().err(), Some(TableError::TableSizeNotPrime));
+    /// assert_eq!(Maglev::<8, 7>::try_new().err(), Some(TableError::TableTooSmall));
     /// assert!(Maglev::<8, 1009>::try_new().is_ok());
     /// ```
-    pub const fn try_new() -> Result<Self, Error> {
+    pub const fn try_new() -> Result<Self, TableError> {
         Self::try_with_seed(0)
     }
 
     /// [`Maglev::try_new`] with a seed for keyless requests.
-    pub const fn try_with_seed(seed: u64) -> Result<Self, Error> {
+    pub const fn try_with_seed(seed: u64) -> Result<Self, TableError> {
         match check(N, M) {
             Some(e) => Err(e),
             None => Ok(Self::unchecked(seed)),
@@ -354,10 +351,16 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
         let mut changed = false;
         for (i, member) in self.members.iter().enumerate() {
             let w = if i < live {
-                pool.id_at(i)
-                    .and_then(|id| pool.info(id).ok())
-                    .filter(|info| !info.backup)
-                    .map_or(0, |info| info.weight)
+                // members: primaries in the pool whatever their health, by the weight their
+                // share leaves them
+                pool.slot(i).map_or(0, |s| {
+                    let c = s.word();
+                    if c.occupied() && !c.has(crate::pool::BACKUP) {
+                        s.member_weight(c)
+                    } else {
+                        0
+                    }
+                })
             } else {
                 0
             };
@@ -437,55 +440,46 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
         self.parity.store(p as u32, Ordering::Relaxed);
     }
 
-    /// The slot named by table entry `pos` if it takes `key`: eligible in the view and, in
-    /// slow start, kept by [`warm_accept`].
+    /// The candidate named by table entry `pos` if it takes `key`: in the view and, in slow
+    /// start, kept by [`warm_accept`].
     #[inline(always)]
-    fn probe(&self, view: &View<'_, N>, key: u64, pos: usize) -> Option<usize> {
+    fn probe(&self, view: &View<'_, N>, key: u64, pos: usize) -> Option<Candidate> {
         let e = self.table.get(pos)?.load(Ordering::Relaxed);
         let i = ((e & INDEX_MASK) as usize).checked_sub(1)?;
-        let slot = view.slots().get(i)?;
-        let w = view.weight(slot)?;
-        if !slot.has_room(slot.in_flight()) {
-            return None;
-        }
+        let c = view.get(i)?;
         // the table was built with the configured weight; a lower effective weight is
         // slow start (or a weight change not yet rebuilt): keep that share of the keys
         let conf = self.members.get(i).map_or(0, |m| m.load(Ordering::Relaxed));
-        if w < conf {
-            return warm(key, i, w, conf);
+        if c.weight() < conf && !warm(key, i, c.weight(), conf) {
+            return None;
         }
-        Some(i)
+        Some(c)
     }
 
     /// The pick in `view` for `key`: its entry, else the fallback.
     #[inline(always)]
-    fn pick(&self, view: &View<'_, N>, key: u64) -> Option<usize> {
+    fn pick(&self, view: &View<'_, N>, key: u64) -> Option<Candidate> {
         match self.probe(view, key, position(key, M)) {
-            Some(i) => Some(i),
+            Some(c) => Some(c),
             None => self.fallback(view, key),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn fallback(&self, view: &View<'_, N>, key: u64) -> Option<usize> {
+    fn fallback(&self, view: &View<'_, N>, key: u64) -> Option<Candidate> {
         let h = mix64(key);
-        for a in 1..=FALLBACK_PROBES {
-            let h2 = mix64(h ^ a.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            if let Some(i) = self.probe(view, key, reduce(h2, M as u64) as usize) {
-                return Some(i);
-            }
-        }
-        winner(view, h, true)
+        rehashed(h, |h2| self.probe(view, key, reduce(h2, M as u64) as usize))
+            .or_else(|| winner(view, h, true))
     }
 }
 
-/// Slow start's thinning, out of the lookup's way: `Some(i)` if slot `i` (effective weight
+/// Slow start's thinning, out of the lookup's way: `true` if slot `i` (effective weight
 /// `w` of `conf`) keeps `key`.
 #[cold]
 #[inline(never)]
-fn warm(key: u64, i: usize, w: u32, conf: u32) -> Option<usize> {
-    warm_accept(mix64(key), i as u32, w, conf).then_some(i)
+fn warm(key: u64, i: usize, w: u32, conf: u32) -> bool {
+    warm_accept(mix64(key), i as u32, w, conf)
 }
 
 /// The table position of `key`: the key folded to 32 bits (high half XOR low half), modulo
@@ -510,7 +504,7 @@ impl<const N: usize, const M: usize> Select<N> for Maglev<N, M> {
             self.refresh(pool);
         }
         let key = key_of(req, &self.stream);
-        pick_tiers(pool, req.now_us(), |view| self.pick(view, key))
+        pool.pick(req.now_us(), |view| self.pick(view, key))
     }
 }
 

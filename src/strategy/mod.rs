@@ -14,6 +14,16 @@
 //! | [`Jump`] | `jump` | O(ln n), no writes | a seed |
 //! | [`BoundedLoad`] | `bounded_load` | O(n): two scans, no writes | factor + seed |
 //!
+//! Every strategy is built the same way: `new(..)` with its required parameters (none for
+//! most; the balance factor for [`BoundedLoad`], which returns a `Result`; Maglev's table
+//! sizes are checked at compile time by [`Maglev::new`] or at run time by
+//! [`Maglev::try_new`]), and `with_seed(.., seed)`, the same with a seed for the random
+//! stream used when a request carries no RNG (and, for round robin and weighted round robin,
+//! for where the rotation starts). Every pick reads its candidates through the pool's
+//! [`View`](crate::View); the shared rules (fair tie-breaking, the lowest-cost scan, two
+//! weighted choices), load metrics (in-flight per weight, peak-EWMA cost), rendezvous scoring
+//! and re-hash probing live in modules of their own.
+//!
 //! The last four route by the request's key ([`Request::with_key`]; byte keys through
 //! [`hash::hash_bytes`](crate::hash::hash_bytes)); the README's "Affinity" section says how to
 //! choose between them.
@@ -22,20 +32,23 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::pool::{BackendId, Pool};
-use crate::rng::Stream;
 use crate::select::{Request, Select};
 
 mod bounded_load;
+mod cost;
 mod jump;
 mod least_conn;
 mod least_time;
 mod maglev;
 mod names;
 mod p2c;
+mod probe;
 mod random;
 mod rendezvous;
 mod round_robin;
+mod rule;
 mod sample;
+mod score;
 mod weighted_round_robin;
 
 pub use bounded_load::{BoundedLoad, DEFAULT_BALANCE_FACTOR};
@@ -49,56 +62,6 @@ pub use random::Random;
 pub use rendezvous::Rendezvous;
 pub use round_robin::RoundRobin;
 pub use weighted_round_robin::WeightedRoundRobin;
-
-/// Fair random tie-breaking for scanning strategies: every backend tied for best is equally
-/// likely to win. Priorities come from a 64-bit LCG (Knuth's MMIX constants) seeded by one
-/// random draw, taken only when the first tie of a pick happens.
-pub(crate) struct TieBreak {
-    lcg: Option<u64>,
-    leader: Option<u32>,
-}
-
-impl TieBreak {
-    pub(crate) const fn new() -> Self {
-        TieBreak {
-            lcg: None,
-            leader: None,
-        }
-    }
-
-    fn next(&mut self, req: &mut Request<'_>, stream: &Stream) -> u32 {
-        let x = match self.lcg {
-            Some(x) => x,
-            None => req.draw(stream),
-        };
-        let x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.lcg = Some(x);
-        (x >> 32) as u32
-    }
-
-    /// A strictly better backend took the lead: its priority is drawn if it is challenged.
-    pub(crate) fn new_leader(&mut self) {
-        self.leader = None;
-    }
-
-    /// A backend tied with the leader: `true` if it takes the lead.
-    pub(crate) fn challenge(&mut self, req: &mut Request<'_>, stream: &Stream) -> bool {
-        let lead = match self.leader {
-            Some(p) => p,
-            None => self.next(req, stream),
-        };
-        let mine = self.next(req, stream);
-        if mine > lead {
-            self.leader = Some(mine);
-            true
-        } else {
-            self.leader = Some(lead);
-            false
-        }
-    }
-}
 
 /// Any built-in strategy, chosen in code or by name from a configuration file.
 ///
@@ -161,20 +124,20 @@ impl<const N: usize, const M: usize> Strategy<N, M> {
 
     /// The strategy's canonical name (what [`FromStr`] accepts first).
     pub const fn name(&self) -> &'static str {
-        let row = match self {
-            Strategy::RoundRobin(_) => 0,
-            Strategy::WeightedRoundRobin(_) => 1,
-            Strategy::LeastConn(_) => 2,
-            Strategy::LeastTime(_) => 3,
-            Strategy::Random(_) => 4,
-            Strategy::Maglev(_) => 5,
-            Strategy::Rendezvous(_) => 6,
-            Strategy::Jump(_) => 7,
-            Strategy::BoundedLoad(_) => 8,
-            Strategy::PowerOfTwo(_) => 9,
-            Strategy::PeakEwma(_) => 10,
-        };
-        names::CANONICAL[row]
+        // rows of STRATEGY_NAMES, in the enum's order
+        match self {
+            Strategy::RoundRobin(_) => names::CANONICAL[0],
+            Strategy::WeightedRoundRobin(_) => names::CANONICAL[1],
+            Strategy::LeastConn(_) => names::CANONICAL[2],
+            Strategy::LeastTime(_) => names::CANONICAL[3],
+            Strategy::Random(_) => names::CANONICAL[4],
+            Strategy::Maglev(_) => names::CANONICAL[5],
+            Strategy::Rendezvous(_) => names::CANONICAL[6],
+            Strategy::Jump(_) => names::CANONICAL[7],
+            Strategy::BoundedLoad(_) => names::CANONICAL[8],
+            Strategy::PowerOfTwo(_) => names::CANONICAL[9],
+            Strategy::PeakEwma(_) => names::CANONICAL[10],
+        }
     }
 
     /// Parses a name like [`FromStr`], giving every seeded strategy `seed` (use a different
@@ -185,7 +148,7 @@ impl<const N: usize, const M: usize> Strategy<N, M> {
         };
         // rows in the order of STRATEGY_NAMES (tests/ check every name and alias)
         Ok(match row {
-            0 => Strategy::RoundRobin(RoundRobin::starting_at(seed as u32)),
+            0 => Strategy::RoundRobin(RoundRobin::with_seed(seed)),
             1 => Strategy::WeightedRoundRobin(WeightedRoundRobin::with_seed(seed)),
             2 => Strategy::LeastConn(LeastConn::with_seed(seed)),
             3 => Strategy::LeastTime(LeastTime::with_seed(seed)),
@@ -196,7 +159,7 @@ impl<const N: usize, const M: usize> Strategy<N, M> {
             },
             6 => Strategy::Rendezvous(Rendezvous::with_seed(seed)),
             7 => Strategy::Jump(Jump::with_seed(seed)),
-            8 => Strategy::BoundedLoad(BoundedLoad::with_default_factor(seed)),
+            8 => Strategy::BoundedLoad(BoundedLoad::build(DEFAULT_BALANCE_FACTOR, seed)),
             9 => Strategy::PowerOfTwo(PowerOfTwo::with_seed(seed)),
             _ => Strategy::PeakEwma(PeakEwma::with_seed(seed)),
         })

@@ -68,10 +68,12 @@ pub(crate) const COUNT: usize = STRATEGY_NAMES.len();
 /// The canonical names alone, in table order.
 pub(crate) const CANONICAL: [&str; COUNT] = {
     let mut out = [""; COUNT];
-    let mut i = 0;
-    while i < COUNT {
-        out[i] = STRATEGY_NAMES[i].name;
-        i += 1;
+    let mut rows = STRATEGY_NAMES;
+    let mut dst: &mut [&str] = &mut out;
+    while let ([row, rest @ ..], [d, tail @ ..]) = (rows, dst) {
+        *d = row.name;
+        rows = rest;
+        dst = tail;
     }
     out
 };

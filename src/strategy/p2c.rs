@@ -3,29 +3,11 @@
 
 use core::cmp::Ordering as Cmp;
 
-use crate::pool::{BackendId, Pool, View, pick_tiers};
+use crate::pool::{BackendId, Pool};
 use crate::rng::Stream;
 use crate::select::{Request, Select};
-use crate::strategy::sample::weighted_slot;
-
-/// Draws two distinct eligible slots, each with probability proportional to its weight
-/// (the second among the others); `(a, None)` when only one is eligible.
-#[inline]
-fn two_choices<const N: usize>(
-    view: &View<'_, N>,
-    req: &mut Request<'_>,
-    stream: &Stream,
-) -> Option<(usize, Option<usize>)> {
-    let a = weighted_slot(view, req, stream, None)?;
-    let b = weighted_slot(view, req, stream, Some(a));
-    Some((a, b))
-}
-
-/// `a_num / a_den` against `b_num / b_den` (dens > 0), exactly.
-#[inline]
-fn cmp_ratio(a_num: u64, a_den: u64, b_num: u64, b_den: u64) -> Cmp {
-    (a_num as u128 * b_den as u128).cmp(&(b_num as u128 * a_den as u128))
-}
+use crate::strategy::cost::{Conns, Latency};
+use crate::strategy::rule::two_choices;
 
 /// Power of two choices over in-flight load: of two distinct backends drawn at random in
 /// proportion to their weights, the one with fewer in-flight requests per unit of weight.
@@ -65,25 +47,14 @@ impl PowerOfTwo {
 
 impl<const N: usize> Select<N> for PowerOfTwo {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        let now = req.now_us();
-        pick_tiers(pool, now, |view| {
+        pool.pick(req.now_us(), |view| {
             let (a, b) = two_choices(view, req, &self.stream)?;
             let Some(b) = b else { return Some(a) };
-            // (in_flight, effective weight) as of now
-            let load = |i: usize| {
-                let s = view.slots().get(i)?;
-                Some((s.in_flight() as u64, view.weight(s)? as u64))
-            };
-            Some(match (load(a), load(b)) {
-                (Some((fa, wa)), Some((fb, wb))) => {
-                    if cmp_ratio(fb, wb, fa, wa) == Cmp::Less {
-                        b
-                    } else {
-                        a
-                    }
-                }
-                (None, Some(_)) => b,
-                _ => a,
+            // on a tie the first draw wins (it is already random)
+            Some(if Conns::of(&b).cmp(&Conns::of(&a)) == Cmp::Less {
+                b
+            } else {
+                a
             })
         })
     }
@@ -132,42 +103,11 @@ impl PeakEwma {
 
 impl<const N: usize> Select<N> for PeakEwma {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        let half_life = pool.half_life_ms();
-        let now_us = req.now_us();
-        pick_tiers(pool, now_us, |view| {
+        pool.pick(req.now_us(), |view| {
             let (a, b) = two_choices(view, req, &self.stream)?;
             let Some(b) = b else { return Some(a) };
-            let now = view.now_ms();
-            let read = |i: usize| {
-                let s = view.slots().get(i)?;
-                let est = s.latency_at(now, half_life);
-                Some((est, s.in_flight() as u64 + 1, view.weight(s)? as u64))
-            };
-            let (Some((ea, la, wa)), Some((eb, lb, wb))) = (read(a), read(b)) else {
-                return Some(a);
-            };
-            // an unsampled candidate borrows the other's estimate; neither sampled: load alone
-            let unsampled_b = eb.is_none();
-            let (ea, eb) = match (ea, eb) {
-                (Some(x), Some(y)) => (x as u64, y as u64),
-                (Some(x), None) => (x as u64, x as u64),
-                (None, Some(y)) => (y as u64, y as u64),
-                (None, None) => (1, 1),
-            };
-            let ca = ea.saturating_mul(la);
-            let cb = eb.saturating_mul(lb);
-            Some(match cmp_ratio(cb, wb, ca, wa) {
-                Cmp::Less => b,
-                Cmp::Greater => a,
-                // tie: prefer an unsampled candidate (it must be tried), else the first draw
-                Cmp::Equal => {
-                    if unsampled_b {
-                        b
-                    } else {
-                        a
-                    }
-                }
-            })
+            let (ca, cb) = (Latency::of(view, &a), Latency::of(view, &b));
+            Some(if Latency::b_wins(&ca, &cb) { b } else { a })
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Weighted random (nginx `random`, HAProxy `random(1)`).
 
-use crate::pool::{BackendId, Pool, pick_tiers};
+use crate::pool::{BackendId, Pool};
 use crate::rng::Stream;
 use crate::select::{Request, Select};
 use crate::strategy::sample::weighted_slot;
@@ -52,8 +52,7 @@ impl Random {
 impl<const N: usize> Select<N> for Random {
     #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        let now = req.now_us();
-        pick_tiers(pool, now, |view| {
+        pool.pick(req.now_us(), |view| {
             weighted_slot(view, req, &self.stream, None)
         })
     }

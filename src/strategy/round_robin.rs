@@ -1,6 +1,6 @@
 //! Round robin (nginx `round-robin` with equal weights, HAProxy `static-rr`).
 
-use crate::pool::{BackendId, Pool, pick_tiers};
+use crate::pool::{BackendId, Pool};
 use crate::select::{Request, Select};
 use crate::sync::{AtomicU32, Ordering};
 
@@ -38,6 +38,12 @@ impl RoundRobin {
         Self::starting_at(0)
     }
 
+    /// A rotation whose first ticket is the low 32 bits of `seed` (as every seeded
+    /// strategy is built: [`Strategy::from_name`](crate::Strategy::from_name) does this).
+    pub const fn with_seed(seed: u64) -> Self {
+        Self::starting_at(seed as u32)
+    }
+
     /// A rotation whose first ticket is `cursor` (taken modulo 2^31): give each proxy
     /// instance a different start so they do not all begin on the same backend.
     pub const fn starting_at(cursor: u32) -> Self {
@@ -61,9 +67,8 @@ impl RoundRobin {
 
 impl<const N: usize> Select<N> for RoundRobin {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pick_tiers(pool, req.now_us(), |view| {
-            let live = view.slots();
-            let n = live.len() as u32;
+        pool.pick(req.now_us(), |view| {
+            let n = view.len() as u32;
             let mut last = 0;
             for _ in 0..n {
                 let t = self.cursor.fetch_add(1, Ordering::Relaxed);
@@ -78,8 +83,8 @@ impl<const N: usize> Select<N> for RoundRobin {
                 } else {
                     t % n
                 } as usize;
-                if view.eligible_at(i) {
-                    return Some(i);
+                if let Some(c) = view.get(i) {
+                    return Some(c);
                 }
                 last = i;
             }
@@ -87,9 +92,7 @@ impl<const N: usize> Select<N> for RoundRobin {
             // on ineligible ones (or nothing is eligible): the next eligible slot after our
             // last ticket, without drawing more tickets.
             let n = n as usize;
-            (1..=n)
-                .map(|k| (last + k) % n)
-                .find(|&i| view.eligible_at(i))
+            (1..=n).find_map(|k| view.get((last + k) % n))
         })
     }
 }

@@ -1,31 +1,31 @@
-//! Exact weighted sampling of one eligible slot, shared by [`Random`](crate::Random) and the
-//! power-of-two-choices strategies.
+//! Exact weighted sampling of one candidate, shared by [`Random`](crate::Random) and the
+//! two-choices rule.
 
-use crate::pool::View;
+use crate::pool::{Candidate, View};
 use crate::rng::{self, Stream};
 use crate::select::Request;
 
 /// Rejection tries before falling back to the exact scan.
 const TRIES: u32 = 8;
 
-/// An eligible slot index drawn with probability proportional to its weight, never
-/// `exclude`; `None` if no other slot is eligible.
+/// A candidate drawn with probability proportional to its effective weight, never the one
+/// at `exclude`; `None` if no other is eligible.
 ///
 /// Fast path: one 64-bit draw per try gives a uniform slot (low 32 bits) and a uniform
-/// `u` in `0..max_weight` (high 32 bits), both by Lemire's unbiased method; the slot is
-/// accepted if it is eligible, not excluded, and `u < weight` (the test is skipped when its
-/// weight is the maximum). After [`TRIES`] rejections: exact two-pass scan (sum of eligible
-/// weights, one unbiased point in it, find its slot). Both paths are exact, so the mixture is.
+/// `u` in `0..weight_bound` (high 32 bits), both by Lemire's unbiased method; the slot is
+/// accepted if it is a candidate, not excluded, and `u < weight` (the test is skipped when
+/// its weight is the bound). After [`TRIES`] rejections: exact two-pass scan (sum of the
+/// candidates' weights, one unbiased point in it, find its candidate). Both paths are exact,
+/// so the mixture is.
 #[inline]
 pub(crate) fn weighted_slot<const N: usize>(
     view: &View<'_, N>,
     req: &mut Request<'_>,
     stream: &Stream,
     exclude: Option<usize>,
-) -> Option<usize> {
-    let live = view.slots();
-    let n = live.len() as u32;
-    let w_max = view.pool().weight_bound();
+) -> Option<Candidate> {
+    let n = view.len() as u32;
+    let w_max = view.weight_bound();
     if n == 0 || w_max == 0 {
         return None;
     }
@@ -38,41 +38,40 @@ pub(crate) fn weighted_slot<const N: usize>(
         if Some(i) == exclude {
             continue;
         }
-        let Some(slot) = live.get(i) else { continue };
-        let Some(w) = view.weight(slot) else { continue };
-        if w < w_max {
+        let Some(c) = view.get(i) else { continue };
+        if c.weight() < w_max {
             match rng::below_from((r >> 32) as u32, w_max) {
-                Some(u) if u < w => {}
+                Some(u) if u < c.weight() => {}
                 _ => continue,
             }
         }
-        if slot.has_room(slot.in_flight()) {
-            return Some(i);
-        }
+        return Some(c);
     }
-    // exact fallback: sum the eligible weights, draw a point, find its slot
-    let eligible = |i: usize| -> Option<u64> {
+    // exact fallback: sum the candidates' weights, draw a point, find its candidate
+    let eligible = |i: usize| -> Option<Candidate> {
         if Some(i) == exclude {
             return None;
         }
-        let s = live.get(i)?;
-        let w = view.weight(s)?;
-        s.has_room(s.in_flight()).then_some(w as u64)
+        view.get(i)
     };
-    let total: u64 = (0..live.len()).filter_map(eligible).sum();
+    let total: u64 = (0..view.len())
+        .filter_map(eligible)
+        .map(|c| c.weight() as u64)
+        .sum();
     if total == 0 {
         return None;
     }
     let mut point = rng::below_u64(|| req.draw(stream), total);
     let mut last = None;
-    for i in 0..live.len() {
-        let Some(w) = eligible(i) else { continue };
-        last = Some(i);
+    for i in 0..view.len() {
+        let Some(c) = eligible(i) else { continue };
+        let w = c.weight() as u64;
+        last = Some(c);
         if point < w {
-            return Some(i);
+            return Some(c);
         }
         point -= w;
     }
-    // eligibility changed between the passes: the last eligible slot seen
+    // eligibility changed between the passes: the last candidate seen
     last
 }

@@ -1,6 +1,6 @@
 //! Smooth weighted round robin (nginx's algorithm), lock-free.
 
-use crate::pool::{BackendId, Pool, View, pick_tiers};
+use crate::pool::{BackendId, Candidate, Pool, View};
 use crate::rng::{Stream, below_from, mix64};
 use crate::select::{Request, Select};
 use crate::sync::{AtomicU32, Ordering};
@@ -245,8 +245,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
     }
 
     /// One pick in `view`'s tier.
-    fn pick_in(&self, view: &View<'_, N>, req: &mut Request<'_>) -> Option<usize> {
-        let (k, tier) = if view.backup_tier() {
+    fn pick_in(&self, view: &View<'_, N>, req: &mut Request<'_>) -> Option<Candidate> {
+        let (k, tier) = if view.is_backup_tier() {
             (1, BACKUP_BIT)
         } else {
             (0, 0)
@@ -259,8 +259,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
             let start = ticket.load(Ordering::Relaxed) as usize;
             return any_eligible(view, start);
         }
-        let live = view.slots();
-        let n = live.len().min(N);
+        let n = view.len().min(N);
         for _ in 0..=n {
             let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             if t >= FOLD_AT {
@@ -270,49 +269,43 @@ impl<const N: usize> WeightedRoundRobin<N> {
             if let Some(c) = self.picks.get(i) {
                 c.fetch_add(1, Ordering::Relaxed);
             }
-            if let Some(slot) = live.get(i)
-                && let Some(eff) = view.weight(slot)
-                && slot.has_room(slot.in_flight())
-            {
+            if let Some(c) = view.get(i) {
                 // slow start: keep a warming backend's turn with probability eff / weight
                 let w = self
                     .weights
                     .get(i)
                     .map_or(0, |w| w.load(Ordering::Relaxed) & !BACKUP_BIT);
-                if eff >= w {
-                    return Some(i);
+                if c.weight() >= w {
+                    return Some(c);
                 }
                 let r = req.draw(&self.stream) as u32;
-                if below_from(r, w).is_some_and(|u| u < eff) {
-                    return Some(i);
+                if below_from(r, w).is_some_and(|u| u < c.weight()) {
+                    return Some(c);
                 }
             }
-            // not eligible (at its cap, ejected, thinned by slow start, or changed since the
-            // last rebuild): its turn is forfeited and the next ticket decides
+            // not a candidate (at its cap, ejected, thinned by slow start, or changed since
+            // the last rebuild): its turn is forfeited and the next ticket decides
         }
         // Every ticket named a backend that could not take the request (for example a
-        // heavy backend at its cap holding several turns in a row): take the eligible
-        // backend the schedule favours most now, so a pick never fails while one is
-        // eligible.
+        // heavy backend at its cap holding several turns in a row): take the candidate the
+        // schedule favours most now, so a pick never fails while one is eligible.
         let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let Some(i) = self.leader_where(t, total as i64, n, tier, |i| view.eligible_at(i)) else {
+        let Some(i) = self.leader_where(t, total as i64, n, tier, |i| view.get(i).is_some()) else {
             // the schedule is older than the pool (a rebuild is under way elsewhere)
             return any_eligible(view, t as usize);
         };
         if let Some(c) = self.picks.get(i) {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        Some(i)
+        view.get(i).or_else(|| any_eligible(view, t as usize))
     }
 }
 
-/// The first eligible slot of `view` from `start` on, cyclically: the rare fallback while a
+/// The first candidate of `view` from `start` on, cyclically: the rare fallback while a
 /// schedule is being (re)built elsewhere, kept small on purpose.
-fn any_eligible<const N: usize>(view: &View<'_, N>, start: usize) -> Option<usize> {
-    let n = view.slots().len();
-    (0..n)
-        .map(|k| start.wrapping_add(k) % n)
-        .find(|&i| view.eligible_at(i))
+fn any_eligible<const N: usize>(view: &View<'_, N>, start: usize) -> Option<Candidate> {
+    let n = view.len();
+    (0..n).find_map(|k| view.get(start.wrapping_add(k) % n))
 }
 
 impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
@@ -321,8 +314,7 @@ impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
         if self.built_for.load(Ordering::Acquire) != epoch.wrapping_add(1) {
             self.rebuild(pool, epoch);
         }
-        let now = req.now_us();
-        pick_tiers(pool, now, |view| self.pick_in(view, req))
+        pool.pick(req.now_us(), |view| self.pick_in(view, req))
     }
 }
 

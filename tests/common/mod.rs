@@ -121,7 +121,7 @@ pub fn build_pool<'p, const N: usize>(
             Spec::Down(_) => pool.set_health(id, Health::Down).unwrap(),
             Spec::Draining(_) => pool.set_health(id, Health::Draining).unwrap(),
             Spec::AtCap(_, cap) => {
-                pool.set_cap(id, Some(cap)).unwrap();
+                pool.set_cap(id, core::num::NonZeroU32::new(cap)).unwrap();
                 for _ in 0..cap {
                     held.push(Lease::acquire(pool, id).expect("below cap"));
                 }

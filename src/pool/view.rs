@@ -1,0 +1,370 @@
+//! The one eligibility rule: which backends a pick may consider.
+//!
+//! Every built-in strategy, and any strategy written in another crate, reads its candidates
+//! through a [`View`], so the rules below apply to all of them alike, and a new rule is one
+//! change here. In order:
+//!
+//! 1. **tier**: a pick first looks at the primary backends, and at the backup tier only when
+//!    no primary is eligible ([`Pool::pick`] runs the tiers);
+//! 2. **health**: up, with a weight above zero (down, draining and weight-0 backends are out);
+//! 3. **ejection**: an ejected backend is out, unless the pool is in panic; an ejection
+//!    whose time is up (on the request's clock) ends here, at the first pick that looks;
+//! 4. **slow start**: a backend in its ramp has a lower effective weight;
+//! 5. **share**: a backend's weight is scaled by its share in this pool
+//!    ([`Pool::set_share`]: this proxy's subset of a large fleet); share 0 is out;
+//! 6. **cap**: a backend at its in-flight cap is out.
+//!
+//! What passes is a [`Candidate`]: the slot index, the occupant's generation (so the id a
+//! pick returns names the backend the pick judged, not whatever took the slot since), the
+//! effective and configured weight, and the in-flight count as read.
+
+use core::fmt;
+
+use crate::clock::{elapsed_ms, reached, stamp, tick_ms};
+use crate::sync::Ordering;
+
+use super::word::{EJECTED, SHARED, WARMING, shared_weight};
+use super::{BackendId, Pool, Slot, Word};
+
+/// One backend a pick may choose, as the [`View`] judged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Candidate {
+    index: u32,
+    generation: u32,
+    weight: u32,
+    configured: u32,
+    in_flight: u32,
+}
+
+impl Candidate {
+    /// The slot index.
+    #[inline]
+    pub const fn index(&self) -> usize {
+        self.index as usize
+    }
+    /// The backend's id, with the generation the view judged.
+    #[inline]
+    pub const fn id(&self) -> BackendId {
+        BackendId::new(self.index, self.generation)
+    }
+    /// Effective weight: the configured weight, lowered by slow start while it ramps. Always
+    /// above zero.
+    #[inline]
+    pub const fn weight(&self) -> u32 {
+        self.weight
+    }
+    /// Configured weight (what [`Pool::set_weight`] set).
+    #[inline]
+    pub const fn configured_weight(&self) -> u32 {
+        self.configured
+    }
+    /// Leases out when the view looked (below the backend's cap).
+    #[inline]
+    pub const fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+}
+
+/// What one pick may choose from: one tier of the pool, at the request's clock, in or out of
+/// panic mode. See the [module docs](self) for the rules, and [`Pool::pick`] for how to get
+/// one.
+///
+/// Reading a view has one side effect, and it is deliberate: an ejection whose time is up
+/// ends when a view first looks at the backend (the crate has no timer), and a slow-start
+/// window starts at the first pick that sees the backend.
+pub struct View<'p, const N: usize> {
+    pool: &'p Pool<N>,
+    slots: &'p [Slot],
+    now_ms: u32,
+    panic: bool,
+    want: u32,
+}
+
+impl<const N: usize> fmt::Debug for View<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("View")
+            .field("len", &self.slots.len())
+            .field("now_ms", &self.now_ms)
+            .field("panic", &self.panic)
+            .field("backup_tier", &self.is_backup_tier())
+            .finish()
+    }
+}
+
+impl<'p, const N: usize> View<'p, N> {
+    #[inline]
+    fn new(pool: &'p Pool<N>, now_ms: u32, panic: bool, backup: bool) -> Self {
+        View {
+            pool,
+            slots: pool.live_slots(),
+            now_ms,
+            panic,
+            want: Word::want(backup),
+        }
+    }
+
+    /// Slots a pick scans: candidates have indices in `0..len()`.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// `true` if the view has no slot to scan.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The backend at `index` if this pick may choose it, else `None`.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<Candidate> {
+        let slot = self.slots.get(index)?;
+        // generation first: a config word of the same generation then belongs to it
+        let generation = slot.generation.load(Ordering::Acquire);
+        let c = slot.word();
+        let weight = self.weight_of(slot, c)?;
+        if !c.of_generation(generation) {
+            return None;
+        }
+        let in_flight = slot.in_flight();
+        if !slot.has_room(in_flight) {
+            return None;
+        }
+        Some(Candidate {
+            index: index as u32,
+            generation,
+            weight,
+            configured: c.weight(),
+            in_flight,
+        })
+    }
+
+    /// Every backend this pick may choose, in slot order.
+    #[inline]
+    pub fn candidates(&self) -> impl Iterator<Item = Candidate> + '_ {
+        (0..self.slots.len()).filter_map(|i| self.get(i))
+    }
+
+    /// `true` for the backup tier's view.
+    #[inline]
+    pub fn is_backup_tier(&self) -> bool {
+        Word(self.want).has(super::word::BACKUP)
+    }
+
+    /// `true` if ejected backends are candidates again (the pool is in panic).
+    #[inline]
+    pub fn in_panic(&self) -> bool {
+        self.panic
+    }
+
+    /// The request's clock as the pool keeps it: a wrapping millisecond tick.
+    #[inline]
+    pub fn now_ms(&self) -> u32 {
+        self.now_ms
+    }
+
+    /// The candidate's latency estimate in microseconds, decayed to the request's clock, or
+    /// `None` if it has no sample yet.
+    #[inline]
+    pub fn latency_us(&self, c: &Candidate) -> Option<u32> {
+        self.slots
+            .get(c.index())?
+            .latency_at(self.now_ms, self.pool.config.half_life_ms)
+    }
+
+    /// An upper bound of every candidate's weight (the largest weight ever set in the pool):
+    /// what rejection sampling by weight needs.
+    #[inline]
+    pub fn weight_bound(&self) -> u32 {
+        self.pool.weight_bound()
+    }
+
+    /// The pool this view looks into.
+    #[inline]
+    pub fn pool(&self) -> &'p Pool<N> {
+        self.pool
+    }
+
+    /// The same view without panic mode: ejected backends stay out.
+    #[inline]
+    fn calm(&self) -> Self {
+        View {
+            panic: false,
+            ..*self
+        }
+    }
+
+    /// Effective weight of `slot` (config word `c`) in this view, cap aside.
+    #[inline]
+    fn weight_of(&self, slot: &Slot, c: Word) -> Option<u32> {
+        let w = c.weight();
+        // fast path: one load, no flags
+        if c.pick_bits() == self.want {
+            return if w > 0 { Some(w) } else { None };
+        }
+        if c.tier_bits() != self.want || w == 0 {
+            return None;
+        }
+        self.flagged_weight(slot, c)
+    }
+
+    #[cold]
+    fn flagged_weight(&self, slot: &Slot, c: Word) -> Option<u32> {
+        let w = self.ramped_weight(slot, c)?;
+        if c.has(SHARED) {
+            return shared_weight(w, slot.share.load(Ordering::Acquire));
+        }
+        Some(w)
+    }
+
+    /// Ejection, panic and slow start applied to the configured weight.
+    #[inline]
+    fn ramped_weight(&self, slot: &Slot, c: Word) -> Option<u32> {
+        if c.has(EJECTED) {
+            let until = slot.ejected_until_ms.load(Ordering::Acquire);
+            if reached(self.now_ms, until) {
+                self.pool.uneject(slot, c, self.now_ms);
+                // counted as returned for this pick (with slow start, from its floor)
+                return Some(match self.pool.config.slow_start {
+                    Some(ss) => ss.weight(c.weight(), 0),
+                    None => c.weight(),
+                });
+            }
+            if !self.panic {
+                return None;
+            }
+        }
+        if c.has(WARMING) {
+            return Some(self.warm_weight(slot, c));
+        }
+        Some(c.weight())
+    }
+
+    /// Effective weight of a warming backend (and the end of its window).
+    fn warm_weight(&self, slot: &Slot, c: Word) -> u32 {
+        let w = c.weight();
+        let Some(ss) = self.pool.config.slow_start else {
+            return w;
+        };
+        let now = self.now_ms;
+        let mut from = slot.warm_from_ms.load(Ordering::Acquire);
+        if from == 0 {
+            // the first pick to see the backend starts its window
+            from = match slot.warm_from_ms.compare_exchange(
+                0,
+                stamp(now),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => stamp(now),
+                Err(v) => v,
+            };
+        }
+        let t = elapsed_ms(now, from);
+        if t >= ss.window_ms {
+            let _ = slot.config.compare_exchange(
+                c.0,
+                c.with(WARMING, false).0,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+            return w;
+        }
+        ss.weight(w, t)
+    }
+}
+
+impl<const N: usize> Clone for View<'_, N> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<const N: usize> Copy for View<'_, N> {}
+
+impl<const N: usize> Pool<N> {
+    /// Runs one pick: `choose` is called with the view of the primary tier at `now_us` and
+    /// returns the candidate it chooses (or `None`); if it finds nothing and the pool has
+    /// backups, it is called again with the backup tier's view. The result is the chosen
+    /// candidate's id, with the generation the view judged.
+    ///
+    /// This is how every built-in strategy picks, and how a strategy written in another
+    /// crate honours tiers, panic mode, ejection, slow start and caps without knowing them:
+    ///
+    /// ```
+    /// use tinylb::{BackendId, Pool, Request, Select};
+    ///
+    /// /// HAProxy's `first`: the lowest-index backend a pick may take.
+    /// struct First;
+    /// impl<const N: usize> Select<N> for First {
+    ///     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
+    ///         pool.pick(req.now_us(), |view| view.candidates().next())
+    ///     }
+    /// }
+    ///
+    /// let pool: Pool<4> = Pool::new();
+    /// let a = pool.add(1).unwrap();
+    /// let b = pool.add(1).unwrap();
+    /// assert_eq!(First.select(&pool, &mut Request::new()), Some(a));
+    /// pool.set_health(a, tinylb::Health::Down).unwrap();
+    /// assert_eq!(First.select(&pool, &mut Request::new()), Some(b));
+    /// ```
+    ///
+    /// In panic with a backup tier, the order is: backups that are not ejected first (as
+    /// Envoy spills to the next priority before it panics), then the primaries with ejected
+    /// ones back in, then every backup.
+    #[inline]
+    pub fn pick(
+        &self,
+        now_us: u64,
+        mut choose: impl FnMut(&View<'_, N>) -> Option<Candidate>,
+    ) -> Option<BackendId> {
+        self.pick_views(now_us, |v| choose(v).map(|c| c.id()))
+    }
+
+    /// `true` if a pick at `now_us` may return the backend at `index`: it is a candidate in
+    /// the first tier (in [`Pool::pick`]'s order) that has any candidate. O(n); for
+    /// diagnostics and tests, not for routing. Like a pick, it ends an ejection whose time
+    /// is up.
+    pub fn is_eligible(&self, index: usize, now_us: u64) -> bool {
+        let mut verdict = false;
+        let _ = self.pick_views(now_us, |v| {
+            if v.get(index).is_some() {
+                verdict = true;
+                return Some(());
+            }
+            v.candidates().next().map(|_| ())
+        });
+        verdict
+    }
+
+    /// Calls `f` on the views of [`Pool::pick`]'s order until one returns `Some`.
+    #[inline]
+    fn pick_views<T>(
+        &self,
+        now_us: u64,
+        mut f: impl FnMut(&View<'_, N>) -> Option<T>,
+    ) -> Option<T> {
+        let now = tick_ms(now_us);
+        let panic = self.panic_now();
+        let primary = View::new(self, now, panic, false);
+        if panic && self.has_backups() {
+            let backup = View::new(self, now, panic, true);
+            if let Some(x) = f(&backup.calm()) {
+                return Some(x);
+            }
+            if let Some(x) = f(&primary) {
+                return Some(x);
+            }
+            // nothing else can take it: every backend that is up, ejected backups included
+            return f(&backup);
+        }
+        if let Some(x) = f(&primary) {
+            return Some(x);
+        }
+        if self.has_backups() {
+            return f(&View::new(self, now, panic, true));
+        }
+        None
+    }
+}
