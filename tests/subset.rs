@@ -9,9 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use tinylb::subset::{
-    Change, FULL_SHARE, Member, Scheme, Subset, SubsetError, aperture, deterministic, random,
+    Change, FULL_SHARE, Member, Scheme, Subset, SubsetError, aperture, deterministic, random, slots,
 };
-use tinylb::{Pool, Rendezvous, Request, Select};
+use tinylb::{
+    Backend, Config, Ejection, Health, Lease, Outcome, Pool, PowerOfTwo, Rendezvous, Request,
+    RoundRobin, Select, SelectExt, Strategy as Picker, WeightedRoundRobin,
+};
 
 /// The vectors, shared with the firmware.
 #[path = "golden/subset.rs"]
@@ -425,4 +428,160 @@ fn golden_vectors() {
         "subsets changed (a breaking change):\n{}",
         bad.join("\n")
     );
+}
+
+// ----- a subset applied to a pool -----
+
+/// Pool size of the apply tests.
+const POOL: usize = 16;
+
+fn full_pool(config: Config) -> Pool<POOL> {
+    let pool = Pool::with_config(config).unwrap();
+    for _ in 0..POOL {
+        pool.add(100).unwrap();
+    }
+    pool
+}
+
+fn explicit(members: &[u32]) -> Subset<POOL> {
+    Subset::from_members(members.iter().map(|&backend| Member {
+        backend,
+        share_q16: FULL_SHARE,
+    }))
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Every strategy, given a pool with a subset applied, picks only members, with leases
+    /// held and outcomes reported.
+    #[test]
+    fn every_strategy_picks_within_the_subset(
+        scheme in prop::sample::select(Scheme::ALL.to_vec()), proxy in 0u32..10, seed: u64,
+    ) {
+        let pool = full_pool(Config::new());
+        let backends = slots(&pool);
+        let s: Subset<POOL> = scheme.subset(proxy, 10, &backends, 4, seed).unwrap();
+        prop_assert_eq!(s.apply(&pool).unwrap(), s.len() as u32);
+        for name in Picker::<POOL, 251>::NAMES {
+            let strategy = Picker::<POOL, 251>::from_name(name, seed).unwrap();
+            let mut held: Vec<Lease<&Pool<POOL>, POOL>> = Vec::new();
+            for k in 0..120u64 {
+                let now = k * 1000;
+                let lease = strategy
+                    .lease(&pool, &mut Request::new().with_key(mix64(k)).with_now_us(now))
+                    .unwrap();
+                prop_assert!(s.contains(lease.index() as u32), "{} picked {}", name, lease.index());
+                held.push(lease);
+                if held.len() > 3 {
+                    held.remove(0).finish(Outcome::success_after(core::time::Duration::from_micros(100 + k % 7 * 50)).at_us(now));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn ejection_works_inside_a_subset() {
+    let pool = full_pool(Config::new().ejection(Ejection {
+        consecutive_failures: 3,
+        base_ms: 10_000,
+        max_ms: 10_000,
+        max_ejection_percent: 100,
+    }));
+    let s = explicit(&[2, 5, 7]);
+    s.apply(&pool).unwrap();
+    let five = pool.id_at(5).unwrap();
+    for t in 0..3 {
+        Lease::acquire(&pool, five)
+            .unwrap()
+            .finish(Outcome::failure_after(core::time::Duration::from_micros(100)).at_us(t * 1000));
+    }
+    assert!(pool.info(five).unwrap().ejected);
+    let rr = RoundRobin::new();
+    let mut seen = BTreeSet::new();
+    for _ in 0..60 {
+        let id = rr
+            .select(&pool, &mut Request::new().with_now_us(5_000))
+            .unwrap();
+        seen.insert(id.index());
+    }
+    assert_eq!(seen, BTreeSet::from([2, 7]));
+    // once the ejection is over, 5 is back
+    let mut seen = BTreeSet::new();
+    for _ in 0..60 {
+        let id = rr
+            .select(&pool, &mut Request::new().with_now_us(60_000_000))
+            .unwrap();
+        seen.insert(id.index());
+    }
+    assert_eq!(seen, BTreeSet::from([2, 5, 7]));
+}
+
+#[test]
+fn backups_work_inside_a_subset() {
+    let pool: Pool<POOL> = Pool::new();
+    for i in 0..9 {
+        let b = if i >= 6 {
+            Backend::new(1).backup()
+        } else {
+            Backend::new(1)
+        };
+        pool.add_backend(b).unwrap();
+    }
+    let s = explicit(&[1, 4, 7]);
+    s.apply(&pool).unwrap();
+    let p2c = PowerOfTwo::new();
+    let picks = |n: usize| -> BTreeSet<usize> {
+        (0..n)
+            .filter_map(|_| p2c.select(&pool, &mut Request::new()))
+            .map(|id| id.index())
+            .collect()
+    };
+    assert_eq!(picks(100), BTreeSet::from([1, 4]));
+    for i in [1, 4] {
+        pool.set_health(pool.id_at(i).unwrap(), Health::Down)
+            .unwrap();
+    }
+    // the subset's backup takes over; the backups outside it do not
+    assert_eq!(picks(100), BTreeSet::from([7]));
+    pool.set_health(pool.id_at(7).unwrap(), Health::Down)
+        .unwrap();
+    assert!(picks(20).is_empty());
+}
+
+#[test]
+fn reapplying_moves_the_picks_to_the_new_subset() {
+    let pool = full_pool(Config::new());
+    explicit(&[0, 1, 2, 3]).apply(&pool).unwrap();
+    let next = explicit(&[3, 9, 12]);
+    next.apply(&pool).unwrap();
+    let rr = RoundRobin::new();
+    let seen: BTreeSet<usize> = (0..30)
+        .map(|_| rr.select(&pool, &mut Request::new()).unwrap().index())
+        .collect();
+    assert_eq!(seen, BTreeSet::from([3, 9, 12]));
+    // aperture's partial shares scale the weight: a half share gets about half the picks
+    let half = Subset::<POOL>::from_members([
+        Member {
+            backend: 0,
+            share_q16: FULL_SHARE,
+        },
+        Member {
+            backend: 1,
+            share_q16: FULL_SHARE / 2,
+        },
+    ])
+    .unwrap();
+    half.apply(&pool).unwrap();
+    let wrr = WeightedRoundRobin::<POOL>::new();
+    let ones = (0..300)
+        .filter(|_| wrr.select(&pool, &mut Request::new()).unwrap().index() == 1)
+        .count();
+    assert_eq!(ones, 100);
 }

@@ -17,9 +17,12 @@
 //! | [`random`] | gRPC A68 `random_subsetting` | binomial: the SRE book's 63 %–121 % of the mean | a backend removed or added moves at most one connection per proxy, only where needed |
 //!
 //! (`P` proxies, `B` backends, subset size `k`.) [`Scheme`] names the three for a
-//! configuration file. [`Subset::diff`] reports what changed between two subsets (members
-//! added, removed, re-weighted); [`Subset::share_of`] gives a backend's share as a Q16
-//! multiplier ([`FULL_SHARE`] = 1.0, 0 = outside the subset).
+//! configuration file. [`Subset::apply`] sets each backend's share of its weight in a
+//! [`Pool`](crate::Pool) ([`Pool::set_share`](crate::Pool::set_share): the member's share,
+//! 0 outside the subset), so every strategy picks only within the subset; [`slots`] lists a
+//! pool's backends as the `backends` argument. [`Subset::diff`] reports what changed between
+//! two subsets (members added, removed, re-weighted); [`Subset::share_of`] gives a backend's
+//! share as a Q16 multiplier ([`FULL_SHARE`] = 1.0, 0 = outside the subset).
 //!
 //! # The backends
 //!
@@ -44,20 +47,23 @@
 //!   change, at the cost of binomial imbalance.
 
 mod aperture;
+mod apply;
 mod deterministic;
 mod diff;
 mod random;
 mod select;
 
 pub use aperture::{MIN_APERTURE, aperture};
+pub use apply::slots;
 pub use deterministic::deterministic;
 pub use diff::{Change, Diff};
 pub use random::{DEFAULT_SUBSET_SIZE, random};
 
 use core::fmt;
 
-/// A share of [`FULL_SHARE`]: the backend is a full member of the subset (1.0 in Q16).
-pub const FULL_SHARE: u32 = 1 << 16;
+/// A full share (1.0 in Q16, 65536): the backend is a full member of the subset. The
+/// pool's [`crate::FULL_SHARE`], re-exported.
+pub use crate::FULL_SHARE;
 
 /// One member of a [`Subset`]: a backend id and its share of a full weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
