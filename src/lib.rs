@@ -13,6 +13,7 @@ mod pool;
 mod rng;
 mod select;
 pub mod strategy;
+pub mod subset;
 mod sync;
 
 pub use config::{Config, DEFAULT_HALF_LIFE_MS, Ejection, SlowStart};

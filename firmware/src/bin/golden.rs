@@ -1,6 +1,6 @@
-//! The golden vectors on a microcontroller: the same `tests/golden/vectors.rs` and
-//! `tests/golden/hashing.rs` that `cargo test` checks on x86-64 and under WASI, checked here
-//! on Cortex-M0/M3/M4 under QEMU; then every strategy on a `static` pool. Prints one line per check and the sizes of the
+//! The golden vectors on a microcontroller: the same `tests/golden/vectors.rs`,
+//! `tests/golden/hashing.rs` and `tests/golden/subset.rs` that `cargo test` checks on x86-64
+//! and under WASI, checked here on Cortex-M0/M3/M4 under QEMU; then every strategy on a `static` pool. Prints one line per check and the sizes of the
 //! types on this target, and exits through semihosting: status 0 when everything holds,
 //! 1 on any mismatch or panic (`panic-semihosting` with `exit`).
 //!
@@ -26,6 +26,10 @@ mod vectors;
 #[allow(dead_code)]
 #[path = "../../../tests/golden/hashing.rs"]
 mod hashing;
+
+// fleet subsetting: every proxy's subset under each scheme
+#[path = "../../../tests/golden/subset.rs"]
+mod subset;
 
 use vectors::{DOWN, N, SEED, WEIGHTS};
 
@@ -78,6 +82,7 @@ fn main() -> ! {
     };
     let mut failed = vectors::check_all(&mut report);
     failed += hashing::check_all(&mut report);
+    failed += subset::check_all(&mut report);
     let (static_checks, static_failed) = statics();
     checks += static_checks;
     failed += static_failed;
