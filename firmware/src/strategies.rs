@@ -17,7 +17,10 @@ static EWMA: PeakEwma = PeakEwma::new();
 static MAGLEV: Maglev<N, 251> = Maglev::new();
 static HRW: Rendezvous = Rendezvous::new();
 static JUMP: Jump = Jump::new();
-static CHBL: BoundedLoad = BoundedLoad::with_default_factor(0);
+static CHBL: BoundedLoad = match BoundedLoad::new(tinylb::strategy::DEFAULT_BALANCE_FACTOR) {
+    Ok(b) => b,
+    Err(_) => panic!("125 % is a valid factor"),
+};
 
 /// The core set: round robin, smooth weighted round robin, least connections.
 pub fn core<const SUCCESS: bool, const FAILURE: bool>() {

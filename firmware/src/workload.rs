@@ -5,6 +5,7 @@
 //! strategy is driven through the same generic function, as a proxy would.
 
 use core::hint::black_box;
+use core::time::Duration;
 // links cortex-m's `critical-section-single-core` implementation, which tinylb's atomics
 // use on thumbv6m (no compare-and-swap) through its `critical-section` feature
 use cortex_m as _;
@@ -32,7 +33,7 @@ pub fn request<S: Select<N>, const SUCCESS: bool, const FAILURE: bool>(
     pool: &'static Pool<N>,
 ) {
     let now_us = black_box(1_000_000u64);
-    let mut req = Request::new().with_key(black_box(7)).at_us(now_us);
+    let mut req = Request::new().with_key(black_box(7)).with_now_us(now_us);
     if let Some(lease) = strategy.lease(pool, &mut req) {
         if !SUCCESS && !FAILURE {
             return;
@@ -44,9 +45,9 @@ pub fn request<S: Select<N>, const SUCCESS: bool, const FAILURE: bool>(
             SUCCESS
         };
         lease.finish(if ok {
-            Outcome::success(latency_us, now_us + latency_us)
+            Outcome::success_after(Duration::from_micros(latency_us)).at_us(now_us + latency_us)
         } else {
-            Outcome::failure(latency_us, now_us + latency_us)
+            Outcome::failure_after(Duration::from_micros(latency_us)).at_us(now_us + latency_us)
         });
     }
 }

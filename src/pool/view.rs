@@ -65,8 +65,8 @@ impl Candidate {
 }
 
 /// What one pick may choose from: one tier of the pool, at the request's clock, in or out of
-/// panic mode. See the [module docs](self) for the rules, and [`Pool::pick`] for how to get
-/// one.
+/// panic mode, with every eligibility rule applied (tier, health, ejection and panic, slow
+/// start, share, cap: see [`Pool::pick`]). [`Pool::pick`] is how to get one.
 ///
 /// Reading a view has one side effect, and it is deliberate: an ejection whose time is up
 /// ends when a view first looks at the backend (the crate has no timer), and a slow-start

@@ -48,7 +48,7 @@ mod rendezvous;
 mod round_robin;
 mod rule;
 mod sample;
-mod score;
+pub(crate) mod score;
 mod weighted_round_robin;
 
 pub use bounded_load::{BoundedLoad, DEFAULT_BALANCE_FACTOR};

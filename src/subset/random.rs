@@ -4,17 +4,18 @@
 use super::select::with_ranks;
 use super::{FULL_SHARE, Subset, SubsetError, check_backends};
 use crate::rng::mix64;
+use crate::strategy::score::slot_hash;
 
 /// A68's default `subset_size`.
 pub const DEFAULT_SUBSET_SIZE: u32 = 20;
 
 /// The rendezvous score of backend `id` for this proxy: the unweighted score
 /// [`Rendezvous`](crate::Rendezvous) gives slot `id` for the key `seed`
-/// (`mix64(mix64(seed) ⊕ (id + 1)·c)`, the salt of `src/strategy/rendezvous.rs`), so the
-/// subset's best member is where `Rendezvous` sends the key `seed` over equal weights.
+/// (the same per-(key, slot) hash), so the subset's best member is where `Rendezvous`
+/// sends the key `seed` over equal weights.
 #[inline]
 fn score(mixed_seed: u64, id: u32) -> u64 {
-    mix64(mixed_seed ^ (id as u64 + 1).wrapping_mul(0xd6e8_feb8_6659_fd93))
+    slot_hash(mixed_seed, id)
 }
 
 /// This proxy's subset by random subsetting: the `min(subset_size, B)` backends with the

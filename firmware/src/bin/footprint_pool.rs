@@ -11,6 +11,7 @@ mod panic_halt;
 mod workload;
 
 use core::hint::black_box;
+use core::time::Duration;
 use tinylb::{Lease, Outcome, Pool};
 use workload::N;
 
@@ -25,9 +26,9 @@ fn main() -> ! {
         {
             let (latency_us, now_us) = (black_box(850), black_box(1_000_850));
             lease.finish(if black_box(true) {
-                Outcome::success(latency_us, now_us)
+                Outcome::success_after(Duration::from_micros(latency_us)).at_us(now_us)
             } else {
-                Outcome::failure(latency_us, now_us)
+                Outcome::failure_after(Duration::from_micros(latency_us)).at_us(now_us)
             });
         }
     }
