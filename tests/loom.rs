@@ -7,12 +7,14 @@
 #![cfg(loom)]
 #![allow(clippy::indexing_slicing)]
 
+use core::num::NonZeroU32;
+use core::time::Duration;
 use loom::thread;
 use std::sync::Arc;
 
 use tinylb::{
-    Config, Ejection, Health, Lease, LeastConn, Outcome, Pool, Request, RoundRobin, Select,
-    SelectExt, WeightedRoundRobin,
+    Backend, Config, Ejection, Health, Lease, LeastConn, Outcome, Pool, Request, RoundRobin,
+    Select, SelectExt, WeightedRoundRobin,
 };
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -31,7 +33,7 @@ fn lease_never_exceeds_the_cap() {
         let pool = Arc::new(Pool::<1>::new());
         pool.loom_init();
         let a = pool.add(1).unwrap();
-        pool.set_cap(a, Some(1)).unwrap();
+        pool.set_cap(a, NonZeroU32::new(1)).unwrap();
         let p2 = pool.clone();
         let t = thread::spawn(move || Lease::acquire(&*p2, a).is_some());
         let mine = Lease::acquire(&*pool, a);
@@ -189,8 +191,10 @@ fn latency_update_loses_no_sample() {
         let a = pool.add(1).unwrap();
         let l1 = Lease::acquire(pool.clone(), a).unwrap();
         let l2 = Lease::acquire(&*pool, a).unwrap();
-        let t = thread::spawn(move || l1.finish(Outcome::success(200, 1_000)));
-        l2.finish(Outcome::success(100, 1_000));
+        let t = thread::spawn(move || {
+            l1.finish(Outcome::success_after(Duration::from_micros(200)).at_us(1_000))
+        });
+        l2.finish(Outcome::success_after(Duration::from_micros(100)).at_us(1_000));
         t.join().unwrap();
         let est = pool.info(a).unwrap().latency_us.unwrap();
         assert!(
@@ -223,8 +227,10 @@ fn ejection_happens_once_per_streak() {
         pool.add(1).unwrap();
         let l1 = Lease::acquire(pool.clone(), a).unwrap();
         let l2 = Lease::acquire(&*pool, a).unwrap();
-        let t = thread::spawn(move || l1.finish(Outcome::failure(10, 1_000)));
-        l2.finish(Outcome::failure(10, 1_000));
+        let t = thread::spawn(move || {
+            l1.finish(Outcome::failure_after(Duration::from_micros(10)).at_us(1_000))
+        });
+        l2.finish(Outcome::failure_after(Duration::from_micros(10)).at_us(1_000));
         t.join().unwrap();
         assert!(pool.info(a).unwrap().ejected, "the ejection was lost");
         assert_eq!(pool.ejected_count(), 1, "ejected twice for one streak");
@@ -242,8 +248,10 @@ fn ejection_respects_the_max_share() {
         let b = pool.add(1).unwrap();
         let la = Lease::acquire(pool.clone(), a).unwrap();
         let lb = Lease::acquire(&*pool, b).unwrap();
-        let t = thread::spawn(move || la.finish(Outcome::failure(10, 1_000)));
-        lb.finish(Outcome::failure(10, 1_000));
+        let t = thread::spawn(move || {
+            la.finish(Outcome::failure_after(Duration::from_micros(10)).at_us(1_000))
+        });
+        lb.finish(Outcome::failure_after(Duration::from_micros(10)).at_us(1_000));
         t.join().unwrap();
         let flags = [a, b]
             .iter()
@@ -265,14 +273,14 @@ fn unejection_races_a_health_change() {
         pool.add(1).unwrap();
         Lease::acquire(&*pool, a)
             .unwrap()
-            .finish(Outcome::failure(10, 1_000_000));
+            .finish(Outcome::failure_after(Duration::from_micros(10)).at_us(1_000_000));
         assert_eq!(pool.ejected_count(), 1);
         let p2 = pool.clone();
         // a pick after the ejection's end notices it and ends it
         let rr = RoundRobin::new();
         rr.loom_init();
         let t = thread::spawn(move || {
-            let _ = rr.lease(&*p2, &mut Request::new().at_us(60_000_000));
+            let _ = rr.lease(&*p2, &mut Request::new().with_now_us(60_000_000));
         });
         pool.set_health(a, Health::Down).unwrap();
         t.join().unwrap();
@@ -307,11 +315,13 @@ fn racing_failures_keep_the_first_deadline() {
         pool.add(1).unwrap();
         let l1 = Lease::acquire(pool.clone(), z).unwrap();
         let l2 = Lease::acquire(pool.clone(), z).unwrap();
-        let t = thread::spawn(move || l1.finish(Outcome::failure(1, 1_000_001_000)));
-        l2.finish(Outcome::failure(1, 1_000_001_000));
+        let t = thread::spawn(move || {
+            l1.finish(Outcome::failure_after(Duration::from_micros(1)).at_us(1_000_001_000))
+        });
+        l2.finish(Outcome::failure_after(Duration::from_micros(1)).at_us(1_000_001_000));
         t.join().unwrap();
         assert!(pool.info(z).unwrap().ejected);
-        LeastConn::new().select(&*pool, &mut Request::new().at_us(1_010_001_000));
+        LeastConn::new().select(&*pool, &mut Request::new().with_now_us(1_010_001_000));
         assert!(
             !pool.info(z).unwrap().ejected,
             "first ejection lasted longer than base"
@@ -333,16 +343,76 @@ fn a_racing_reservation_does_not_deny_another_ejection() {
         pool.add(1).unwrap();
         Lease::acquire(pool.clone(), y)
             .unwrap()
-            .finish(Outcome::failure(1, 1_000_001_000));
+            .finish(Outcome::failure_after(Duration::from_micros(1)).at_us(1_000_001_000));
         let lz1 = Lease::acquire(pool.clone(), z).unwrap();
         let lz2 = Lease::acquire(pool.clone(), z).unwrap();
         let lx = Lease::acquire(pool.clone(), x).unwrap();
-        let t1 = thread::spawn(move || lz1.finish(Outcome::failure(1, 1_000_001_000)));
-        let t2 = thread::spawn(move || lz2.finish(Outcome::failure(1, 1_000_001_000)));
-        lx.finish(Outcome::failure(1, 1_000_001_000));
+        let t1 = thread::spawn(move || {
+            lz1.finish(Outcome::failure_after(Duration::from_micros(1)).at_us(1_000_001_000))
+        });
+        let t2 = thread::spawn(move || {
+            lz2.finish(Outcome::failure_after(Duration::from_micros(1)).at_us(1_000_001_000))
+        });
+        lx.finish(Outcome::failure_after(Duration::from_micros(1)).at_us(1_000_001_000));
         t1.join().unwrap();
         t2.join().unwrap();
         assert!(pool.info(x).unwrap().ejected, "x's ejection was refused");
         assert_eq!(pool.ejected_count(), 3);
+    });
+}
+
+/// `set_cap` on an id whose backend is being removed, its slot reused at the same moment:
+/// the cap goes to the backend the id names or to nothing, never to the slot's next
+/// occupant (the call pins the slot while it writes, so `add` cannot reuse it meanwhile).
+#[test]
+fn set_cap_applies_to_its_backend_or_to_nothing() {
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let old = pool.add(1).unwrap();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || p2.set_cap(old, NonZeroU32::new(5)));
+        pool.remove(old).unwrap();
+        // while the pin is out the only slot is not free yet
+        let new = pool.add(1);
+        let _ = t.join().unwrap();
+        if let Ok(new) = new {
+            assert_eq!(
+                pool.info(new).unwrap().cap,
+                None,
+                "the removed id's cap reached the slot's next occupant"
+            );
+        }
+        assert_eq!(pool.in_flight_at(0), 0, "a pin was not given back");
+    });
+}
+
+/// `set_health(Up)` on an id whose backend is being removed and its slot reused: the
+/// failure streak the new occupant earned is not reset by the old id's call.
+#[test]
+fn set_health_applies_to_its_backend_or_to_nothing() {
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let old = pool
+            .add_backend(Backend::new(1).health(Health::Down))
+            .unwrap();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || p2.set_health(old, Health::Up));
+        pool.remove(old).unwrap();
+        let new = pool.add(1);
+        if let Ok(new) = new
+            && let Some(l) = Lease::acquire(&*pool, new)
+        {
+            l.finish(Outcome::failure_after(Duration::from_micros(10)).at_us(1_000));
+        }
+        let _ = t.join().unwrap();
+        if let Ok(new) = new {
+            let info = pool.info(new).unwrap();
+            assert_eq!(
+                info.failure_streak, 1,
+                "the old id's call reset the new streak"
+            );
+        }
     });
 }

@@ -20,6 +20,7 @@
 //! a smoke test.
 
 use core::hint::black_box;
+use core::time::Duration;
 use std::process::ExitCode;
 
 use tinylb::{Lease, Outcome, Pool, Request, Select, Strategy};
@@ -41,7 +42,10 @@ fn pool<const N: usize>() -> Pool<N> {
         let id = pool.add(1 + (i as u32 % 4)).expect("N backends fit");
         Lease::acquire(&pool, id)
             .expect("a fresh backend is eligible")
-            .finish(Outcome::success(1_000 + 100 * i as u64, 1_000_000));
+            .finish(
+                Outcome::success_after(Duration::from_micros(1_000 + 100 * i as u64))
+                    .at_us(1_000_000),
+            );
     }
     pool
 }
@@ -50,10 +54,10 @@ fn pick<const N: usize>(name: &str, k: u64) -> Result<(), String> {
     let pool = pool::<N>();
     let s: Strategy<N> = Strategy::from_name(name, 1).map_err(|e| format!("{name}: {e}"))?;
     // build tables and schedules outside the count
-    black_box(s.select(&pool, &mut Request::new().with_key(0).at_us(NOW_US)));
+    black_box(s.select(&pool, &mut Request::new().with_key(0).with_now_us(NOW_US)));
     measured(k, |i| {
         let key = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut req = Request::new().with_key(key).at_us(NOW_US);
+        let mut req = Request::new().with_key(key).with_now_us(NOW_US);
         black_box(s.select(&pool, &mut req));
     });
     Ok(())
@@ -67,7 +71,7 @@ fn lease<const N: usize>(finish: bool, k: u64) {
         let lease = id.and_then(|id| Lease::acquire(&pool, id));
         let lease = black_box(lease).expect("uncapped backends always lease");
         if finish {
-            lease.finish(Outcome::success(1_500, NOW_US));
+            lease.finish(Outcome::success_after(Duration::from_micros(1_500)).at_us(NOW_US));
         }
     });
 }
