@@ -1,32 +1,35 @@
-//! The fuzz harness (`fuzz/src/`) on stable: inputs the fuzzers once failed on, replayed
-//! exactly, and a few hundred seeded random inputs through both targets so that `cargo test`
-//! exercises the reference model without cargo-fuzz or a nightly toolchain.
+//! The fuzz harness (`fuzz/src/`) on stable: inputs the fuzzers once failed on (or that pin
+//! a fixed bug), replayed exactly, and a few hundred seeded random inputs through both
+//! targets so that `cargo test` exercises the reference model without cargo-fuzz or a
+//! nightly toolchain.
 //!
-//! A crash found by `cargo +nightly fuzz run T` leaves `fuzz/artifacts/T/crash-*`; copy its
-//! bytes into a test here (`ops::run_bytes(&[...])`, or the decoded `Scenario` when that
-//! reads better) before fixing the bug.
+//! A crash found by `cargo +nightly fuzz run T` leaves `fuzz/artifacts/T/crash-*`;
+//! `cargo +nightly fuzz fmt T <file>` prints it as the `Scenario` (or `Check`) it decodes
+//! to: paste that value into a test here before fixing the bug. Saved values, not bytes:
+//! the bytes mean something else once the input types change.
 
 #![allow(clippy::indexing_slicing)]
 
-#[path = "../fuzz/src/config.rs"]
+#[path = "../fuzz/src/config/mod.rs"]
 mod config;
-#[path = "../fuzz/src/input.rs"]
-mod input;
-#[path = "../fuzz/src/ops.rs"]
+#[path = "../fuzz/src/ops/mod.rs"]
 mod ops;
+#[path = "support/splitmix.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod splitmix;
 
-/// SplitMix64 bytes: deterministic pseudo-random fuzz inputs.
+use core::mem::discriminant;
+
+use config::{Check, Clock, Drive, DriveBackend, DriveStep, Latency, Mangle, Name};
+use ops::{Op, PickReq, Scenario};
+use splitmix::SplitMix;
+use tinylb::strategy::STRATEGY_NAMES;
+use tinylb::{Config, Ejection, Health};
+
+/// Deterministic pseudo-random fuzz inputs: the low byte of each SplitMix64 output.
 fn random_input(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) as u8
-        })
-        .collect()
+    let mut rng = SplitMix(seed);
+    (0..len).map(|_| rng.next() as u8).collect()
 }
 
 /// Fewer inputs under miri, where each costs seconds.
@@ -42,14 +45,114 @@ fn empty_and_tiny_inputs() {
 
 /// Found by `config` in its first minute: a fuzzed `Duration::new(secs, nanos)` whose nanos
 /// carried into an overflowing `secs` panicked inside the harness (the harness now keeps
-/// nanos below 10^9; the library was not at fault).
+/// nanos below 10^9; the library was not at fault). The largest duration the harness can
+/// build, through `success_after`, must saturate the latency instead.
 #[test]
 fn config_duration_with_carrying_nanos() {
-    config::run_bytes(&[
-        0, 0, 97, 0, 97, 254, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 45, 255, 255,
-        255, 255, 255, 159, 159, 159, 159, 159, 159, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 210,
-    ]);
+    let step = DriveStep {
+        strategy: 0,
+        clock: Clock::Set(u64::MAX),
+        key: 0,
+        release: true,
+        latency: Latency::Duration(u64::MAX, 999_999_999),
+        success: true,
+    };
+    config::run(&Check::Config {
+        config: Config::new(),
+        drive: Drive {
+            backends: [DriveBackend {
+                weight: 1,
+                cap: None,
+            }; 4],
+            start_us: 0,
+            steps: vec![
+                step,
+                DriveStep {
+                    success: false,
+                    ..step
+                },
+            ],
+        },
+    });
+}
+
+/// In panic with a backup tier, when no healthy backup and no primary can take a pick, an
+/// ejected backup is picked ("below the panic threshold every backend is eligible again").
+/// Picks returned `None` here before the fix; the model demands `Some` of every strategy.
+#[test]
+fn panic_picks_an_ejected_backup_when_nothing_else_can() {
+    let add = |backup| Op::Add {
+        weight: 1,
+        health: Health::Up,
+        backup,
+    };
+    let fail = Op::Finish {
+        lease: 0,
+        success: false,
+        latency_us: 100,
+    };
+    let mut ops = vec![
+        add(false),
+        add(true),
+        // one failure ejects each (100 % may be ejected): both ejected is panic
+        Op::Acquire(0),
+        fail,
+        Op::Acquire(1),
+        fail,
+        // the ejected primary cannot take a pick even in panic
+        Op::SetWeight(0, 0),
+    ];
+    for strategy in 0..STRATEGY_NAMES.len() as u8 {
+        for lease in [false, true] {
+            let p = PickReq {
+                strategy,
+                key: Some(7),
+                rng: Some(strategy as u64),
+            };
+            ops.push(if lease { Op::Lease(p) } else { Op::Pick(p) });
+            ops.push(Op::Drop(0));
+        }
+    }
+    let ejection = Ejection {
+        consecutive_failures: 1,
+        base_ms: 10_000,
+        max_ms: 10_000,
+        max_ejection_percent: 100,
+    };
+    for large in [false, true] {
+        ops::run(&Scenario {
+            large,
+            config: Config::new().ejection(ejection).panic_threshold_percent(50),
+            seed: 1,
+            start_us: 0,
+            ops: ops.clone(),
+        });
+    }
+}
+
+/// Every name and alias of the one table, plain, padded, shouted and with a suffix, through
+/// the `config` target's name check (which derives what must parse from the same table).
+#[test]
+fn every_documented_name_and_alias() {
+    let count: usize = STRATEGY_NAMES.iter().map(|r| 1 + r.aliases.len()).sum();
+    assert!(count < 256, "every name reachable by a u8");
+    for which in 0..count as u8 {
+        for (mangle, pad, suffix) in [
+            (vec![], false, false),
+            (vec![Mangle::Upper; 32], true, false),
+            (vec![Mangle::Dash; 32], false, false),
+            (vec![], false, true),
+        ] {
+            let name = Name::Known {
+                which,
+                mangle,
+                bump: false,
+                pad,
+                suffix,
+            };
+            config::run(&Check::StrategyName { seed: 1, name });
+        }
+    }
 }
 
 #[test]
@@ -62,14 +165,27 @@ fn seeded_random_operation_sequences() {
 
 #[test]
 fn seeded_random_constructor_calls() {
+    // the variant of `Check` comes from the top bits of the first four bytes (a `u32`, little
+    // endian, scaled to the eight variants); the set of variants seen is checked below
+    let kinds: &[u8] = if cfg!(miri) {
+        // not the 1100-slot pool's, nor the long hashing and Maglev ones
+        &[0, 2, 3, 7]
+    } else {
+        &[0, 1, 2, 3, 4, 5, 6, 7]
+    };
+    let mut seen = Vec::new();
     for seed in 0..RANDOM_INPUTS {
         let mut data = random_input(seed ^ 0x00c0_ffee, 16 + (seed as usize * 13) % 400);
-        // every one of the eight checks in turn (under miri, not the 1100-slot pool's)
-        data[0] = if cfg!(miri) {
-            [0, 2, 3, 7][seed as usize % 4]
-        } else {
-            seed as u8
+        data[..4].copy_from_slice(&[0, 0, 0, kinds[seed as usize % kinds.len()] << 5]);
+        let check = arbitrary::Unstructured::new(&data);
+        let Ok(check) = <Check as arbitrary::Arbitrary>::arbitrary_take_rest(check) else {
+            continue;
         };
-        config::run_bytes(&data);
+        let d = discriminant(&check);
+        if !seen.contains(&d) {
+            seen.push(d);
+        }
+        config::run(&check);
     }
+    assert_eq!(seen.len(), kinds.len(), "every chosen check ran");
 }

@@ -1,8 +1,8 @@
 #![no_main]
-//! (b) Constructors and configuration calls with numbers from the user; see `src/config.rs`.
+//! (b) Constructors and configuration calls with numbers from the user; see
+//! `src/config/mod.rs`.
 
 use libfuzzer_sys::fuzz_target;
+use tinylb_fuzz::config::{Check, run};
 
-fuzz_target!(|data: &[u8]| {
-    tinylb_fuzz::config::run_bytes(data);
-});
+fuzz_target!(|c: Check| run(&c));

@@ -1,8 +1,7 @@
 #![no_main]
-//! (a) Operation sequences against a reference model; see `src/ops.rs`.
+//! (a) Operation sequences against a reference model; see `src/ops/mod.rs`.
 
 use libfuzzer_sys::fuzz_target;
+use tinylb_fuzz::ops::{Scenario, run};
 
-fuzz_target!(|data: &[u8]| {
-    tinylb_fuzz::ops::run_bytes(data);
-});
+fuzz_target!(|s: Scenario| run(&s));

@@ -1,0 +1,96 @@
+//! What a run measured, and the Markdown table of one scenario's runs.
+
+use core::fmt::Write as _;
+
+use crate::scenario::Cluster;
+
+/// What one run (one scenario, one strategy, one policy) measured.
+#[derive(Debug, Clone)]
+pub(crate) struct RunResult {
+    /// The strategy's name and the policy's suffix.
+    pub(crate) strategy: String,
+    /// Sorted latencies of successful requests, in microseconds.
+    pub(crate) latencies: Vec<u64>,
+    /// Failed requests, the unroutable ones included.
+    pub(crate) failures: u64,
+    /// Requests for which no backend was eligible (counted in `failures` too).
+    pub(crate) unroutable: u64,
+    /// Picks of each backend.
+    pub(crate) picks: Vec<u64>,
+    /// Simulated time to serve every request, in microseconds.
+    pub(crate) sim_us: u64,
+}
+
+impl RunResult {
+    /// Nearest-rank percentile, in microseconds.
+    pub(crate) fn pct(&self, q: f64) -> u64 {
+        let n = self.latencies.len();
+        if n == 0 {
+            return 0;
+        }
+        let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+        self.latencies[rank - 1]
+    }
+}
+
+/// Microseconds as milliseconds with three significant digits (at least).
+pub(crate) fn ms(us: u64) -> String {
+    let m = us as f64 / 1000.0;
+    if m < 10.0 {
+        format!("{m:.2}")
+    } else if m < 100.0 {
+        format!("{m:.1}")
+    } else {
+        format!("{m:.0}")
+    }
+}
+
+/// The table of one scenario: a row per run, each backend's share when there are few.
+pub(crate) fn table(sc: &Cluster, results: &[RunResult], requests: u64) -> String {
+    let n = sc.backends.len();
+    let show_each = n <= 16;
+    let mut out = String::new();
+    let _ = writeln!(out, "## {}", sc.title);
+    let _ = writeln!(out);
+    let mut head = String::from("| strategy | p50 ms | p99 ms | p999 ms | failures | time s |");
+    let mut rule = String::from("|---|---:|---:|---:|---:|---:|");
+    if show_each {
+        for i in 0..n {
+            let _ = write!(head, " b{i} % |");
+            rule.push_str("---:|");
+        }
+    } else {
+        head.push_str(" min share % | max share % |");
+        rule.push_str("---:|---:|");
+    }
+    let _ = writeln!(out, "{head}\n{rule}");
+    for r in results {
+        let failures = if r.unroutable > 0 {
+            format!("{} ({} found no backend)", r.failures, r.unroutable)
+        } else {
+            r.failures.to_string()
+        };
+        let _ = write!(
+            out,
+            "| {} | {} | {} | {} | {} | {:.1} |",
+            r.strategy,
+            ms(r.pct(0.50)),
+            ms(r.pct(0.99)),
+            ms(r.pct(0.999)),
+            failures,
+            r.sim_us as f64 / 1e6
+        );
+        let share = |c: u64| 100.0 * c as f64 / requests as f64;
+        if show_each {
+            for &c in &r.picks {
+                let _ = write!(out, " {:.1} |", share(c));
+            }
+        } else {
+            let min = r.picks.iter().copied().min().unwrap_or(0);
+            let max = r.picks.iter().copied().max().unwrap_or(0);
+            let _ = write!(out, " {:.2} | {:.2} |", share(min), share(max));
+        }
+        let _ = writeln!(out);
+    }
+    out
+}

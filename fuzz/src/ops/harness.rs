@@ -1,0 +1,281 @@
+//! The harness: a real pool and the model side by side, one method per operation. Each
+//! method applies its op to both, checks the pool's answer against the model's, and
+//! [`Harness::step`] compares everything the pool shows after it.
+
+use std::format;
+use std::vec::Vec;
+
+use tinylb::strategy::STRATEGY_NAMES;
+use tinylb::{
+    BackendId, Error, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select, SelectExt,
+    Strategy,
+};
+
+use super::check::{Fail, check_pick, compare};
+use super::model::{Model, tick};
+use super::{Op, PickReq, Scenario, TABLE};
+use crate::splitmix::SplitMix;
+
+/// Most ids remembered (old ones are dropped first).
+const MAX_IDS: usize = 64;
+
+/// A lease the scenario holds, with the backend it was taken on.
+struct Held<'p, const N: usize> {
+    lease: Lease<&'p Pool<N>, N>,
+    index: usize,
+    generation: u32,
+}
+
+/// One scenario in progress.
+pub(super) struct Harness<'p, const N: usize> {
+    pool: &'p Pool<N>,
+    /// One strategy per row of `STRATEGY_NAMES`, parsed from its canonical name.
+    strategies: Vec<Strategy<N, TABLE>>,
+    model: Model,
+    /// Ids handed out so far (the newest [`MAX_IDS`]), removed ones included.
+    ids: Vec<BackendId>,
+    held: Vec<Held<'p, N>>,
+    now_us: u64,
+}
+
+impl<'p, const N: usize> Harness<'p, N> {
+    pub(super) fn new(pool: &'p Pool<N>, s: &Scenario) -> Self {
+        let strategies = STRATEGY_NAMES
+            .iter()
+            .map(|row| Strategy::from_name(row.name, s.seed).expect("every canonical name parses"))
+            .collect();
+        Harness {
+            pool,
+            strategies,
+            model: Model::new(N, s.config),
+            ids: Vec::new(),
+            held: Vec::new(),
+            now_us: s.start_us,
+        }
+    }
+
+    /// Applies `op` (step number `step`) and compares pool and model afterwards.
+    pub(super) fn step(&mut self, step: usize, op: &Op) {
+        let at = Fail {
+            step,
+            op,
+            now_us: self.now_us,
+        };
+        match *op {
+            Op::Add {
+                weight,
+                health,
+                backup,
+            } => self.add(&at, weight, health, backup),
+            Op::Remove(r) => self.remove(&at, r),
+            Op::SetWeight(r, w) => self.set_weight(&at, r, w),
+            Op::SetHealth(r, h) => self.set_health(&at, r, h),
+            Op::SetCap(r, cap) => self.set_cap(&at, r, cap),
+            Op::SetBackup(r, b) => self.set_backup(&at, r, b),
+            Op::Pick(p) => self.pick(&at, p, false),
+            Op::Lease(p) => self.pick(&at, p, true),
+            Op::Acquire(r) => self.acquire(&at, r),
+            Op::Finish {
+                lease,
+                success,
+                latency_us,
+            } => self.finish(lease, success, latency_us),
+            Op::Drop(r) => self.drop_lease(r),
+            Op::Advance(d) => self.now_us = self.now_us.saturating_add(d),
+            Op::Rewind(d) => self.now_us = self.now_us.saturating_sub(d),
+        }
+        compare(self.pool, &self.model, &self.ids, &at);
+    }
+
+    /// A known id (perhaps a stale one), by a number taken modulo the ids so far.
+    fn id_ref(&self, r: u8) -> Option<BackendId> {
+        (!self.ids.is_empty()).then(|| self.ids[r as usize % self.ids.len()])
+    }
+
+    fn add(&mut self, at: &Fail<'_>, weight: u32, health: Health, backup: bool) {
+        let health = if backup { Health::Up } else { health };
+        let got = if backup {
+            self.pool.add_backup(weight)
+        } else if health == Health::Up {
+            self.pool.add(weight)
+        } else {
+            self.pool.add_with(weight, health)
+        };
+        match (got, self.model.add(weight, health, backup)) {
+            (Ok(id), Ok((i, g))) => {
+                assert_eq!((id.index(), id.generation()), (i, g), "{at}: new id");
+                if self.ids.len() == MAX_IDS {
+                    self.ids.remove(0);
+                }
+                self.ids.push(id);
+            }
+            (got, want) => assert_eq!(got.map(|_| ()), want.map(|_| ()), "{at}: add"),
+        }
+    }
+
+    fn remove(&mut self, at: &Fail<'_>, r: u8) {
+        let Some(id) = self.id_ref(r) else { return };
+        let want = self.model.resolve(id);
+        assert_eq!(
+            self.pool.remove(id),
+            want.map(|_| ()),
+            "{at}: remove {id:?}"
+        );
+        if let Ok(i) = want {
+            self.model.remove(i);
+        }
+    }
+
+    fn set_weight(&mut self, at: &Fail<'_>, r: u8, w: u32) {
+        let Some(id) = self.id_ref(r) else { return };
+        let want = if w > MAX_WEIGHT {
+            Err(Error::WeightTooLarge)
+        } else {
+            self.model
+                .resolve(id)
+                .and_then(|i| self.model.set_weight(i, w))
+        };
+        assert_eq!(self.pool.set_weight(id, w), want, "{at}: set_weight {id:?}");
+    }
+
+    fn set_health(&mut self, at: &Fail<'_>, r: u8, h: Health) {
+        let Some(id) = self.id_ref(r) else { return };
+        let want = self.model.resolve(id);
+        let got = self.pool.set_health(id, h);
+        assert_eq!(got, want.map(|_| ()), "{at}: set_health {id:?}");
+        if let Ok(i) = want {
+            self.model.set_health(i, h);
+        }
+    }
+
+    fn set_cap(&mut self, at: &Fail<'_>, r: u8, cap: Option<u32>) {
+        let Some(id) = self.id_ref(r) else { return };
+        let want = if cap == Some(0) {
+            Err(Error::ZeroCap)
+        } else {
+            self.model.resolve(id)
+        };
+        let got = self.pool.set_cap(id, cap);
+        assert_eq!(got, want.map(|_| ()), "{at}: set_cap {id:?}");
+        if let Ok(i) = want {
+            // u32::MAX is the crate's "no cap" and reads back as None
+            self.model.slots[i].cap = cap.filter(|&c| c != u32::MAX);
+        }
+    }
+
+    fn set_backup(&mut self, at: &Fail<'_>, r: u8, b: bool) {
+        let Some(id) = self.id_ref(r) else { return };
+        let want = self.model.resolve(id);
+        let got = self.pool.set_backup(id, b);
+        assert_eq!(got, want.map(|_| ()), "{at}: set_backup {id:?}");
+        if let Ok(i) = want {
+            self.model.slots[i].backup = b;
+        }
+    }
+
+    /// `select` (or, with `lease`, `SelectExt::lease`, keeping the lease) through the
+    /// strategy `p` names, checked against what the model allows.
+    fn pick(&mut self, at: &Fail<'_>, p: PickReq, lease: bool) {
+        let strategy = &self.strategies[p.strategy as usize % self.strategies.len()];
+        let mut rng = p.rng.map(SplitMix);
+        let mut req = Request::new().at_us(self.now_us);
+        if let Some(k) = p.key {
+            req = req.with_key(k);
+        }
+        if let Some(r) = rng.as_mut() {
+            req = req.with_rng(r);
+        }
+        let before = self.model.clone();
+        let got = if lease {
+            strategy.lease(self.pool, &mut req).map(|lease| {
+                let id = lease.id();
+                self.held.push(Held {
+                    lease,
+                    index: id.index(),
+                    generation: id.generation(),
+                });
+                id
+            })
+        } else {
+            strategy.select(self.pool, &mut req)
+        };
+        let at = format!("{at} {}", strategy.name());
+        check_pick(
+            self.pool,
+            &before,
+            &mut self.model,
+            got,
+            tick(self.now_us),
+            &at,
+        );
+        if let (true, Some(id)) = (lease, got) {
+            self.model.slots[id.index()].in_flight += 1;
+        }
+    }
+
+    fn acquire(&mut self, at: &Fail<'_>, r: u8) {
+        let Some(id) = self.id_ref(r) else { return };
+        let want = self.model.can_acquire(id);
+        let got = Lease::acquire(self.pool, id);
+        assert_eq!(got.is_some(), want, "{at}: acquire {id:?}");
+        if let Some(lease) = got {
+            self.model.slots[id.index()].in_flight += 1;
+            self.held.push(Held {
+                lease,
+                index: id.index(),
+                generation: id.generation(),
+            });
+        }
+    }
+
+    fn finish(&mut self, r: u8, success: bool, latency_us: u64) {
+        if self.held.is_empty() {
+            return;
+        }
+        let h = self.held.swap_remove(r as usize % self.held.len());
+        let outcome = if success {
+            Outcome::success(latency_us, self.now_us)
+        } else {
+            Outcome::failure(latency_us, self.now_us)
+        };
+        h.lease.finish(outcome);
+        let now = tick(self.now_us);
+        self.model
+            .record(h.index, h.generation, success, latency_us, now);
+        self.model.slots[h.index].in_flight -= 1;
+    }
+
+    fn drop_lease(&mut self, r: u8) {
+        if self.held.is_empty() {
+            return;
+        }
+        let h = self.held.swap_remove(r as usize % self.held.len());
+        drop(h.lease);
+        self.model.slots[h.index].in_flight -= 1;
+    }
+
+    /// The end of a scenario: every lease given back leaves every in-flight count at zero,
+    /// and removing every backend takes every counter back to zero.
+    pub(super) fn finish_all(mut self) {
+        for h in core::mem::take(&mut self.held) {
+            drop(h.lease);
+            self.model.slots[h.index].in_flight -= 1;
+        }
+        let pool = self.pool;
+        for i in 0..N {
+            assert_eq!(
+                pool.in_flight_at(i),
+                0,
+                "slot {i} in flight after every drop"
+            );
+        }
+        for id in pool.ids() {
+            pool.remove(id).expect("a listed id is current");
+        }
+        assert_eq!(pool.len(), 0);
+        assert_eq!(pool.total_weight(), 0);
+        assert_eq!(pool.ejected_count(), 0);
+        assert!(!pool.in_panic());
+        assert!(pool.ids().is_empty());
+    }
+}

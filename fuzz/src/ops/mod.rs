@@ -1,0 +1,262 @@
+//! (a) Operation sequences against a plain reference model.
+//!
+//! A [`Scenario`] is a pool size, a pool [`Config`], a start time and a list of [`Op`]s: add
+//! (any tier and health), remove, re-weight, mark up/down/draining, cap, move between tiers,
+//! pick with a strategy chosen by name, lease through a strategy, lease a backend by id,
+//! finish, drop, and move the caller's clock forwards or backwards. Scenarios are built from
+//! the fuzzer's bytes by `arbitrary` (derived; the few `with` functions below only steer
+//! numbers towards the edges that matter). [`run`] applies each op to a real [`Pool`] and to
+//! [`model::Model`], a plain (non-atomic, single-threaded) restatement of the documented
+//! behaviour, and after every op checks that they agree on everything the pool shows
+//! (`check.rs`): each slot's in-flight count, eligibility and id; each backend's info
+//! (weight, health, cap, in-flight, failure streak, ejected, backup, and the latency
+//! estimate lying between the samples it came from); `len`, `total_weight`, `ids`,
+//! `ejected_count`, `in_panic`; `Err(Stale)` for every id of a removed backend.
+//!
+//! Picks are checked against what the strategy *may* return, not against one answer: a
+//! backend that is eligible (in the pool, up, weight above zero, below its cap, not ejected
+//! unless the pool is in panic or the ejection's time is up), from the primary tier whenever
+//! any primary backend is eligible; and `None` exactly when nothing is eligible. Configuration
+//! calls must return exactly the documented error.
+//!
+//! The model knows nothing of how the pool stores state. Two things it cannot know in
+//! advance, and reads back instead: an ejection whose time is up ends lazily, when some pick
+//! first looks at the backend (the model checks that it ended only when it was allowed to);
+//! and which eligible backend a strategy chose.
+//!
+//! Layout: this file holds the input types and the driver; `harness.rs` one method per
+//! operation; `model.rs` the reference model; `check.rs` the comparisons.
+
+#![allow(dead_code, unreachable_pub, clippy::indexing_slicing)]
+
+mod check;
+mod harness;
+mod model;
+
+use std::vec::Vec;
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+use tinylb::{Config, Ejection, Health, MAX_WEIGHT, Pool, SlowStart};
+
+use harness::Harness;
+
+/// Maglev table size for the fuzzed `Strategy` (a prime at least `N`, small so that the
+/// frequent rebuilds stay cheap).
+pub const TABLE: usize = 251;
+
+/// Most ops built from one input.
+pub const MAX_OPS: usize = 400;
+
+/// One step of a scenario. Backends and leases are named by a number taken modulo the
+/// ids (or leases) known so far, so every number means something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
+pub enum Op {
+    /// `add` (up, primary), `add_with(weight, health)` (primary), or `add_backup` (up).
+    Add {
+        /// Weight, often out of range.
+        #[arbitrary(with = weight)]
+        weight: u32,
+        /// Initial health (ignored for a backup: `add_backup` adds it up).
+        #[arbitrary(with = health)]
+        health: Health,
+        /// Through `add_backup`.
+        backup: bool,
+    },
+    /// `remove` of a known id (perhaps a stale one).
+    Remove(u8),
+    /// `set_weight`.
+    SetWeight(u8, #[arbitrary(with = weight)] u32),
+    /// `set_health`.
+    SetHealth(u8, #[arbitrary(with = health)] Health),
+    /// `set_cap`.
+    SetCap(u8, #[arbitrary(with = cap)] Option<u32>),
+    /// `set_backup`.
+    SetBackup(u8, bool),
+    /// `select` with the strategy of row `strategy % len` of `STRATEGY_NAMES`.
+    Pick(PickReq),
+    /// `SelectExt::lease` with that strategy; the lease is kept.
+    Lease(PickReq),
+    /// `Lease::acquire` on a known id; the lease is kept.
+    Acquire(u8),
+    /// `Lease::finish` on a held lease.
+    Finish {
+        /// Which lease.
+        lease: u8,
+        /// `Outcome::success` or `Outcome::failure`.
+        success: bool,
+        /// The latency reported, in µs.
+        #[arbitrary(with = latency)]
+        latency_us: u64,
+    },
+    /// Drops a held lease.
+    Drop(u8),
+    /// Moves the clock forwards by this many µs.
+    Advance(#[arbitrary(with = advance)] u64),
+    /// Moves the clock backwards by this many µs (saturating at 0).
+    Rewind(#[arbitrary(with = rewind)] u64),
+}
+
+/// How a pick is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
+pub struct PickReq {
+    /// Row of `tinylb::strategy::STRATEGY_NAMES`, modulo its length.
+    pub strategy: u8,
+    /// `Request::with_key`.
+    #[arbitrary(with = key)]
+    pub key: Option<u64>,
+    /// `Request::with_rng` with a SplitMix seeded so.
+    pub rng: Option<u64>,
+}
+
+/// A whole fuzz input.
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
+pub struct Scenario {
+    /// `false`: `Pool<4>`; `true`: `Pool<8>`.
+    pub large: bool,
+    /// The pool's policy (always valid here: the config target fuzzes invalid ones).
+    #[arbitrary(with = config)]
+    pub config: Config,
+    /// Seed for every strategy.
+    pub seed: u64,
+    /// The caller's clock at the start, in µs.
+    #[arbitrary(with = start_us)]
+    pub start_us: u64,
+    /// The steps, read to the end of the input (at most [`MAX_OPS`]).
+    #[arbitrary(with = to_the_end::<Op, MAX_OPS>)]
+    pub ops: Vec<Op>,
+}
+
+// ----- steering numbers towards the edges -----
+
+/// Elements until the input runs out (at most `MAX`). `Vec`'s own `arbitrary_take_rest`
+/// asks a yes/no before every element, so random bytes give about one element: this way
+/// every byte of a long input is part of some element.
+pub fn to_the_end<'a, T: Arbitrary<'a>, const MAX: usize>(
+    u: &mut Unstructured<'a>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    while !u.is_empty() && out.len() < MAX {
+        out.push(u.arbitrary()?);
+    }
+    Ok(out)
+}
+
+fn health(u: &mut Unstructured<'_>) -> Result<Health> {
+    Ok(*u.choose(&[Health::Up, Health::Down, Health::Draining])?)
+}
+
+/// 0, the limit, one past it, anything, or (most often) a small valid weight.
+fn weight(u: &mut Unstructured<'_>) -> Result<u32> {
+    Ok(match u.int_in_range(0..=9u8)? {
+        0 => 0,
+        1 => MAX_WEIGHT,
+        2 => MAX_WEIGHT + 1,
+        3 => u.arbitrary()?,
+        _ => u.int_in_range(1..=8)?,
+    })
+}
+
+/// No cap, the refused `Some(0)`, anything, or (most often) a cap of 1 to 4.
+fn cap(u: &mut Unstructured<'_>) -> Result<Option<u32>> {
+    Ok(match u.int_in_range(0..=5u8)? {
+        0 => None,
+        1 => Some(0),
+        2 => Some(u.arbitrary()?),
+        _ => Some(u.int_in_range(1..=4)?),
+    })
+}
+
+/// Few distinct keys (so picks by key collide), some far apart.
+fn key(u: &mut Unstructured<'_>) -> Result<Option<u64>> {
+    if !u.arbitrary::<bool>()? {
+        return Ok(None);
+    }
+    let (lo, hi): (u8, u8) = (u.arbitrary()?, u.arbitrary()?);
+    Ok(Some(lo as u64 | ((hi as u64) << 40)))
+}
+
+fn latency(u: &mut Unstructured<'_>) -> Result<u64> {
+    Ok(if u.ratio(1, 4)? {
+        u.arbitrary()?
+    } else {
+        u.arbitrary::<u16>()? as u64 * 10
+    })
+}
+
+/// Mostly up to 6.5 s; sometimes far, or exactly 2^31 ms (the wrapping tick's horizon).
+fn advance(u: &mut Unstructured<'_>) -> Result<u64> {
+    Ok(match u.int_in_range(0..=7u8)? {
+        0 => u.arbitrary::<u64>()? >> 16,
+        1 => (1u64 << 31) * 1000,
+        _ => u.arbitrary::<u16>()? as u64 * 100,
+    })
+}
+
+fn rewind(u: &mut Unstructured<'_>) -> Result<u64> {
+    Ok(u.arbitrary::<u16>()? as u64 * 100)
+}
+
+/// Sometimes just before the 32-bit millisecond tick wraps (2^32 ms).
+fn start_us(u: &mut Unstructured<'_>) -> Result<u64> {
+    Ok(match u.int_in_range(0..=3u8)? {
+        0 => ((1u64 << 32) - 1 - u.arbitrary::<u16>()? as u64) * 1000,
+        1 => u.arbitrary::<u64>()? >> 8,
+        _ => u.arbitrary::<u32>()? as u64,
+    })
+}
+
+/// A valid config: sometimes slow start, sometimes ejection with small times so that
+/// ejections end within a scenario.
+fn config(u: &mut Unstructured<'_>) -> Result<Config> {
+    let (slow_start, ejection): (bool, bool) = (u.arbitrary()?, u.arbitrary()?);
+    let mut c = Config::new().half_life_ms(match u.int_in_range(0..=3u8)? {
+        0 => 0,
+        1 => 1,
+        2 => u32::MAX,
+        _ => 100 + u.arbitrary::<u16>()? as u32,
+    });
+    if slow_start {
+        c = c.slow_start(SlowStart {
+            window_ms: 1 + u.arbitrary::<u16>()? as u32,
+            aggression: u.int_in_range(1..=8)?,
+            min_weight_percent: u.int_in_range(0..=100)?,
+        });
+    }
+    if ejection {
+        let base_ms = u.int_in_range(1..=2000)?;
+        c = c.ejection(Ejection {
+            consecutive_failures: u.int_in_range(1..=4)?,
+            base_ms,
+            max_ms: base_ms * u.int_in_range(1..=5)?,
+            max_ejection_percent: u.int_in_range(0..=100)?,
+        });
+    }
+    Ok(c.panic_threshold_percent(u.int_in_range(0..=100)?))
+}
+
+// ----- running -----
+
+/// Builds a scenario from `data` (as the fuzz target does) and runs it.
+pub fn run_bytes(data: &[u8]) {
+    if let Ok(s) = Scenario::arbitrary_take_rest(Unstructured::new(data)) {
+        run(&s);
+    }
+}
+
+/// Runs a scenario; panics (with the op and both sides' view) on any disagreement.
+pub fn run(s: &Scenario) {
+    if s.large {
+        run_n::<8>(s);
+    } else {
+        run_n::<4>(s);
+    }
+}
+
+fn run_n<const N: usize>(s: &Scenario) {
+    let pool: Pool<N> = Pool::with_config(s.config).expect("scenario configs are valid");
+    let mut h = Harness::new(&pool, s);
+    for (step, op) in s.ops.iter().enumerate() {
+        h.step(step, op);
+    }
+    h.finish_all();
+}
