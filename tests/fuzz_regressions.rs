@@ -18,6 +18,7 @@ mod ops;
 #[allow(dead_code, unreachable_pub)]
 mod splitmix;
 
+use core::time::Duration;
 use core::mem::discriminant;
 
 use config::{Check, Clock, Drive, DriveBackend, DriveStep, Latency, Mangle, Name};

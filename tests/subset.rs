@@ -5,16 +5,14 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
+use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use tinylb::subset::{
     Change, FULL_SHARE, Member, Scheme, Subset, SubsetError, aperture, deterministic, random, slots,
 };
-use tinylb::{
-    Backend, Config, Ejection, Health, Lease, Outcome, Pool, PowerOfTwo, Rendezvous, Request,
-    RoundRobin, Select, SelectExt, Strategy as Picker, WeightedRoundRobin,
-};
+use tinylb::{Backend, Config, Ejection, Health, Lease, Outcome, Pool, PowerOfTwo, Rendezvous, Request, RoundRobin, Select, SelectExt, Strategy as Picker, WeightedRoundRobin};
 
 /// The vectors, shared with the firmware.
 #[path = "golden/subset.rs"]
@@ -479,7 +477,7 @@ proptest! {
                 prop_assert!(s.contains(lease.index() as u32), "{} picked {}", name, lease.index());
                 held.push(lease);
                 if held.len() > 3 {
-                    held.remove(0).finish(Outcome::success_after(core::time::Duration::from_micros(100 + k % 7 * 50)).at_us(now));
+                    held.remove(0).finish(Outcome::success_after(core::time::Duration::from_micros(100 + k % 7 * 50)).with_now_us(now));
                 }
             }
         }
@@ -500,7 +498,7 @@ fn ejection_works_inside_a_subset() {
     for t in 0..3 {
         Lease::acquire(&pool, five)
             .unwrap()
-            .finish(Outcome::failure_after(core::time::Duration::from_micros(100)).at_us(t * 1000));
+            .finish(Outcome::failure_after(core::time::Duration::from_micros(100)).with_now_us(t * 1000));
     }
     assert!(pool.info(five).unwrap().ejected);
     let rr = RoundRobin::new();

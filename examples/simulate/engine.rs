@@ -2,6 +2,7 @@
 //! strategy leases a backend, the backend queues or serves, the lease is finished with the
 //! latency or the failure, and the client sends again.
 
+use core::time::Duration;
 use core::cmp::Reverse;
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::collections::{BinaryHeap, VecDeque};
@@ -136,7 +137,7 @@ impl<'p> Sim<'p> {
         let lease = {
             let mut req = Request::new()
                 .with_key(key)
-                .at_us(self.now)
+                .with_now_us(self.now)
                 .with_rng(&mut self.pick_rng);
             self.strategy.lease(self.pool, &mut req)
         };
@@ -202,10 +203,10 @@ impl<'p> Sim<'p> {
         let latency = self.now - f.sent_us;
         if f.failed {
             self.result.failures += 1;
-            f.lease.finish(Outcome::failure(latency, self.now));
+            f.lease.finish(Outcome::failure_after(Duration::from_micros(latency)).at_us(self.now));
         } else {
             self.result.latencies.push(latency);
-            f.lease.finish(Outcome::success(latency, self.now));
+            f.lease.finish(Outcome::success_after(Duration::from_micros(latency)).at_us(self.now));
         }
         self.backends[b].busy -= 1;
         if let Some(next) = self.backends[b].queue.pop_front() {

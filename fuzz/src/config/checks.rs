@@ -5,10 +5,7 @@ use std::vec::Vec;
 use core::time::Duration;
 
 use tinylb::strategy::STRATEGY_NAMES;
-use tinylb::{
-    BoundedLoad, Config, Error, Health, Lease, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Maglev, Outcome, Pool,
-    Request, RoundRobin, Select, SelectExt, Strategy, hash,
-};
+use tinylb::{BoundedLoad, Config, Health, Lease, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Maglev, Outcome, Pool, Request, RoundRobin, Select, SelectExt, Strategy, hash, BackendError, ConfigError, TableError, Backend};
 
 use super::{AddVia, Clock, Drive, Index, Latency, WeightRound};
 
@@ -18,7 +15,7 @@ fn config_errors(c: &Config) -> Vec<Error> {
     if let Some(s) = c.slow_start
         && (s.window_ms == 0 || !(1..=8).contains(&s.aggression) || s.min_weight_percent > 100)
     {
-        errs.push(Error::InvalidSlowStart);
+        errs.push(ConfigError::InvalidSlowStart);
     }
     if let Some(e) = c.ejection
         && (e.consecutive_failures == 0
@@ -27,10 +24,10 @@ fn config_errors(c: &Config) -> Vec<Error> {
             || e.max_ms >= 1 << 31
             || e.max_ejection_percent > 100)
     {
-        errs.push(Error::InvalidEjection);
+        errs.push(ConfigError::InvalidEjection);
     }
     if c.panic_threshold_percent > 100 {
-        errs.push(Error::InvalidPercent);
+        errs.push(ConfigError::InvalidPercent);
     }
     errs
 }
@@ -78,7 +75,7 @@ fn drive<const N: usize>(pool: &Pool<N>, d: &Drive) {
             Clock::Back(dt) => now_us.wrapping_sub(dt as u64),
             Clock::Forward(dt) => now_us.wrapping_add(dt as u64),
         };
-        let mut req = Request::new().at_us(now_us).with_key(step.key);
+        let mut req = Request::new().with_now_us(now_us).with_key(step.key);
         if let Some(l) = s.lease(pool, &mut req) {
             let info = pool.info(l.id()).expect("a leased backend is current");
             assert!(info.health == Health::Up && info.weight > 0, "{info:?}");
@@ -93,9 +90,9 @@ fn drive<const N: usize>(pool: &Pool<N>, d: &Drive) {
                 Latency::SmallMicros(us) => Duration::from_micros(us as u64),
             };
             let o = if step.success {
-                Outcome::success_after(latency, now_us)
+                Outcome::success_after(latency).at_us(now_us)
             } else {
-                Outcome::failure_after(latency, now_us)
+                Outcome::failure_after(latency).at_us(now_us)
             };
             let want = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
             assert_eq!(o.latency_us(), want, "{latency:?}");
@@ -119,18 +116,18 @@ pub(super) fn weights(rounds: &[WeightRound]) {
         let w = r.weight;
         for k in 0..r.repeat as usize {
             let want = if w > MAX_WEIGHT {
-                Err(Error::WeightTooLarge)
+                Err(BackendError::WeightTooLarge)
             } else if total + w as u64 > MAX_TOTAL_WEIGHT as u64 {
-                Err(Error::WeightOverflow)
+                Err(BackendError::WeightOverflow)
             } else if live == 1100 {
-                Err(Error::Full)
+                Err(BackendError::Full)
             } else {
                 Ok(())
             };
             let got = match r.via[k % r.via.len()] {
                 AddVia::Add => pool.add(w),
-                AddVia::AddDown => pool.add_with(w, Health::Down),
-                AddVia::AddBackup => pool.add_backup(w),
+                AddVia::AddDown => pool.add_backend(Backend::new(w).health(Health::Down)),
+                AddVia::AddBackup => pool.add_backend(Backend::new(w).backup()),
             };
             assert_eq!(got.map(|_| ()), want, "add {w}, total {total}, live {live}");
             if let Ok(id) = got {
@@ -144,9 +141,9 @@ pub(super) fn weights(rounds: &[WeightRound]) {
             let w = r.new_weight;
             let old = pool.info(id).unwrap().weight as u64;
             let want = if w > MAX_WEIGHT {
-                Err(Error::WeightTooLarge)
+                Err(BackendError::WeightTooLarge)
             } else if total - old + w as u64 > MAX_TOTAL_WEIGHT as u64 {
-                Err(Error::WeightOverflow)
+                Err(BackendError::WeightOverflow)
             } else {
                 Ok(())
             };
@@ -155,7 +152,7 @@ pub(super) fn weights(rounds: &[WeightRound]) {
                 total = total - old + w as u64;
             }
             let want = if r.cap == Some(0) {
-                Err(Error::ZeroCap)
+                Err(BackendError::ZeroCap)
             } else {
                 Ok(())
             };
@@ -173,7 +170,7 @@ pub(super) fn bounded_load(factor: u32, seed: u64, weights: &[u32; 4], keys: &[u
     let a = BoundedLoad::new(factor);
     let b = BoundedLoad::with_seed(factor, seed);
     let want = if factor < 100 {
-        Some(Error::BalanceFactorTooLow)
+        Some(ConfigError::BalanceFactorTooLow)
     } else {
         None
     };
@@ -238,15 +235,15 @@ pub(super) fn hashes(key: u64, buckets: u32, k: &[u8; 8], bytes: &[u8]) {
 pub(super) fn maglev(seed: u64, weights: &[u32], key: u64, lookup: u64, pos: u64) {
     assert_eq!(
         Maglev::<8, 1000>::try_with_seed(seed).err(),
-        Some(Error::TableSizeNotPrime)
+        Some(TableError::TableSizeNotPrime)
     );
     assert_eq!(
         Maglev::<8, 0>::try_with_seed(seed).err(),
-        Some(Error::TableSizeNotPrime)
+        Some(TableError::TableSizeNotPrime)
     );
     assert_eq!(
         Maglev::<8, 7>::try_with_seed(seed).err(),
-        Some(Error::TableTooSmall)
+        Some(TableError::TableTooSmall)
     );
     let m = Maglev::<4, 13>::try_with_seed(seed).expect("13 is a prime >= 4");
     let pool: Pool<4> = Pool::new();
@@ -297,8 +294,8 @@ pub(super) fn indices_and_times(
         "a clock for every strategy"
     );
     for (s, &(now, latency, done)) in strategies.iter().zip(times) {
-        if let Some(l) = s.lease(&pool, &mut Request::new().at_us(now)) {
-            l.finish(Outcome::success(latency, done));
+        if let Some(l) = s.lease(&pool, &mut Request::new().with_now_us(now)) {
+            l.finish(Outcome::success_after(Duration::from_micros(latency)).at_us(done));
         }
     }
     assert!((0..4).all(|i| pool.in_flight_at(i) == 0));

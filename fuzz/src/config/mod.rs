@@ -32,6 +32,7 @@ mod checks;
 mod edges;
 mod names;
 
+use core::time::Duration;
 use std::string::String;
 use std::vec::Vec;
 

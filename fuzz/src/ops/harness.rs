@@ -2,14 +2,12 @@
 //! method applies its op to both, checks the pool's answer against the model's, and
 //! [`Harness::step`] compares everything the pool shows after it.
 
+use core::time::Duration;
 use std::format;
 use std::vec::Vec;
 
 use tinylb::strategy::STRATEGY_NAMES;
-use tinylb::{
-    BackendId, Error, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select, SelectExt,
-    Strategy,
-};
+use tinylb::{BackendId, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select, SelectExt, Strategy, BackendError, Backend};
 
 use super::check::{Fail, check_pick, compare};
 use super::model::{Model, tick};
@@ -95,11 +93,11 @@ impl<'p, const N: usize> Harness<'p, N> {
     fn add(&mut self, at: &Fail<'_>, weight: u32, health: Health, backup: bool) {
         let health = if backup { Health::Up } else { health };
         let got = if backup {
-            self.pool.add_backup(weight)
+            self.pool.add_backend(Backend::new(weight).backup())
         } else if health == Health::Up {
             self.pool.add(weight)
         } else {
-            self.pool.add_with(weight, health)
+            self.pool.add_backend(Backend::new(weight).health(health))
         };
         match (got, self.model.add(weight, health, backup)) {
             (Ok(id), Ok((i, g))) => {
@@ -129,7 +127,7 @@ impl<'p, const N: usize> Harness<'p, N> {
     fn set_weight(&mut self, at: &Fail<'_>, r: u8, w: u32) {
         let Some(id) = self.id_ref(r) else { return };
         let want = if w > MAX_WEIGHT {
-            Err(Error::WeightTooLarge)
+            Err(BackendError::WeightTooLarge)
         } else {
             self.model
                 .resolve(id)
@@ -151,7 +149,7 @@ impl<'p, const N: usize> Harness<'p, N> {
     fn set_cap(&mut self, at: &Fail<'_>, r: u8, cap: Option<u32>) {
         let Some(id) = self.id_ref(r) else { return };
         let want = if cap == Some(0) {
-            Err(Error::ZeroCap)
+            Err(BackendError::ZeroCap)
         } else {
             self.model.resolve(id)
         };
@@ -178,7 +176,7 @@ impl<'p, const N: usize> Harness<'p, N> {
     fn pick(&mut self, at: &Fail<'_>, p: PickReq, lease: bool) {
         let strategy = &self.strategies[p.strategy as usize % self.strategies.len()];
         let mut rng = p.rng.map(SplitMix);
-        let mut req = Request::new().at_us(self.now_us);
+        let mut req = Request::new().with_now_us(self.now_us);
         if let Some(k) = p.key {
             req = req.with_key(k);
         }
@@ -234,9 +232,9 @@ impl<'p, const N: usize> Harness<'p, N> {
         }
         let h = self.held.swap_remove(r as usize % self.held.len());
         let outcome = if success {
-            Outcome::success(latency_us, self.now_us)
+            Outcome::success_after(Duration::from_micros(latency_us)).at_us(self.now_us)
         } else {
-            Outcome::failure(latency_us, self.now_us)
+            Outcome::failure_after(Duration::from_micros(latency_us)).at_us(self.now_us)
         };
         h.lease.finish(outcome);
         let now = tick(self.now_us);

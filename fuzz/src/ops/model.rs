@@ -3,7 +3,7 @@
 
 use std::vec::Vec;
 
-use tinylb::{BackendId, Config, Error, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
+use tinylb::{BackendId, Config, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, BackendError};
 
 /// The wrapping millisecond tick the crate documents (`now_us / 1000`, 32 bits).
 pub(super) fn tick(now_us: u64) -> u32 {
@@ -140,11 +140,11 @@ impl Model {
 
     /// Is `id` the backend now in its slot? `Ok(slot)` or the documented error.
     pub(super) fn resolve(&self, id: BackendId) -> Result<usize, Error> {
-        let s = self.slots.get(id.index()).ok_or(Error::NoSuchBackend)?;
+        let s = self.slots.get(id.index()).ok_or(BackendError::NoSuchBackend)?;
         match s.state {
-            State::Empty => Err(Error::NoSuchBackend),
+            State::Empty => Err(BackendError::NoSuchBackend),
             State::Live(_) if s.generation == id.generation() => Ok(id.index()),
-            _ => Err(Error::Stale),
+            _ => Err(BackendError::Stale),
         }
     }
 
@@ -155,10 +155,10 @@ impl Model {
         backup: bool,
     ) -> Result<(usize, u32), Error> {
         if weight > MAX_WEIGHT {
-            return Err(Error::WeightTooLarge);
+            return Err(BackendError::WeightTooLarge);
         }
         if self.total_weight() + weight as u64 > MAX_TOTAL_WEIGHT as u64 {
-            return Err(Error::WeightOverflow);
+            return Err(BackendError::WeightOverflow);
         }
         let i = self
             .slots
@@ -166,7 +166,7 @@ impl Model {
             .position(|s| {
                 s.state == State::Empty || (s.state == State::Removed && s.in_flight == 0)
             })
-            .ok_or(Error::Full)?;
+            .ok_or(BackendError::Full)?;
         let s = &mut self.slots[i];
         let generation = s.generation.wrapping_add(1);
         *s = SlotModel {
@@ -191,7 +191,7 @@ impl Model {
     pub(super) fn set_weight(&mut self, i: usize, weight: u32) -> Result<(), Error> {
         let old = self.slots[i].weight as u64;
         if self.total_weight() - old + weight as u64 > MAX_TOTAL_WEIGHT as u64 {
-            return Err(Error::WeightOverflow);
+            return Err(BackendError::WeightOverflow);
         }
         self.slots[i].weight = weight;
         Ok(())
