@@ -18,8 +18,8 @@ mod ops;
 #[allow(dead_code, unreachable_pub)]
 mod splitmix;
 
-use core::time::Duration;
 use core::mem::discriminant;
+use core::time::Duration;
 
 use config::{Check, Clock, Drive, DriveBackend, DriveStep, Latency, Mangle, Name};
 use ops::{Op, PickReq, Scenario};

@@ -12,7 +12,10 @@ use proptest::prelude::*;
 use tinylb::subset::{
     Change, FULL_SHARE, Member, Scheme, Subset, SubsetError, aperture, deterministic, random, slots,
 };
-use tinylb::{Backend, Config, Ejection, Health, Lease, Outcome, Pool, PowerOfTwo, Rendezvous, Request, RoundRobin, Select, SelectExt, Strategy as Picker, WeightedRoundRobin};
+use tinylb::{
+    Backend, Config, Ejection, Health, Lease, Outcome, Pool, PowerOfTwo, Rendezvous, Request,
+    RoundRobin, Select, SelectExt, Strategy as Picker, WeightedRoundRobin,
+};
 
 /// The vectors, shared with the firmware.
 #[path = "golden/subset.rs"]
@@ -496,9 +499,9 @@ fn ejection_works_inside_a_subset() {
     s.apply(&pool).unwrap();
     let five = pool.id_at(5).unwrap();
     for t in 0..3 {
-        Lease::acquire(&pool, five)
-            .unwrap()
-            .finish(Outcome::failure_after(core::time::Duration::from_micros(100)).with_now_us(t * 1000));
+        Lease::acquire(&pool, five).unwrap().finish(
+            Outcome::failure_after(core::time::Duration::from_micros(100)).with_now_us(t * 1000),
+        );
     }
     assert!(pool.info(five).unwrap().ejected);
     let rr = RoundRobin::new();

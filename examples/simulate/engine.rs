@@ -2,9 +2,9 @@
 //! strategy leases a backend, the backend queues or serves, the lease is finished with the
 //! latency or the failure, and the client sends again.
 
-use core::time::Duration;
 use core::cmp::Reverse;
 use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 use std::collections::{BinaryHeap, VecDeque};
 
 use tinylb::{BackendId, Config, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy};
@@ -203,10 +203,12 @@ impl<'p> Sim<'p> {
         let latency = self.now - f.sent_us;
         if f.failed {
             self.result.failures += 1;
-            f.lease.finish(Outcome::failure_after(Duration::from_micros(latency)).at_us(self.now));
+            f.lease
+                .finish(Outcome::failure_after(Duration::from_micros(latency)).at_us(self.now));
         } else {
             self.result.latencies.push(latency);
-            f.lease.finish(Outcome::success_after(Duration::from_micros(latency)).at_us(self.now));
+            f.lease
+                .finish(Outcome::success_after(Duration::from_micros(latency)).at_us(self.now));
         }
         self.backends[b].busy -= 1;
         if let Some(next) = self.backends[b].queue.pop_front() {

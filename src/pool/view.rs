@@ -324,36 +324,56 @@ impl<const N: usize> Pool<N> {
     ) -> Option<BackendId> {
         let now = tick_ms(now_us);
         let panic = self.panic_now();
-        // In panic with a backup tier: calm backups, then primaries (ejected ones back in),
-        // then every backup. Otherwise: primaries, then backups. One call site for
-        // `choose`, so that it inlines.
-        let spill = panic && self.has_backups();
-        let mut step = 0u8;
-        let mut again = false;
-        loop {
-            let (backup, in_panic) = match (spill, step) {
-                (true, 0) => (true, false),
-                (true, 1) => (false, true),
-                (true, 2) => (true, true),
-                (false, 0) => (false, panic),
-                (false, 1) if self.has_backups() => (true, panic),
-                _ => return None,
-            };
-            if let Some(c) = choose(&View::new(self, now, in_panic, backup)) {
-                // the id of the backend the view judged: if its slot has since been removed
-                // and reused (the generation moved on), choose again in the same view, once
-                let generation = self.generation_of(c.index());
-                if c.word.of_generation(generation) {
-                    return Some(BackendId::new(c.index, generation));
-                }
-                if !again {
-                    again = true;
-                    continue;
-                }
+        if !(panic && self.has_backups()) {
+            // the common case: the primaries, one call site for `choose` so that it inlines
+            if let Some(c) = choose(&View::new(self, now, panic, false))
+                && let Some(id) = self.judged_id(&c)
+            {
+                return Some(id);
             }
-            again = false;
-            step += 1;
         }
+        self.pick_rest(now, panic, &mut choose)
+    }
+
+    /// The rest of [`Pool::pick`], out of the hot path: the primaries again if the slot the
+    /// first choice named was removed and reused meanwhile, then the backups; or, in panic
+    /// with a backup tier, Envoy's order (backups that are not ejected, as the next priority
+    /// before panic; then the primaries with ejected ones back in; then every backup).
+    #[cold]
+    #[inline(never)]
+    fn pick_rest(
+        &self,
+        now: u32,
+        panic: bool,
+        choose: &mut impl FnMut(&View<'_, N>) -> Option<Candidate>,
+    ) -> Option<BackendId> {
+        let backups = self.has_backups();
+        let order: &[(bool, bool)] = match (panic && backups, backups) {
+            (true, _) => &[(true, false), (false, true), (true, true)],
+            (false, true) => &[(false, panic), (true, panic)],
+            (false, false) => &[(false, panic)],
+        };
+        for &(backup, in_panic) in order {
+            for _ in 0..2 {
+                let Some(c) = choose(&View::new(self, now, in_panic, backup)) else {
+                    break;
+                };
+                if let Some(id) = self.judged_id(&c) {
+                    return Some(id);
+                }
+                // the slot was removed and reused since the view judged it: choose again
+            }
+        }
+        None
+    }
+
+    /// The id of the backend `c` judged, if its slot still holds it.
+    #[inline(always)]
+    fn judged_id(&self, c: &Candidate) -> Option<BackendId> {
+        let generation = self.generation_of(c.index());
+        c.word
+            .of_generation(generation)
+            .then(|| BackendId::new(c.index, generation))
     }
 
     /// `true` if a pick at `now_us` may return the backend at `index`: it is a candidate in

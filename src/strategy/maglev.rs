@@ -469,16 +469,18 @@ impl<const N: usize, const M: usize> Maglev<N, M> {
     fn pick(&self, view: &View<'_, N>, key: u64) -> Option<Candidate> {
         match self.probe(view, key, position(key, M)) {
             Some(c) => Some(c),
-            None => self.fallback(view, key),
+            // the fallback names a slot (in registers), judged again here
+            None => self.fallback(view, key).and_then(|i| view.get(i)),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn fallback(&self, view: &View<'_, N>, key: u64) -> Option<Candidate> {
+    fn fallback(&self, view: &View<'_, N>, key: u64) -> Option<usize> {
         let h = mix64(key);
         rehashed(h, |h2| self.probe(view, key, reduce(h2, M as u64) as usize))
             .or_else(|| winner(view, h, true))
+            .map(|c| c.index())
     }
 }
 
@@ -512,7 +514,7 @@ impl<const N: usize, const M: usize> Select<N> for Maglev<N, M> {
             self.refresh(pool);
         }
         let key = key_of(req, &self.stream);
-        pool.pick(req.now_us(), |view| self.pick(view, key))
+        pool.pick(req.now_us(), move |view| self.pick(view, key))
     }
 }
 

@@ -93,6 +93,6 @@ impl Rendezvous {
 impl<const N: usize> Select<N> for Rendezvous {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = mix64(key_of(req, &self.stream));
-        pool.pick(req.now_us(), |view| winner(view, key, true))
+        pool.pick(req.now_us(), move |view| winner(view, key, true))
     }
 }

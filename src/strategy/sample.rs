@@ -17,7 +17,7 @@ const TRIES: u32 = 8;
 /// its weight is the bound). After [`TRIES`] rejections: exact two-pass scan (sum of the
 /// candidates' weights, one unbiased point in it, find its candidate). Both paths are exact,
 /// so the mixture is.
-#[inline]
+#[inline(always)]
 pub(crate) fn weighted_slot<const N: usize>(
     view: &View<'_, N>,
     req: &mut Request<'_>,
@@ -47,7 +47,19 @@ pub(crate) fn weighted_slot<const N: usize>(
         }
         return Some(c);
     }
-    // exact fallback: sum the candidates' weights, draw a point, find its candidate
+    exact(view, req, stream, exclude).and_then(|i| view.get(i))
+}
+
+/// The exact fallback: sum the candidates' weights, draw a point, find its candidate. Names
+/// a slot (returned in registers; the caller judges it again).
+#[cold]
+#[inline(never)]
+fn exact<const N: usize>(
+    view: &View<'_, N>,
+    req: &mut Request<'_>,
+    stream: &Stream,
+    exclude: Option<usize>,
+) -> Option<usize> {
     let eligible = |i: usize| -> Option<Candidate> {
         if Some(i) == exclude {
             return None;
@@ -66,9 +78,9 @@ pub(crate) fn weighted_slot<const N: usize>(
     for i in 0..view.len() {
         let Some(c) = eligible(i) else { continue };
         let w = c.weight() as u64;
-        last = Some(c);
+        last = Some(c.index());
         if point < w {
-            return Some(c);
+            return Some(c.index());
         }
         point -= w;
     }

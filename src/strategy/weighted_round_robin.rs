@@ -43,9 +43,9 @@ const BACKUP_BIT: u32 = 1 << 31;
 ///   `k·w_i`, and the deviation over every prefix at most 1.97 (`tests/stated_bounds.rs`
 ///   asserts within 8 picks after whole periods).
 /// * Picks made by other threads while one thread (re)builds the schedule are not counted
-///   in the new schedule (before the first build they take the first eligible backend), so
-///   they are not paid back: make the first pick after a configuration change from the
-///   control path.
+///   in the new schedule (before the first build they take the eligible backends in turn,
+///   ignoring weights), so they are not paid back: make the first pick after a
+///   configuration change from the control path.
 /// * A backend that is up but at its in-flight cap *forfeits* its turn: its counter moves
 ///   on as if picked and the pick takes the next ticket, so the turn passes to whoever the
 ///   schedule names next (not to a fixed neighbour), and the capped backend does not come
@@ -55,8 +55,9 @@ const BACKUP_BIT: u32 = 1 << 31;
 ///
 /// Any change of membership, weight or health moves the pool's epoch; the next pick
 /// rebuilds the schedule (O(n), plus O(n · phase) for the start below) from the weights of
-/// the backends that are up, without `&mut`. One thread rebuilds while the others keep
-/// picking from the old counters (they only ever return eligible backends).
+/// the backends that are up, without `&mut`. One thread rebuilds, in place; the others keep
+/// picking meanwhile from counters that are being reset (or, before the first build, take
+/// the candidates in turn), and only ever return eligible backends.
 ///
 /// # Start
 ///
@@ -266,8 +267,9 @@ impl<const N: usize> WeightedRoundRobin<N> {
         let ticket = self.tickets.get(k)?;
         if total == 0 {
             // not built yet (another thread is building it right now) or built before the
-            // tier had a backend: any eligible backend until the schedule is there
-            let start = ticket.load(Ordering::Relaxed) as usize;
+            // tier had a backend: the candidates in turn (the rebuild resets the ticket), so
+            // picks made meanwhile do not all land on the first one
+            let start = ticket.fetch_add(1, Ordering::Relaxed) as usize;
             return any_eligible(view, start);
         }
         let n = view.len().min(N);

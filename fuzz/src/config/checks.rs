@@ -5,7 +5,11 @@ use std::vec::Vec;
 use core::time::Duration;
 
 use tinylb::strategy::STRATEGY_NAMES;
-use tinylb::{BoundedLoad, Config, Health, Lease, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Maglev, Outcome, Pool, Request, RoundRobin, Select, SelectExt, Strategy, hash, BackendError, ConfigError, TableError, Backend};
+use tinylb::{
+    Backend, BackendError, BoundedLoad, Config, ConfigError, Health, Lease, MAX_TOTAL_WEIGHT,
+    MAX_WEIGHT, Maglev, Outcome, Pool, Request, RoundRobin, Select, SelectExt, Strategy,
+    TableError, hash,
+};
 
 use super::{AddVia, Clock, Drive, Index, Latency, WeightRound};
 

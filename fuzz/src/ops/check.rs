@@ -4,7 +4,7 @@
 use std::fmt;
 use std::vec::Vec;
 
-use tinylb::{BackendId, Pool, BackendError};
+use tinylb::{BackendError, BackendId, Pool};
 
 use super::Op;
 use super::model::{Model, State, reached};
@@ -200,7 +200,11 @@ pub(super) fn compare<const N: usize>(
     }
     for &id in ids {
         if model.resolve(id).is_err() {
-            assert_eq!(pool.info(id), Err(BackendError::Stale), "{at}: stale {id:?}");
+            assert_eq!(
+                pool.info(id),
+                Err(BackendError::Stale),
+                "{at}: stale {id:?}"
+            );
         }
     }
     assert_eq!(pool.len(), live.len(), "{at}: len");

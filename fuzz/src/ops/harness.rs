@@ -7,7 +7,10 @@ use std::format;
 use std::vec::Vec;
 
 use tinylb::strategy::STRATEGY_NAMES;
-use tinylb::{BackendId, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select, SelectExt, Strategy, BackendError, Backend};
+use tinylb::{
+    Backend, BackendError, BackendId, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select,
+    SelectExt, Strategy,
+};
 
 use super::check::{Fail, check_pick, compare};
 use super::model::{Model, tick};

@@ -3,7 +3,7 @@
 
 use std::vec::Vec;
 
-use tinylb::{BackendId, Config, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT, BackendError};
+use tinylb::{BackendError, BackendId, Config, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
 
 /// The wrapping millisecond tick the crate documents (`now_us / 1000`, 32 bits).
 pub(super) fn tick(now_us: u64) -> u32 {
@@ -140,7 +140,10 @@ impl Model {
 
     /// Is `id` the backend now in its slot? `Ok(slot)` or the documented error.
     pub(super) fn resolve(&self, id: BackendId) -> Result<usize, Error> {
-        let s = self.slots.get(id.index()).ok_or(BackendError::NoSuchBackend)?;
+        let s = self
+            .slots
+            .get(id.index())
+            .ok_or(BackendError::NoSuchBackend)?;
         match s.state {
             State::Empty => Err(BackendError::NoSuchBackend),
             State::Live(_) if s.generation == id.generation() => Ok(id.index()),
