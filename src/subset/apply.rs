@@ -6,13 +6,24 @@ use crate::{BackendError, Pool};
 /// The slot indices of the backends now in `pool`, ascending: the `backends` argument of
 /// the subsetting functions when the fleet's proxies fill their pools alike (the same
 /// configuration in the same order gives every backend the same slot everywhere).
-pub fn slots<const N: usize>(pool: &Pool<N>) -> heapless::Vec<u32, N> {
+pub fn slots<const N: usize>(pool: &Pool<N>) -> Slots<N> {
     let mut out = heapless::Vec::new();
     for id in pool.ids() {
         // at most N ids: the push never fails
         let _ = out.push(id.index() as u32);
     }
-    out
+    Slots(out)
+}
+
+/// The slot indices [`slots`] found, ascending; read it as a slice (`&slots(&pool)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slots<const N: usize>(heapless::Vec<u32, N>);
+
+impl<const N: usize> core::ops::Deref for Slots<N> {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.0
+    }
 }
 
 impl<const K: usize> Subset<K> {

@@ -54,7 +54,7 @@ mod random;
 mod select;
 
 pub use aperture::{MIN_APERTURE, aperture};
-pub use apply::slots;
+pub use apply::{Slots, slots};
 pub use deterministic::deterministic;
 pub use diff::{Change, Diff};
 pub use random::{DEFAULT_SUBSET_SIZE, random};
