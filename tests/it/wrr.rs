@@ -11,9 +11,7 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::{
+use crate::support::{
     Spec, SplitMix, build_pool, grpc_stride_picks, grpc_stride_weights, max_prefix_deviation,
     max_prefix_deviation_fast, nginx_swrr, spec_strategy,
 };
@@ -24,14 +22,6 @@ use tinylb::rand_core::Rng;
 use tinylb::{Health, Lease, MAX_WEIGHT, Pool, Request, Select, WeightedRoundRobin};
 
 const N: usize = 64;
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Weight vectors: small, many backends, and skewed (one heavy backend among light ones).
 fn weights_strategy() -> impl Strategy<Value = Vec<u32>> {
@@ -98,7 +88,7 @@ fn counts(seq: &[usize], n: usize) -> Vec<u32> {
 }
 
 proptest! {
-    #![proptest_config(config(128))]
+    #![proptest_config(crate::support::config(128))]
 
     /// One thread, static weights: `WeightedRoundRobin::new()` picks exactly what nginx's smooth
     /// WRR picks (down and weight-0 backends count as weight 0), over two full periods, so its
@@ -206,7 +196,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(64))]
+    #![proptest_config(crate::support::config(64))]
 
     /// The fast deviation used by the smoothness table equals the plain definition.
     #[test]

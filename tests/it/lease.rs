@@ -11,13 +11,11 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 use core::cell::Cell;
 use core::time::Duration;
 use std::sync::Arc;
 
-use common::SplitMix;
+use crate::support::SplitMix;
 use tinylb::{
     BackendId, Health, Lease, LeastConn, Outcome, Pool, Request, RoundRobin, Select, SelectExt,
     Strategy,

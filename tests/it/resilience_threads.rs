@@ -34,15 +34,13 @@
 #![cfg(not(any(target_arch = "wasm32", loom, miri)))]
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 use core::panic::AssertUnwindSafe;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::panic;
 use std::sync::Barrier;
 use std::thread;
 
-use common::SplitMix;
+use crate::support::SplitMix;
 use tinylb::rand_core::Rng;
 use tinylb::{BackendId, Config, Ejection, Lease, LeastConn, Outcome, Pool, Request, Select};
 

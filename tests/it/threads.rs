@@ -10,12 +10,10 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use common::SplitMix;
+use crate::support::SplitMix;
 use tinylb::rand_core::Rng;
 use tinylb::{BackendId, Error, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy};
 

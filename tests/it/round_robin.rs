@@ -7,9 +7,7 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::{Spec, build_pool, spec_strategy};
+use crate::support::{Spec, build_pool, spec_strategy};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use proptest::prelude::*;
 use std::sync::Barrier;
@@ -34,11 +32,7 @@ fn picks(rr: &RoundRobin, pool: &Pool<N>, count: usize) -> Vec<Option<usize>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(256))]
 
     /// Over `k·m` picks each of the `m` eligible backends is picked exactly `k` times, wherever
     /// the cursor starts (including just before the fold), and the picks visit the eligible
