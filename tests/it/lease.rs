@@ -427,6 +427,7 @@ fn least_conn_spreads_leases_by_weight() {
 static STATIC_POOL: Pool<4> = Pool::new();
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn static_pool_leases_move_into_threads() {
     let a = STATIC_POOL.add(1).unwrap();
     let rr = RoundRobin::new();
@@ -457,6 +458,7 @@ fn static_pool_leases_move_into_threads() {
 }
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn arc_pool_leases_move_into_threads_and_keep_the_pool_alive() {
     let pool = Arc::new(Pool::<4>::new());
     let a = pool.add(1).unwrap();

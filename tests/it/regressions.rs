@@ -31,6 +31,7 @@ fn wrr_some_while_a_backend_is_eligible() {
 /// Round robin from two threads: a pick could come back `None` although four of seven backends
 /// are eligible all the time.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn rr_some_under_contention() {
     let pool: Pool<8> = Pool::new();
     let specs = [
@@ -74,6 +75,7 @@ fn seeded_wrr_on_a_pool_that_never_had_a_backend() {
 /// `Pool::id_at` (and `ids`) missed a live backend while another thread changed its weight:
 /// it compared the whole config word instead of the occupant's generation.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn id_at_sees_a_backend_whose_weight_is_changing() {
     use core::sync::atomic::AtomicBool;
     let pool: Pool<2> = Pool::new();
@@ -138,6 +140,7 @@ fn panic_spills_to_healthy_backups_first() {
 /// racing `add` could reuse the slot in between and hand out an id that was stale at once
 /// (and whose backend could never be removed). Found by the stress test.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn fresh_id_is_never_stale() {
     let pool: Pool<1> = Pool::new();
     let stale = AtomicU64::new(0);

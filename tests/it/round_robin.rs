@@ -157,6 +157,7 @@ fn cursor_fold_with_a_down_backend() {
 /// thread takes the eligible ones in between (seen about once in 10^5 picks with 3 of 7
 /// slots ineligible); its tickets are still drawn once, which is what this test checks.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn two_threads_counts_stay_exact() {
     const K: usize = 4000;
     for start in [0u32, (1 << 31) - 3000, u32::MAX] {

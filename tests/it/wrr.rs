@@ -144,6 +144,7 @@ proptest! {
     /// gives each backend exactly its new weight (and the picks are nginx's for the new
     /// weights).
     #[test]
+    #[cfg_attr(target_family = "wasm", ignore = "no threads")]
     fn live_weight_change(
         before in prop::collection::vec(1..=10u32, 2..=8),
         after_seed in any::<u64>(),
@@ -442,6 +443,7 @@ fn grpc_model_matches_grpc_tests() {
 /// `2d`), and ours is no worse than either gRPC model on every set. The two-thread columns
 /// depend on scheduling and are reported, not asserted.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn wrr_smoothness_table() {
     let mut sets: Vec<(String, Vec<u32>)> = vec![
         ("[1000,1,1,1]".into(), vec![1000, 1, 1, 1]),
