@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Proofs under threads, faults and bad input (issue 6), sourced by .ci/run, which defines
+# Proofs under threads, faults and bad input, sourced by .ci/run, which defines
 # `step NAME CMD...` (timed; a failure is recorded and the run goes on). Every command here
 # runs inside a step, so nothing in this file can stop CI by itself.
 #
@@ -21,43 +21,60 @@ step "stress release" cargo test --release --test stress
 # that differs on a 32-bit target. Roughly 1000× slower than native, so: few proptest cases
 # and a list of what runs (separate target dir under target/miri, chosen by cargo-miri).
 #
-# Runs: the unit tests; tests/ for the pool and lease contracts (pool, lease), bad input
-# (bad_input_table), threads (stress: a few hundred iterations per thread under miri,
-# send_sync), the fuzz harness on seeded inputs (fuzz_regressions), regressions, least_time
-# and round_robin. Left out, and why (each costs minutes under miri, measured on this
+# Runs: the unit tests; in the contract-test binary (tests/it), selected by module path,
+# the pool and lease contracts (pool::, lease::), bad input (bad_input::table::), threads
+# (send_sync::), regressions (regressions::), least_time:: and round_robin::; stress (a few
+# hundred iterations per thread under miri) and the fuzz harness on seeded inputs
+# (fuzz_regressions). Left out, and why (each costs minutes under miri, measured on this
 # machine, and checks arithmetic or statistics rather than anything miri finds):
 #
-#   tests/bad_input.rs, hash_bad_input.rs, ejection.rs, p2c.rs, peak_ewma.rs, least_conn.rs,
-#   slow_start.rs: every strategy on every check, with a Maglev table of 8191 entries built
+#   tests/it: bad_input:: outside its table, ejection, p2c, peak_ewma, least_conn,
+#   slow_start: every strategy on every check, with a Maglev table of 8191 entries built
 #   per pool (> 2 min each, several > 5 min)
-#   tests/hashing.rs, value_stability.rs, hash_value_stability.rs, weighted_round_robin.rs,
-#   random.rs: balance, disruption, golden sequences and chi-square over 10^5..10^6 picks
-#   tests/threads.rs, and the tests skipped below by name: threads or model runs of 10^5..10^6
-#   steps (> 4 min each; tests/stress.rs covers the same protocols at miri's pace)
+#   tests/it: hashing, value_stability, wrr, random: balance, disruption, golden sequences
+#   and chi-square over 10^5..10^6 picks
+#   tests/it: threads, resilience_threads, and the tests skipped below by name: threads or
+#   model runs of 10^5..10^6 steps (> 4 min each; tests/stress.rs covers the same protocols
+#   at miri's pace)
 #   unit tests neg_log2_precision, roots_are_close: 10^5..10^6 evaluations against f64
 #   tests/loom.rs (needs --cfg loom), proxy_e2e.rs (tokio sockets), no_alloc.rs (a global
 #   allocator), firmware (bare metal): not for miri
 #
+# The module filters apply to every binary of one cargo invocation, so tests/it runs in a
+# cargo call of its own. PROPTEST_CASES lowers every property's case count (tests/it's
+# support::cases).
+#
 # -Zmiri-compare-exchange-weak-failure-rate=0.05: miri's default makes compare_exchange_weak
 # fail spuriously 80 % of the time, and the crate's CAS loops give up after 16 tries, so an
-# uncontended Lease::acquire fails 2.8 % of the time (reported with issue 6). 5 % still
-# sends every weak CAS loop through its retry path.
+# uncontended Lease::acquire failed 2.8 % of the time before they moved to the strong form.
+# 5 % still sends every weak CAS loop through its retry path.
 VERIFY_MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-compare-exchange-weak-failure-rate=0.05"
 VERIFY_MIRI_SKIP=(
     --skip neg_log2_precision --skip roots_are_close
     --skip select_lease_never_exceeds_a_cap_and_moves_on --skip pool_agrees_with_the_model
     --skip id_at_sees_a_backend_whose_weight_is_changing --skip rr_some_under_contention
-    --skip two_threads_counts_stay_exact
+    --skip two_threads_counts_stay_exact --skip fresh_id_is_never_stale
 )
+# the subjects of tests/it that run under miri (libtest filters: module paths)
+VERIFY_MIRI_IT=(pool:: lease:: bad_input::table:: send_sync:: regressions:: least_time::
+    round_robin::)
+VERIFY_MIRI_IT_I686=(pool:: lease:: bad_input::table::)
+# CASES TARGET [IT-FILTER...]: under miri on TARGET with CASES proptest cases, the unit
+# tests, stress and the fuzz harness, then tests/it's subjects named by the filters
+verify_miri() {
+    local cases=$1 target=$2 rc=0
+    shift 2
+    MIRIFLAGS="$VERIFY_MIRIFLAGS" PROPTEST_CASES=$cases cargo +nightly miri test \
+        --target "$target" --lib --test stress --test fuzz_regressions \
+        -- "${VERIFY_MIRI_SKIP[@]}" || rc=1
+    MIRIFLAGS="$VERIFY_MIRIFLAGS" PROPTEST_CASES=$cases cargo +nightly miri test \
+        --target "$target" --test it -- "$@" "${VERIFY_MIRI_SKIP[@]}" || rc=1
+    return "$rc"
+}
 step "miri components" rustup component add --toolchain nightly miri rust-src
-step "miri" env MIRIFLAGS="$VERIFY_MIRIFLAGS" PROPTEST_CASES=4 \
-    cargo +nightly miri test --lib --test pool --test lease --test bad_input_table \
-    --test stress --test send_sync --test fuzz_regressions --test regressions \
-    --test least_time --test round_robin -- "${VERIFY_MIRI_SKIP[@]}"
+step "miri" verify_miri 4 x86_64-unknown-linux-gnu "${VERIFY_MIRI_IT[@]}"
 # 32-bit (usize and pointers of 4 bytes): the contracts, bad input, the fuzz harness, stress
-step "miri i686" env MIRIFLAGS="$VERIFY_MIRIFLAGS" PROPTEST_CASES=2 \
-    cargo +nightly miri test --target i686-unknown-linux-gnu --lib --test pool --test lease \
-    --test bad_input_table --test stress --test fuzz_regressions -- "${VERIFY_MIRI_SKIP[@]}"
+step "miri i686" verify_miri 2 i686-unknown-linux-gnu "${VERIFY_MIRI_IT_I686[@]}"
 
 # --- fuzzing --------------------------------------------------------------------------------
 # fuzz/ is its own cargo-fuzz crate (own workspace and target dir). No sanitizer: the

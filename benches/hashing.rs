@@ -32,9 +32,9 @@ use tinylb::hash::hash_bytes;
 use tinylb::rand_core::Rng;
 use tinylb::{BoundedLoad, Jump, Lease, Maglev, Pool, Rendezvous, Request, Select};
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-use common::SplitMix;
+#[path = "../tests/support/splitmix.rs"]
+mod splitmix;
+use splitmix::SplitMix;
 
 /// Maglev table size of the benches (Envoy's default) and of the baseline's array.
 const M: usize = 65537;

@@ -7,7 +7,7 @@
 //! | `finish` | `baseline_fetch_sub`: one relaxed `fetch_sub` | `Lease::finish` (success, failure), a lease's drop |
 //! | `lease_finish` | `baseline_fetch_add_sub`: `fetch_add` then `fetch_sub` | `Lease::acquire` + `finish`, `Lease::acquire` + drop |
 //!
-//! Targets (issue 4): a P2C pick at most 3× `baseline_rng2`; `finish` at most 2× a bare
+//! Targets, read off the ratios to the baselines: a P2C pick at most 3× `baseline_rng2`; `finish` at most 2× a bare
 //! `fetch_sub`.
 //!
 //! Pick functions are named `<strategy>_<weights>_<load>`: weights `equal` (all 1: every
@@ -38,9 +38,9 @@ use criterion::{
 use tinylb::rand_core::Rng;
 use tinylb::{Config, Ejection, Lease, Outcome, PeakEwma, Pool, PowerOfTwo, Request, Select};
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-use common::SplitMix;
+#[path = "../tests/support/splitmix.rs"]
+mod splitmix;
+use splitmix::SplitMix;
 
 /// The caller's clock when the latency samples were taken, in microseconds.
 const SAMPLED_AT_US: u64 = 10_000_000;

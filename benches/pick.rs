@@ -41,9 +41,9 @@ use tinylb::{
     WeightedRoundRobin,
 };
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-use common::SplitMix;
+#[path = "../tests/support/splitmix.rs"]
+mod splitmix;
+use splitmix::SplitMix;
 
 /// The caller's clock when the latency samples were taken, in microseconds.
 const SAMPLED_AT_US: u64 = 10_000_000;

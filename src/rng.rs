@@ -99,21 +99,63 @@ mod tests {
         assert_eq!(mix64(g.wrapping_mul(3)), 0x06c4_5d18_8009_454f);
     }
 
+    /// The words (32 random bits) that `below_from` maps to `x` without rejection would be
+    /// the run `[ceil(x·2^32/n), ceil((x+1)·2^32/n))`, of `floor(2^32/n)` or one more words.
+    /// Lemire's rule is exact: every value of `0..n` comes from exactly `floor(2^32/n)`
+    /// words, and the `2^32 mod n` words left over are rejected, one at the start of each
+    /// longer run. Checked run by run for every value of small `n` and for sampled values of
+    /// large `n` (the 2^32 words cannot all be tried in a debug test): both ends of the run,
+    /// its first two words and words sampled inside it give `x`, except a rejected first
+    /// word; the word before the run gives `x - 1` or is rejected.
     #[test]
-    fn lemire_is_exactly_uniform_on_small_words() {
-        // With 8-bit "words" scaled up, every value of 0..n gets the same number of words.
-        for n in 1..=13u32 {
-            let mut counts = [0u32; 13];
-            let mut rejected = 0;
-            for hi in 0..=255u32 {
-                let bits = hi << 24 | hi << 16 | hi << 8 | hi;
-                match below_from(bits, n) {
-                    Some(x) => counts[x as usize] += 1,
-                    None => rejected += 1,
+    fn lemire_is_exactly_uniform() {
+        const WORDS: u64 = 1 << 32;
+        let start = |x: u64, n: u64| (x * WORDS).div_ceil(n);
+        let mut sample = 0u64;
+        for n in (1..=13u64).chain([
+            1000,
+            65_537,
+            (1 << 31) - 1,
+            1 << 31,
+            (1 << 31) + 1,
+            3_000_000_000,
+            u32::MAX as u64,
+        ]) {
+            let per_value = WORDS / n;
+            // every value up to n = 1000, else the first and last 500
+            let head = n.min(500);
+            let values = (0..head).chain(n.saturating_sub(500).max(head)..n);
+            let mut rejected_total = 0u64;
+            for x in values {
+                let (lo, hi) = (start(x, n), start(x + 1, n));
+                let at = |w: u64| below_from(w as u32, n as u32).map(u64::from);
+                let rejected = at(lo).is_none();
+                if !rejected {
+                    assert_eq!(at(lo), Some(x), "n={n} x={x} first word");
                 }
+                assert_eq!(at(hi - 1), Some(x), "n={n} x={x} last word");
+                if hi - lo > 1 {
+                    assert_eq!(at(lo + 1), Some(x), "n={n} x={x} second word");
+                }
+                for _ in 0..if hi - lo > 2 { 64 } else { 0 } {
+                    sample += 1;
+                    let w = lo + 1 + mix64(sample) % (hi - lo - 1);
+                    assert_eq!(at(w), Some(x), "n={n} x={x} word {w}");
+                }
+                if x > 0 {
+                    let before = at(lo - 1);
+                    assert!(before.is_none_or(|v| v == x - 1), "n={n} x={x}: {before:?}");
+                }
+                let accepted = hi - lo - u64::from(rejected);
+                assert_eq!(
+                    accepted, per_value,
+                    "n={n}: value {x} is not exactly uniform"
+                );
+                rejected_total += u64::from(rejected);
             }
-            assert!(rejected <= 1, "n={n}");
-            assert!(counts.iter().take(n as usize).all(|&c| c > 0));
+            if n <= 1000 {
+                assert_eq!(rejected_total, WORDS % n, "n={n}: words rejected");
+            }
         }
         assert_eq!(below_from(u32::MAX, 1), Some(0));
         assert_eq!(below_from(0, 0), None);

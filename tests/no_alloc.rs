@@ -11,14 +11,15 @@
 #![allow(unsafe_code)]
 #![allow(clippy::indexing_slicing)]
 
-mod common;
+#[path = "support/splitmix.rs"]
+mod splitmix;
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
 use core::hint::black_box;
 use std::alloc::System;
 
-use common::SplitMix;
+use splitmix::SplitMix;
 use tinylb::{
     BackendId, Error, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select, SelectExt,
     Strategy,

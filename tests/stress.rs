@@ -39,6 +39,10 @@ use core::time::Duration;
 use std::thread;
 use std::time::Instant;
 
+#[path = "support/splitmix.rs"]
+mod splitmix;
+
+use splitmix::SplitMix;
 use tinylb::{
     BackendId, Config, Ejection, Health, Lease, Outcome, Pool, Request, Select, SelectExt,
     SlowStart, Strategy,
@@ -118,21 +122,6 @@ struct Shared {
     judged: AtomicU64,
     unjudged: AtomicU64,
     nothing: AtomicU64,
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 impl Shared {
@@ -229,7 +218,7 @@ struct Held<'a> {
 }
 
 fn worker(sh: &Shared, t: usize, deadline: Instant) {
-    let mut rng = Rng(0x5eed_0000 + t as u64);
+    let mut rng = SplitMix(0x5eed_0000 + t as u64);
     let mut held: Vec<Held<'_>> = Vec::new();
     let owned: Vec<usize> = (0..N).filter(|i| i % THREADS == t).collect();
     for it in 0..ITERATIONS {
@@ -319,7 +308,7 @@ fn worker(sh: &Shared, t: usize, deadline: Instant) {
 /// after the slot was already free for reuse, so an `add` racing a `remove` could get an id
 /// that was `Stale` at once, for a backend nobody could remove again. Once that is fixed,
 /// let every thread add and remove here.
-fn membership(sh: &Shared, rng: &mut Rng) {
+fn membership(sh: &Shared, rng: &mut SplitMix) {
     let pool = &sh.pool;
     let i = rng.below(N as u64) as usize;
     if sh.shadow(i).member {
@@ -376,7 +365,7 @@ fn membership(sh: &Shared, rng: &mut Rng) {
 }
 
 /// One configuration call on slot `i`, owned by the calling thread (if it holds a backend).
-fn configure(sh: &Shared, i: usize, rng: &mut Rng) {
+fn configure(sh: &Shared, i: usize, rng: &mut SplitMix) {
     let pool = &sh.pool;
     sh.lock(i);
     let cur = sh.shadow(i);

@@ -2,6 +2,9 @@
 //! harness and examples, identical on every target. Included by path (`#[path = ...] mod`)
 //! wherever it is needed, so there is exactly one copy.
 
+// `pub` for the includers that re-export it (tests/it/support); private elsewhere
+#![allow(unreachable_pub)]
+
 use core::convert::Infallible;
 use tinylb::rand_core::TryRng;
 
@@ -18,6 +21,13 @@ impl SplitMix {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+
+    /// A draw in `0..n` (`n > 0`) by remainder: slightly biased, fine for choosing what a
+    /// test does next, not for measuring shares.
+    #[allow(dead_code)]
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
     }
 }
 

@@ -7,20 +7,14 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::{Spec, SplitMix, build_pool, chi_square, chi_square_critical, spec_strategy};
+use crate::support::{Spec, SplitMix, build_pool, chi_square, chi_square_critical, spec_strategy};
 use proptest::prelude::*;
 use tinylb::{Health, MAX_WEIGHT, Pool, Random, Request, Select};
 
 const N: usize = 16;
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(256))]
 
     /// Every pick is eligible; `None` exactly when nothing is (with every kind of ineligible
     /// backend), with a caller RNG and with the seeded stream.

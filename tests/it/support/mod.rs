@@ -1,31 +1,32 @@
-//! Shared helpers for the integration tests: a tiny seedable RNG and reference models.
+//! Shared helpers of the contract tests: the seedable RNG, the proptest configuration,
+//! pools with every kind of ineligible backend, reference models and statistics.
 #![allow(dead_code, unreachable_pub, clippy::indexing_slicing)]
 
-use core::convert::Infallible;
-use tinylb::rand_core::TryRng;
+/// SplitMix64, the one copy shared with the benches, the other test binaries and the golden
+/// vectors' check (`tests/support/splitmix.rs`).
+#[path = "../../support/splitmix.rs"]
+mod splitmix;
 
-/// SplitMix64: a seedable `rand_core::Rng` for tests (identical on every target).
-#[derive(Debug, Clone)]
-pub struct SplitMix(pub u64);
+pub use splitmix::SplitMix;
 
-impl TryRng for SplitMix {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
+use proptest::test_runner::Config as ProptestConfig;
+
+/// The case count of a property: `PROPTEST_CASES` when set (CI lowers it under miri), else
+/// `default`, the count the property was tuned for.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The configuration of every `proptest!` block: [`cases`]`(default)` cases and no failure
+/// file (a failing input is printed in the test output).
+pub fn config(default: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: cases(default),
+        failure_persistence: None,
+        ..ProptestConfig::default()
     }
 }
 

@@ -1,22 +1,28 @@
 //! Bad input, one test each: every refused configuration call returns the exact
-//! [`Error`] variant and leaves the pool exactly as it was (every backend's `info`, the
-//! in-flight count and eligibility of every slot, `ids`, `len`, `total_weight`); picks
-//! with nothing eligible return `None` for every strategy; latencies and clocks at their
-//! integer limits, or going backwards, panic nowhere and keep the latency estimate between
-//! the samples it came from; unknown strategy names are refused.
+//! [`Error`] variant and leaves the pool exactly as it was ([`snapshot`]: every backend's
+//! `info`, the in-flight count and eligibility of every slot, `ids`, `len`,
+//! `total_weight`); picks with nothing eligible return `None` for every strategy;
+//! latencies and clocks at their integer limits, or going backwards, panic nowhere and keep
+//! the latency estimate between the samples it came from; unknown strategy names are
+//! refused.
+//!
+//! [`table`] holds the rows of the README's bad-input table that no test here covers, and
+//! [`affinity`] the hashing strategies' constructors and empty picks.
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
+mod affinity;
+mod table;
 
-use common::SplitMix;
+use crate::support::SplitMix;
 use proptest::prelude::*;
 use tinylb::{
     BackendId, BackendInfo, Error, Health, Lease, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Outcome,
     ParseReason, Pool, Request, Select, SelectExt, Strategy,
 };
 
-/// Everything observable about a pool, plus `info` of some extra (stale or foreign) ids.
+/// Everything observable about a pool, plus `info` of some extra (stale or foreign) ids:
+/// what a refused call must leave untouched.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
     len: usize,
@@ -404,6 +410,8 @@ fn time_going_backwards_is_no_time_passing() {
 }
 
 proptest! {
+    #![proptest_config(crate::support::config(256))]
+
     /// Whatever the clock does (backwards, jumps, integer limits), the estimate lies between
     /// the last sample and the largest sample (0 µs counts as 1 µs), and picks never panic.
     #[test]

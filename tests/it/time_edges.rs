@@ -18,15 +18,13 @@
 //!
 //! Clocks here are chosen so that the ticks the pool stamps (slow-start starts, returns from
 //! ejection) are odd milliseconds: the pool marks a stamped tick by setting its lowest bit,
-//! so an even millisecond is stamped as the next one (see `tests/slow_start.rs`).
+//! so an even millisecond is stamped as the next one (see the `slow_start` tests).
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 use core::time::Duration;
 
-use common::SplitMix;
+use crate::support::SplitMix;
 use tinylb::{
     BackendId, Config, Ejection, Lease, LeastConn, Outcome, PeakEwma, Pool, Request, Select,
     SelectExt, SlowStart, Strategy,
@@ -62,7 +60,7 @@ fn ejecting(k: u32, base_ms: u32) -> Pool<N> {
 }
 
 /// The effective weight of warming `a` (configured 1000) against settled `b` (4000) at
-/// `now_us`, read off 3·(1000 + 4000) least-connections leases (see `tests/slow_start.rs`).
+/// `now_us`, read off 3·(1000 + 4000) least-connections leases (see the `slow_start` tests).
 fn effective(pool: &Pool<N>, a: BackendId, b: BackendId, now_us: u64) -> u64 {
     let lc = LeastConn::new();
     let held: Vec<_> = (0..15_000)

@@ -11,13 +11,11 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 use core::cell::Cell;
 use core::time::Duration;
 use std::sync::Arc;
 
-use common::SplitMix;
+use crate::support::SplitMix;
 use tinylb::{
     BackendId, Health, Lease, LeastConn, Outcome, Pool, Request, RoundRobin, Select, SelectExt,
     Strategy,
@@ -429,6 +427,7 @@ fn least_conn_spreads_leases_by_weight() {
 static STATIC_POOL: Pool<4> = Pool::new();
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn static_pool_leases_move_into_threads() {
     let a = STATIC_POOL.add(1).unwrap();
     let rr = RoundRobin::new();
@@ -459,6 +458,7 @@ fn static_pool_leases_move_into_threads() {
 }
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn arc_pool_leases_move_into_threads_and_keep_the_pool_alive() {
     let pool = Arc::new(Pool::<4>::new());
     let a = pool.add(1).unwrap();

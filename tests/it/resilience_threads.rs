@@ -1,13 +1,12 @@
 //! Threads against the ejection state machine and the latency estimate: `Lease::finish`
 //! from 2 to 4 threads at once.
 //!
-//! **Why threads and not loom here.** This issue's concurrency check was written before the
-//! crate had its loom shim; the loom models that have since been added (`tests/loom.rs`,
-//! `--cfg loom`) explore every interleaving of *two* threads and a handful of operations.
-//! The races that matter for ejection need more: several threads finishing failures on the
-//! same backend while others finish failures on its neighbours, long enough streaks to cross
-//! `k`, and pools large enough for a max-ejection share below 100 %. That state space is far
-//! beyond loom's, so this file runs it for real: bounded (fixed rounds and operations, a few
+//! **Why threads and not loom here.** The loom models (`tests/loom.rs`, `--cfg loom`)
+//! explore every interleaving of *two* threads and a handful of operations. The races that
+//! matter for ejection need more: several threads finishing failures on the same backend
+//! while others finish failures on its neighbours, long enough streaks to cross `k`, and
+//! pools large enough for a max-ejection share below 100 %. That state space is far beyond
+//! loom's, so this file runs it for real: bounded (fixed rounds and operations, a few
 //! seconds in debug on 2 cores), deterministic in *what* each thread does (seeded), with the
 //! scheduler choosing the interleavings, in every plain `cargo test`, debug and `--release`.
 //!
@@ -20,22 +19,20 @@
 //!   along never sees more than the share allows (so never more than the number of
 //!   backends), and at quiescence `ejected_count` equals the number of backends whose
 //!   `info` says ejected;
-//! * **the share holds**: failures spread over every backend of pools of 4 to 20, shares of
-//!   10 to 50 %: the watcher never sees more than `max(1, share × members)` ejected, and at
-//!   quiescence no backend with fewer than `k` failures is ejected;
+//! * **the share holds and is used**: failures spread over every backend of pools of 4 to
+//!   20, shares of 10 to 50 %: the watcher never sees more than `max(1, share × members)`
+//!   ejected, at quiescence no backend with fewer than `k` failures is ejected, and exactly
+//!   `min(due, share)` are, `due` being the backends with at least `k` failures (a losing
+//!   racer holds no place in the share that would refuse another backend's ejection);
+//! * **a first ejection lasts exactly `base`**: every backend ejected in a round is still
+//!   out one millisecond before `NOW + base` and back at `NOW + base` (a losing racer does
+//!   not overwrite the winner's deadline with a longer one);
 //! * **the estimate stays within the samples**: 4 threads finishing successes with random
 //!   latencies at disagreeing clocks (some behind others), while a watcher reads the stored
 //!   estimate: it is always within `[smallest sample, largest sample]`.
 //!
-//! Two stronger properties do not hold yet and are left out until `src/pool.rs` is fixed
-//! (see the issue): a losing racer in `try_eject` can overwrite the winner's deadline (a
-//! first ejection then lasts `2 × base`), and a losing racer's reservation of the share can
-//! refuse another backend's ejection although the share has room.
-
 #![cfg(not(any(target_arch = "wasm32", loom, miri)))]
 #![allow(clippy::indexing_slicing)]
-
-mod common;
 
 use core::panic::AssertUnwindSafe;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -43,9 +40,9 @@ use std::panic;
 use std::sync::Barrier;
 use std::thread;
 
-use common::SplitMix;
+use crate::support::SplitMix;
 use tinylb::rand_core::Rng;
-use tinylb::{BackendId, Config, Ejection, Lease, Outcome, Pool};
+use tinylb::{BackendId, Config, Ejection, Lease, LeastConn, Outcome, Pool, Request, Select};
 
 const N: usize = 20;
 const THREADS: usize = 4;
@@ -177,7 +174,8 @@ fn run(rounds: &[Round], mut check: impl FnMut(&Round)) {
 }
 
 /// Quiescent checks shared by both tests: the count matches the flags, never above the
-/// share, and every ejection is a first one (all back one base interval later).
+/// share, every streak counts every failure, and every ejection is a first one (all back
+/// exactly one base interval later). Returns who was ejected (before the check ended it).
 fn settled(r: &Round) -> Vec<bool> {
     let ejected: Vec<bool> = r
         .ids
@@ -198,6 +196,27 @@ fn settled(r: &Round) -> Vec<bool> {
             "backend {i} ejected early"
         );
     }
+    // a full scan (least connections) ends every ejection whose time is up: none one
+    // millisecond early, all of them at the first ejection's deadline
+    let scan_at = |ms: u64| {
+        LeastConn::new().select(&r.pool, &mut Request::new().at_us(ms * 1000));
+        r.ids
+            .iter()
+            .map(|&id| r.pool.info(id).unwrap().ejected)
+            .collect::<Vec<bool>>()
+    };
+    let deadline = NOW_MS + u64::from(BASE_MS);
+    assert_eq!(
+        scan_at(deadline - 1),
+        ejected,
+        "an ejection ended before its base interval"
+    );
+    assert_eq!(
+        scan_at(deadline),
+        vec![false; ejected.len()],
+        "a first ejection lasted longer than its base interval"
+    );
+    assert_eq!(r.pool.ejected_count(), 0);
     ejected
 }
 
@@ -243,7 +262,12 @@ fn concurrent_failures_never_exceed_the_share() {
         // everyone who could have been ejected was, up to the share
         let due = r.failures.iter().filter(|&&f| f >= r.k).count() as u32;
         let count = ejected.iter().filter(|&&e| e).count() as u32;
-        assert!(count <= due.min(r.cap));
+        assert_eq!(
+            count,
+            due.min(r.cap),
+            "{due} backends due, share allows {}: an ejection was refused with room",
+            r.cap
+        );
     });
 }
 

@@ -19,9 +19,7 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::SplitMix;
+use crate::support::SplitMix;
 use proptest::prelude::*;
 use tinylb::{BackendId, Lease, Outcome, PeakEwma, Pool, Request, Select, SelectExt};
 
@@ -49,11 +47,7 @@ fn curve(dt_ms: u64, h_ms: u32) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(512))]
 
     /// A sequence of samples at increasing (sometimes repeated or backwards) times: after
     /// each, the stored estimate is the sample if the sample is at or above the previous

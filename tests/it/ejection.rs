@@ -22,9 +22,7 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::SplitMix;
+use crate::support::SplitMix;
 use proptest::prelude::*;
 use proptest::strategy::Strategy as _;
 use tinylb::{
@@ -155,11 +153,7 @@ fn durations_grow_and_are_capped() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(256))]
 
     /// Rounds of "wait `w` ms after coming back, fail `k` times, find the return": every
     /// ejection lasts `min(base · times, max)` with
@@ -306,11 +300,7 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(512))]
 
     /// Random operations against the reference model (see the module docs).
     #[test]

@@ -11,18 +11,21 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 /// The scenarios and their expected picks, shared with the firmware (see the file's docs).
-#[path = "golden/vectors.rs"]
+// the golden files' items are `pub` for the firmware, which includes them as its modules
+#[allow(unreachable_pub)]
+#[path = "../../golden/vectors.rs"]
 pub mod vectors;
 
-/// The affinity vectors (checked by `tests/hash_value_stability.rs`), here for the
-/// core-only recomputation the firmware runs.
-#[path = "golden/hashing.rs"]
+/// The affinity vectors (checked by [`affinity`]), here also for the core-only
+/// recomputation the firmware runs.
+#[allow(unreachable_pub)]
+#[path = "../../golden/hashing.rs"]
 pub mod hashing;
 
-use common::nginx_swrr;
+mod affinity;
+
+use crate::support::nginx_swrr;
 use tinylb::Strategy;
 use vectors::*;
 
@@ -150,11 +153,11 @@ fn check_all_agrees() {
     assert_eq!(ran, 13 + EVERY_NAME.len());
 }
 
-/// The golden file's `SplitMix` is the tests' `common::SplitMix`, draw for draw.
+/// The golden file's `SplitMix` is the tests' (`tests/support/splitmix.rs`), draw for draw.
 #[test]
-fn golden_splitmix_is_the_common_one() {
+fn golden_splitmix_is_the_shared_one() {
     use tinylb::rand_core::Rng;
-    let (mut a, mut b) = (SplitMix(SEED), common::SplitMix(SEED));
+    let (mut a, mut b) = (SplitMix(SEED), crate::support::SplitMix(SEED));
     for _ in 0..100 {
         assert_eq!(a.next_u64(), b.next_u64());
         assert_eq!(a.next_u32(), b.next_u32());

@@ -6,22 +6,12 @@
 
 #![allow(clippy::indexing_slicing)]
 
+use super::snapshot;
 use tinylb::{
-    BackendId, BoundedLoad, Error, Health, Jump, Lease, LeastConn, LeastTime, MAX_WEIGHT, Maglev,
-    PeakEwma, Pool, PowerOfTwo, Random, Rendezvous, Request, RoundRobin, Select, SelectExt,
-    Strategy, WeightedRoundRobin, hash,
+    BoundedLoad, Error, Health, Jump, Lease, LeastConn, LeastTime, MAX_WEIGHT, Maglev, PeakEwma,
+    Pool, PowerOfTwo, Random, Rendezvous, Request, RoundRobin, Select, SelectExt, Strategy,
+    WeightedRoundRobin, hash,
 };
-
-/// What a refused call must leave untouched.
-fn snapshot<const N: usize>(pool: &Pool<N>) -> (usize, u32, Vec<BackendId>, Vec<u32>, Vec<bool>) {
-    (
-        pool.len(),
-        pool.total_weight(),
-        pool.ids().iter().copied().collect(),
-        (0..N).map(|i| pool.in_flight_at(i)).collect(),
-        (0..N).map(|i| pool.is_eligible(i)).collect(),
-    )
-}
 
 /// `add_backup(weight)`: `WeightTooLarge` above `MAX_WEIGHT`, `Full` without a free slot,
 /// nothing changed either way.
@@ -29,17 +19,17 @@ fn snapshot<const N: usize>(pool: &Pool<N>) -> (usize, u32, Vec<BackendId>, Vec<
 fn add_backup_refuses_like_add() {
     let pool: Pool<2> = Pool::new();
     let a = pool.add(1).unwrap();
-    let before = snapshot(&pool);
+    let before = snapshot(&pool, &[]);
     for w in [MAX_WEIGHT + 1, 1 << 31, u32::MAX] {
         assert_eq!(pool.add_backup(w), Err(Error::WeightTooLarge), "{w}");
-        assert_eq!(snapshot(&pool), before);
+        assert_eq!(snapshot(&pool, &[]), before);
     }
     let b = pool.add_backup(MAX_WEIGHT).unwrap();
     assert!(pool.info(b).unwrap().backup);
-    let before = snapshot(&pool);
+    let before = snapshot(&pool, &[]);
     assert_eq!(pool.add_backup(1), Err(Error::Full));
     assert_eq!(pool.add_backup(0), Err(Error::Full));
-    assert_eq!(snapshot(&pool), before);
+    assert_eq!(snapshot(&pool, &[]), before);
     // the primary is picked while it is eligible; the backup once it is not
     let rr = RoundRobin::new();
     assert_eq!(rr.select(&pool, &mut Request::new()), Some(a));
@@ -56,9 +46,9 @@ fn add_backup_past_the_total_weight() {
     for _ in 0..1024 {
         pool.add_backup(MAX_WEIGHT).unwrap();
     }
-    let before = snapshot(&*pool);
+    let before = snapshot(&*pool, &[]);
     assert_eq!(pool.add_backup(1024), Err(Error::WeightOverflow));
-    assert_eq!(snapshot(&*pool), before);
+    assert_eq!(snapshot(&*pool, &[]), before);
     pool.add_backup(1023).unwrap();
     assert_eq!(pool.total_weight(), tinylb::MAX_TOTAL_WEIGHT);
     assert_eq!(pool.add_backup(1), Err(Error::WeightOverflow));
@@ -79,11 +69,11 @@ fn set_backup_with_an_id_that_names_nothing() {
     pool.remove(held).unwrap();
     let reused = pool.add(4).unwrap();
     assert_eq!(reused.index(), gone.index());
-    let before = snapshot(&pool);
+    let before = snapshot(&pool, &[]);
     for id in [gone, held] {
         for b in [true, false] {
             assert_eq!(pool.set_backup(id, b), Err(Error::Stale), "{id:?}");
-            assert_eq!(snapshot(&pool), before);
+            assert_eq!(snapshot(&pool, &[]), before);
         }
     }
     // slot 3 is empty; 4..8 are beyond the pool
@@ -93,7 +83,7 @@ fn set_backup_with_an_id_that_names_nothing() {
             Err(Error::NoSuchBackend),
             "{id:?}"
         );
-        assert_eq!(snapshot(&pool), before);
+        assert_eq!(snapshot(&pool, &[]), before);
     }
     assert!(!pool.info(a).unwrap().backup);
     assert!(!pool.info(reused).unwrap().backup);

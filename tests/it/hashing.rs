@@ -8,11 +8,9 @@
 //! printed; run with `--nocapture` to see them.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{Spec, SplitMix, build_pool, chi_square, chi_square_critical};
+use crate::support::{Spec, SplitMix, build_pool, chi_square, chi_square_critical};
 use proptest::prelude::*;
 use tinylb::hash::{hash_bytes, hash_bytes_keyed, jump};
 use tinylb::rand_core::Rng;
@@ -200,7 +198,7 @@ fn maglev_balance_within_one_percent() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 48 }))]
+    #![proptest_config(crate::support::config(48))]
 
     /// Weighted: each backend's entries are within `1 + n·w/W` (+1 for the last round) of
     /// its ideal `M·w/W`.
@@ -509,7 +507,7 @@ fn rendezvous_matches_the_exact_formula_and_weights() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 64 }))]
+    #![proptest_config(crate::support::config(64))]
 
     /// Removing, downing or adding a backend moves exactly the keys it had (or now has).
     #[test]
@@ -628,7 +626,7 @@ fn bound<const N: usize>(pool: &Pool<N>, factor: u32, i: usize) -> u64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 64 }))]
+    #![proptest_config(crate::support::config(64))]
 
     /// Single-threaded, holding leases: a pick never takes a backend past its bound, and a
     /// key whose first choice (its rendezvous winner) is under its bound goes there.
@@ -672,7 +670,7 @@ proptest! {
     /// nothing is eligible.
     #[test]
     fn hashing_strategies_pick_only_eligible(
-        specs in prop::collection::vec(common::spec_strategy(20), 1..=12),
+        specs in prop::collection::vec(crate::support::spec_strategy(20), 1..=12),
         key in any::<u64>(),
     ) {
         let pool: Pool<16> = Pool::new();

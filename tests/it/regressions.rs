@@ -1,10 +1,15 @@
-//! Regression tests for bugs found by the property tests: each once failed.
+//! Regression tests: each reproduces a bug that the property tests, the stress test or the
+//! fuzz model found, and failed before its fix.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
+use core::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
 
-use common::{Spec, build_pool};
-use tinylb::{Lease, Pool, Request, RoundRobin, Select, WeightedRoundRobin};
+use crate::support::{Spec, build_pool};
+use tinylb::{
+    Config, Ejection, Error, Lease, Outcome, Pool, Request, RoundRobin, Select, Strategy,
+    WeightedRoundRobin,
+};
 
 /// Weighted round robin: with the heaviest backend at its cap, `select` returned `None` on
 /// every third pick although backends 1 and 2 are eligible.
@@ -26,6 +31,7 @@ fn wrr_some_while_a_backend_is_eligible() {
 /// Round robin from two threads: a pick could come back `None` although four of seven backends
 /// are eligible all the time.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn rr_some_under_contention() {
     let pool: Pool<8> = Pool::new();
     let specs = [
@@ -69,8 +75,9 @@ fn seeded_wrr_on_a_pool_that_never_had_a_backend() {
 /// `Pool::id_at` (and `ids`) missed a live backend while another thread changed its weight:
 /// it compared the whole config word instead of the occupant's generation.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn id_at_sees_a_backend_whose_weight_is_changing() {
-    use core::sync::atomic::{AtomicBool, Ordering};
+    use core::sync::atomic::AtomicBool;
     let pool: Pool<2> = Pool::new();
     let a = pool.add(1).unwrap();
     let stop = AtomicBool::new(false);
@@ -95,7 +102,7 @@ fn id_at_sees_a_backend_whose_weight_is_changing() {
 /// in the healthy share and the primary tier was tried first.
 #[test]
 fn panic_spills_to_healthy_backups_first() {
-    use tinylb::{Config, Ejection, LeastConn, Outcome};
+    use tinylb::LeastConn;
     let pool: Pool<8> = Pool::with_config(
         Config::new()
             .ejection(Ejection {
@@ -127,4 +134,102 @@ fn panic_spills_to_healthy_backups_first() {
         .select(&pool, &mut Request::new().at_us(2_000_000))
         .unwrap();
     assert!(primaries.contains(&got));
+}
+
+/// `Pool::remove` once moved the generation on after publishing the slot as removed, so a
+/// racing `add` could reuse the slot in between and hand out an id that was stale at once
+/// (and whose backend could never be removed). Found by the stress test.
+#[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
+fn fresh_id_is_never_stale() {
+    let pool: Pool<1> = Pool::new();
+    let stale = AtomicU64::new(0);
+    thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..1_000_000 {
+                    if let Ok(id) = pool.add(1) {
+                        match pool.remove(id) {
+                            Ok(()) => {}
+                            Err(Error::Stale) => {
+                                stale.fetch_add(1, Ordering::Relaxed);
+                                return;
+                            }
+                            Err(e) => panic!("{e:?}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let stale = stale.load(Ordering::Relaxed);
+    let leaked = pool.id_at(0);
+    eprintln!(
+        "fresh ids refused as Stale: {stale}; afterwards id_at(0) = {leaked:?}, len {}, info = {:?}, remove = {:?}, add = {:?}",
+        pool.len(),
+        leaked.map(|id| pool.info(id)),
+        leaked.map(|id| pool.remove(id)),
+        pool.add(1),
+    );
+    assert_eq!(stale, 0);
+}
+
+/// In panic mode with a backup tier, an ejected backup was never picked even when nothing
+/// else could be (below the panic threshold every backend that is up is eligible again).
+/// Found by the fuzz model.
+#[test]
+fn panic_makes_an_ejected_backup_eligible_when_nothing_else_is() {
+    let config = Config::new()
+        .ejection(Ejection {
+            consecutive_failures: 1,
+            base_ms: 10_000,
+            max_ms: 10_000,
+            max_ejection_percent: 100,
+        })
+        .panic_threshold_percent(50);
+    let pool: Pool<4> = Pool::with_config(config).unwrap();
+    let primary = pool.add(1).unwrap();
+    let backup = pool.add_backup(1).unwrap();
+    pool.set_health(primary, tinylb::Health::Down).unwrap();
+    Lease::acquire(&pool, backup)
+        .unwrap()
+        .finish(Outcome::failure(100, 1_000_000));
+    assert!(pool.info(backup).unwrap().ejected);
+    assert!(
+        pool.in_panic(),
+        "1 backend up, 1 ejected: below the 50 % threshold"
+    );
+    for name in Strategy::<4>::NAMES {
+        let s: Strategy<4> = name.parse().unwrap();
+        let got = s.select(&pool, &mut Request::new().at_us(1_000_000));
+        assert_eq!(
+            got,
+            Some(backup),
+            "{name}: in panic every backend is eligible again"
+        );
+    }
+}
+
+/// The same panic without a backup tier picks the ejected primary.
+#[test]
+fn same_without_a_backup_tier_picks_the_ejected_primary() {
+    let config = Config::new()
+        .ejection(Ejection {
+            consecutive_failures: 1,
+            base_ms: 10_000,
+            max_ms: 10_000,
+            max_ejection_percent: 100,
+        })
+        .panic_threshold_percent(50);
+    let pool: Pool<4> = Pool::with_config(config).unwrap();
+    let a = pool.add(1).unwrap();
+    Lease::acquire(&pool, a)
+        .unwrap()
+        .finish(Outcome::failure(100, 1_000_000));
+    assert!(pool.info(a).unwrap().ejected && pool.in_panic());
+    let s: Strategy<4> = "round_robin".parse().unwrap();
+    assert_eq!(
+        s.select(&pool, &mut Request::new().at_us(1_000_000)),
+        Some(a)
+    );
 }

@@ -8,9 +8,7 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::{SplitMix, build_pool, spec_strategy};
+use crate::support::{SplitMix, build_pool, spec_strategy};
 use proptest::prelude::*;
 use tinylb::{Lease, LeastTime, Outcome, Pool, Request, Select, SelectExt};
 
@@ -35,11 +33,7 @@ fn pick(lt: &LeastTime, pool: &Pool<N>, now_us: u64) -> usize {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(256))]
 
     /// With known samples (all taken at the request's time, so nothing has decayed) and random
     /// loads, every pick minimises `estimate × (in_flight + 1) / weight`, compared exactly by

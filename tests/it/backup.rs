@@ -15,9 +15,7 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::SplitMix;
+use crate::support::SplitMix;
 use proptest::prelude::*;
 use tinylb::{
     BackendId, Config, Ejection, Health, Lease, Outcome, Pool, Request, Select, Strategy,
@@ -120,11 +118,7 @@ fn pick(s: &Strategy<N>, pool: &Pool<N>, key: u64, now_us: u64) -> Option<Backen
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(256))]
 
     /// Every pick of every strategy is an eligible primary if there is one, else an eligible
     /// backup if there is one, else `None`. Slots of both tiers are interleaved.

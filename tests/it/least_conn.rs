@@ -7,9 +7,7 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::{Spec, SplitMix, build_pool, chi_square, chi_square_critical, spec_strategy};
+use crate::support::{Spec, SplitMix, build_pool, chi_square, chi_square_critical, spec_strategy};
 use proptest::prelude::*;
 use tinylb::{Lease, LeastConn, Pool, Request, Select, SelectExt};
 
@@ -43,11 +41,7 @@ fn hold<'p>(pool: &'p Pool<N>, loads: &[u32]) -> Vec<Lease<&'p Pool<N>, N>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(256))]
 
     /// With random loads (held leases), weights and every kind of ineligible backend, every
     /// pick is eligible and minimises `in_flight / weight`; `None` exactly when nothing is

@@ -28,9 +28,7 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::SplitMix;
+use crate::support::SplitMix;
 use proptest::prelude::*;
 use proptest::strategy::Strategy as _;
 use tinylb::{
@@ -167,11 +165,7 @@ fn slow_start() -> impl proptest::strategy::Strategy<Value = SlowStart> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 40,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(40))]
 
     /// At a random time into (or past) the window, the effective weight read off greedy
     /// filling is exactly the model's, within 1 of the formula, for every strategy that

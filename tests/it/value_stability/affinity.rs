@@ -7,8 +7,8 @@
 //! and goes in the CHANGELOG. Nothing here depends on the target's word size, so the same
 //! vectors must hold on x86-64, WASM and Cortex-M.
 //!
-//! `cargo test --test hash_value_stability -- --ignored --nocapture` prints the current
-//! values in the same layout.
+//! `cargo test --test it value_stability::affinity::print_vectors -- --ignored --nocapture`
+//! prints the current values in the same layout.
 #![allow(clippy::indexing_slicing)]
 
 use tinylb::hash::{hash_bytes, jump};
@@ -16,11 +16,8 @@ use tinylb::{
     BoundedLoad, Health, Jump, Lease, Maglev, Pool, Rendezvous, Request, Select, Strategy,
 };
 
-/// The vectors, shared with the firmware: `tests/golden/hashing.rs`.
-#[path = "golden/hashing.rs"]
-pub mod golden;
-
-use golden::*;
+// the vectors, shared with the firmware: `tests/golden/hashing.rs`
+use super::hashing::*;
 
 fn pool() -> Pool<8> {
     let pool = Pool::new();

@@ -76,6 +76,7 @@ fn shared_strategies() -> [&'static (dyn Select<4> + Send + Sync); 11] {
 }
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn statics_pick_from_several_threads() {
     let a = POOL.add(1).unwrap();
     let handles: Vec<_> = (0..2)

@@ -7,9 +7,7 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::{Spec, build_pool, spec_strategy};
+use crate::support::{Spec, build_pool, spec_strategy};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use proptest::prelude::*;
 use std::sync::Barrier;
@@ -34,11 +32,7 @@ fn picks(rr: &RoundRobin, pool: &Pool<N>, count: usize) -> Vec<Option<usize>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(256))]
 
     /// Over `k·m` picks each of the `m` eligible backends is picked exactly `k` times, wherever
     /// the cursor starts (including just before the fold), and the picks visit the eligible
@@ -163,6 +157,7 @@ fn cursor_fold_with_a_down_backend() {
 /// thread takes the eligible ones in between (seen about once in 10^5 picks with 3 of 7
 /// slots ineligible); its tickets are still drawn once, which is what this test checks.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn two_threads_counts_stay_exact() {
     const K: usize = 4000;
     for start in [0u32, (1 << 31) - 3000, u32::MAX] {

@@ -10,12 +10,10 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use common::SplitMix;
+use crate::support::SplitMix;
 use tinylb::rand_core::Rng;
 use tinylb::{BackendId, Error, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy};
 
@@ -205,6 +203,7 @@ impl Drop for Done<'_> {
 }
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn leases_balance_and_caps_hold_under_churn() {
     let pool: Pool<N> = Pool::new();
     let a = pool.add(4).unwrap();
@@ -280,6 +279,7 @@ fn leases_balance_and_caps_hold_under_churn() {
 }
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn shared_pool_counts_balance_without_churn() {
     // a smaller, exact run: two threads, one strategy each, every lease held a moment
     let pool: Pool<4> = Pool::new();

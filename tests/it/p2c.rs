@@ -23,9 +23,7 @@
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
-
-use common::SplitMix;
+use crate::support::SplitMix;
 use proptest::prelude::*;
 use tinylb::{Health, Lease, Pool, PowerOfTwo, Random, Request, Select, SelectExt};
 
@@ -100,11 +98,7 @@ fn pick(p2c: &PowerOfTwo, pool: &Pool<N>, rng: &mut SplitMix) -> Option<usize> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::support::config(256))]
 
     /// Exactly two eligible backends among ineligible ones: every pick is the one with the
     /// lower `in_flight / weight` (either on an exact tie), with the request's RNG and with

@@ -1,0 +1,43 @@
+//! The contract tests of tinylb, in one test binary (one link instead of one per file), one
+//! module per subject. Run one subject with a path filter, for example
+//! `cargo test --test it -- wrr::` or `cargo test --test it -- bad_input::table::`.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`pool`], [`lease`] | the pool's and the lease's public contracts, against a model |
+//! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`] | one strategy each: its row of DESIGN.md's strategy table |
+//! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
+//! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
+//! | [`bad_input`] | every refused call returns its error and changes nothing |
+//! | [`value_stability`] | the golden picks (`tests/golden/`, shared with the firmware) |
+//! | [`regressions`] | one test per bug found, each failing before its fix |
+//! | [`threads`], [`resilience_threads`], [`send_sync`] | real threads against leases, caps and ejection; `Send + Sync` |
+//! | [`support`] | the shared RNG, proptest configuration, pool builders, models, statistics |
+//!
+//! Separate binaries, because they must be: `tests/loom.rs` (`--cfg loom`),
+//! `tests/no_alloc.rs` (a global allocator), `tests/proxy_e2e.rs` (spawns servers),
+//! `tests/stress.rs` (CI runs it alone in release) and `tests/fuzz_regressions.rs` (the fuzz
+//! harness on seeded inputs).
+
+mod support;
+
+mod backup;
+mod bad_input;
+mod ejection;
+mod hashing;
+mod lease;
+mod least_conn;
+mod least_time;
+mod p2c;
+mod peak_ewma;
+mod pool;
+mod random;
+mod regressions;
+mod resilience_threads;
+mod round_robin;
+mod send_sync;
+mod slow_start;
+mod threads;
+mod time_edges;
+mod value_stability;
+mod wrr;
