@@ -57,10 +57,10 @@ fn pool<const N: usize>(skewed: bool) -> Pool<N> {
         let id = pool.add(w).expect("the pool has N slots");
         Lease::acquire(&pool, id)
             .expect("a new backend is eligible")
-            .finish(Outcome::success(
-                200 + (i as u64 * 37) % 1000,
-                SAMPLED_AT_US,
-            ));
+            .finish(
+                Outcome::success_after(Duration::from_micros(200 + (i as u64 * 37) % 1000))
+                    .at_us(SAMPLED_AT_US),
+            );
     }
     pool
 }
@@ -91,7 +91,7 @@ fn picks<const N: usize, S: Select<N>>(
         );
         g.bench_function(label, |b| {
             let mut rng = SplitMix(7);
-            let mut req = Request::new().at_us(NOW_US).with_rng(&mut rng);
+            let mut req = Request::new().with_now_us(NOW_US).with_rng(&mut rng);
             b.iter(|| black_box(strategy.select(black_box(&pool), &mut req)));
         });
     }
@@ -172,9 +172,9 @@ fn finish(c: &mut Criterion) {
                     |lease, i| {
                         let l = black_box(latency(i));
                         lease.finish(if ok {
-                            Outcome::success(l, NOW_US)
+                            Outcome::success_after(Duration::from_micros(l)).at_us(NOW_US)
                         } else {
-                            Outcome::failure(l, NOW_US)
+                            Outcome::failure_after(Duration::from_micros(l)).at_us(NOW_US)
                         });
                     },
                 )
@@ -205,7 +205,10 @@ fn finish(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             if let Some(lease) = black_box(Lease::acquire(black_box(&pool), id)) {
-                lease.finish(Outcome::success(black_box(latency(i)), NOW_US));
+                lease.finish(
+                    Outcome::success_after(Duration::from_micros(black_box(latency(i))))
+                        .at_us(NOW_US),
+                );
             }
         });
     });

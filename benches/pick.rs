@@ -92,10 +92,10 @@ fn pool<const N: usize>(weights: Weights) -> Pool<N> {
     for i in 0..N {
         let id = pool.add(weights.of(i)).expect("the pool has N slots");
         let lease = Lease::acquire(&pool, id).expect("a new backend is eligible");
-        lease.finish(Outcome::success(
-            200 + (i as u64 * 37) % 1000,
-            SAMPLED_AT_US,
-        ));
+        lease.finish(
+            Outcome::success_after(Duration::from_micros(200 + (i as u64 * 37) % 1000))
+                .at_us(SAMPLED_AT_US),
+        );
     }
     pool
 }
@@ -130,17 +130,17 @@ fn cases<const N: usize, S: Select<N>>(
             let base = format!("select_{}_{}", weights.name(), load.name());
             if rng_variants {
                 g.bench_function(format!("{base}_no_rng"), |b| {
-                    let mut req = Request::new().at_us(NOW_US);
+                    let mut req = Request::new().with_now_us(NOW_US);
                     b.iter(|| black_box(strategy.select(black_box(&pool), &mut req)));
                 });
                 g.bench_function(format!("{base}_rng"), |b| {
                     let mut rng = SplitMix(7);
-                    let mut req = Request::new().at_us(NOW_US).with_rng(&mut rng);
+                    let mut req = Request::new().with_now_us(NOW_US).with_rng(&mut rng);
                     b.iter(|| black_box(strategy.select(black_box(&pool), &mut req)));
                 });
             } else {
                 g.bench_function(base, |b| {
-                    let mut req = Request::new().at_us(NOW_US);
+                    let mut req = Request::new().with_now_us(NOW_US);
                     b.iter(|| black_box(strategy.select(black_box(&pool), &mut req)));
                 });
             }
@@ -263,14 +263,16 @@ fn rr_lease(c: &mut Criterion) {
     let pool = pool::<8>(Weights::Equal);
     let rr = RoundRobin::new();
     g.bench_function("lease_drop", |b| {
-        let mut req = Request::new().at_us(NOW_US);
+        let mut req = Request::new().with_now_us(NOW_US);
         b.iter(|| drop(black_box(rr.lease(black_box(&pool), &mut req))));
     });
     g.bench_function("lease_finish", |b| {
-        let mut req = Request::new().at_us(NOW_US);
+        let mut req = Request::new().with_now_us(NOW_US);
         b.iter(|| {
             if let Some(lease) = black_box(rr.lease(black_box(&pool), &mut req)) {
-                lease.finish(Outcome::success(black_box(500), NOW_US));
+                lease.finish(
+                    Outcome::success_after(Duration::from_micros(black_box(500))).at_us(NOW_US),
+                );
             }
         });
     });

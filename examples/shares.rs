@@ -9,6 +9,7 @@
 
 #![allow(clippy::indexing_slicing)]
 
+use core::time::Duration;
 use std::collections::VecDeque;
 
 use tinylb::{Outcome, Pool, Request, SelectExt, Strategy};
@@ -55,7 +56,7 @@ fn main() {
         let mut now_us = 0u64;
         for _ in 0..picks {
             now_us += 250;
-            let mut req = Request::new().at_us(now_us);
+            let mut req = Request::new().with_now_us(now_us);
             if let Some(lease) = strategy.lease(&pool, &mut req) {
                 counts[lease.index()] += 1;
                 in_flight.push_back(lease);
@@ -64,7 +65,7 @@ fn main() {
                 && let Some(done) = in_flight.pop_front()
             {
                 let lat = LATENCY_US[done.index()];
-                done.finish(Outcome::success(lat, now_us));
+                done.finish(Outcome::success_after(Duration::from_micros(lat)).at_us(now_us));
             }
         }
         drop(in_flight);

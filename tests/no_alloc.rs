@@ -17,12 +17,14 @@ mod splitmix;
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
 use core::hint::black_box;
+use core::num::NonZeroU32;
+use core::time::Duration;
 use std::alloc::System;
 
 use splitmix::SplitMix;
 use tinylb::{
-    BackendId, Error, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select, SelectExt,
-    Strategy,
+    Backend, BackendError, BackendId, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select,
+    SelectExt, Strategy,
 };
 
 /// `System`, counting every allocation, reallocation and deallocation on this thread.
@@ -89,7 +91,7 @@ fn pool_of<const N: usize>() -> Pool<N> {
     for i in 0..N {
         let id = pool.add(1 + (i as u32 * 7) % 5).unwrap();
         if i % 5 == 1 {
-            pool.set_cap(id, Some(2)).unwrap();
+            pool.set_cap(id, NonZeroU32::new(2)).unwrap();
         }
         if i == N / 2 {
             pool.set_health(id, Health::Down).unwrap();
@@ -114,7 +116,7 @@ fn hot_path<const N: usize>(name: &str, with_rng: bool) {
             } else {
                 Request::new()
             };
-            req = req.with_key(k).at_us(now);
+            req = req.with_key(k).with_now_us(now);
             if let Some(id) = s.select(&pool, &mut req) {
                 black_box(id);
                 picked += 1;
@@ -125,8 +127,8 @@ fn hot_path<const N: usize>(name: &str, with_rng: bool) {
             };
             let lat = 100 + (k * 37 + lease.index() as u64 * 1_000) % 5_000;
             match k % 3 {
-                0 => lease.finish(Outcome::success(lat, now)),
-                1 => lease.finish(Outcome::failure(lat, now)),
+                0 => lease.finish(Outcome::success_after(Duration::from_micros(lat)).at_us(now)),
+                1 => lease.finish(Outcome::failure_after(Duration::from_micros(lat)).at_us(now)),
                 _ => {
                     // replacing drops the lease held before
                     if let Some(slot) = held.get_mut((k / 3 % 4) as usize) {
@@ -176,13 +178,15 @@ fn strategy_parsing_does_not_allocate() {
 fn pool_configuration_does_not_allocate() {
     let calls = allocator_calls(|| {
         let pool: Pool<64> = Pool::new();
-        let ids: [BackendId; 8] =
-            core::array::from_fn(|i| pool.add_with(i as u32, Health::Up).unwrap());
+        let ids: [BackendId; 8] = core::array::from_fn(|i| {
+            pool.add_backend(Backend::new(i as u32).health(Health::Up))
+                .unwrap()
+        });
         for (k, &id) in ids.iter().enumerate() {
             pool.set_weight(id, k as u32 * 3).unwrap();
             pool.set_health(id, Health::Draining).unwrap();
             pool.set_health(id, Health::Up).unwrap();
-            pool.set_cap(id, Some(k as u32 + 1)).unwrap();
+            pool.set_cap(id, NonZeroU32::new(k as u32 + 1)).unwrap();
             pool.set_cap(id, None).unwrap();
             black_box(pool.info(id).unwrap());
         }
@@ -196,20 +200,29 @@ fn pool_configuration_does_not_allocate() {
         ));
         black_box(pool.ids());
         for i in 0..70 {
-            black_box((pool.id_at(i), pool.in_flight_at(i), pool.is_eligible(i)));
+            black_box((
+                pool.id_at(i),
+                pool.in_flight_at(i),
+                pool.is_eligible(i, 1_000),
+            ));
         }
         // the error paths
-        assert_eq!(pool.info(ids[3]), Err(Error::Stale));
+        assert_eq!(pool.info(ids[3]), Err(BackendError::Stale));
         assert_eq!(
             pool.set_weight(ids[0], MAX_WEIGHT + 1),
-            Err(Error::WeightTooLarge)
+            Err(BackendError::WeightTooLarge)
         );
-        assert_eq!(pool.set_cap(ids[0], Some(0)), Err(Error::ZeroCap));
+        assert_eq!(
+            pool.set_share(ids[0], tinylb::FULL_SHARE + 1),
+            Err(BackendError::ShareTooLarge)
+        );
+        pool.set_cap(ids[0], NonZeroU32::new(3)).unwrap();
+        pool.set_share(ids[0], 1 << 15).unwrap();
         drop(l);
         while pool.add(1).is_ok() {}
-        assert_eq!(pool.add(1), Err(Error::Full));
+        assert_eq!(pool.add(1), Err(BackendError::Full));
         let small: Pool<2> = Pool::with_half_life_ms(10);
-        assert_eq!(small.info(ids[7]), Err(Error::NoSuchBackend));
+        assert_eq!(small.info(ids[7]), Err(BackendError::NoSuchBackend));
         pool.len()
     });
     assert_eq!(calls, 0);

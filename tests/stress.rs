@@ -34,6 +34,7 @@
 
 #![allow(clippy::indexing_slicing)]
 
+use core::num::NonZeroU32;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 use core::time::Duration;
 use std::thread;
@@ -44,7 +45,7 @@ mod splitmix;
 
 use splitmix::SplitMix;
 use tinylb::{
-    BackendId, Config, Ejection, Health, Lease, Outcome, Pool, Request, Select, SelectExt,
+    Backend, BackendId, Config, Ejection, Health, Lease, Outcome, Pool, Request, Select, SelectExt,
     SlowStart, Strategy,
 };
 
@@ -228,7 +229,7 @@ fn worker(sh: &Shared, t: usize, deadline: Instant) {
         }
         let now = sh.now_us.fetch_add(rng.below(300), SeqCst);
         let strategy = &sh.strategies[rng.below(sh.strategies.len() as u64) as usize];
-        let mut req = Request::new().at_us(now).with_key(rng.below(64));
+        let mut req = Request::new().with_now_us(now).with_key(rng.below(64));
         match rng.below(100) {
             // pick only
             0..=29 => {
@@ -271,9 +272,9 @@ fn worker(sh: &Shared, t: usize, deadline: Instant) {
                 sh.held[h.index].fetch_sub(1, SeqCst);
                 let latency = 50 + rng.below(5_000);
                 let outcome = if rng.below(3) == 0 {
-                    Outcome::failure(latency, now)
+                    Outcome::failure_after(Duration::from_micros(latency)).at_us(now)
                 } else {
-                    Outcome::success(latency, now)
+                    Outcome::success_after(Duration::from_micros(latency)).at_us(now)
                 };
                 h.lease.finish(outcome);
             }
@@ -336,7 +337,7 @@ fn membership(sh: &Shared, rng: &mut SplitMix) {
     let cap = (rng.below(2) == 0).then(|| 1 + rng.below(4) as u32);
     let backup = rng.below(5) == 0;
     // Down first: no lease can be taken before the cap is in place
-    let added = pool.add_with(weight, Health::Down);
+    let added = pool.add_backend(Backend::new(weight).health(Health::Down));
     let mut shadows: Vec<Shadow> = free.iter().map(|&j| sh.shadow(j)).collect();
     match added {
         Ok(id) => {
@@ -344,7 +345,7 @@ fn membership(sh: &Shared, rng: &mut SplitMix) {
                 .iter()
                 .position(|&j| j == id.index())
                 .expect("add takes a free slot");
-            pool.set_cap(id, cap).unwrap();
+            pool.set_cap(id, cap.and_then(NonZeroU32::new)).unwrap();
             pool.set_backup(id, backup).unwrap();
             pool.set_health(id, Health::Up).unwrap();
             shadows[k] = Shadow {
@@ -357,7 +358,7 @@ fn membership(sh: &Shared, rng: &mut SplitMix) {
             };
         }
         // every free slot still has leases out on its removed backend
-        Err(e) => assert_eq!(e, tinylb::Error::Full),
+        Err(e) => assert_eq!(e, tinylb::BackendError::Full),
     }
     for (&j, &s) in free.iter().zip(&shadows) {
         sh.unlock(j, s);
@@ -401,7 +402,7 @@ fn configure(sh: &Shared, i: usize, rng: &mut SplitMix) {
                 Some(c) if c < 100 && rng.below(4) != 0 => Some(c + 1),
                 _ => None,
             };
-            pool.set_cap(id, cap).unwrap();
+            pool.set_cap(id, cap.and_then(NonZeroU32::new)).unwrap();
             Shadow { cap, ..cur }
         }
     };
@@ -475,7 +476,13 @@ fn threads_hammer_one_pool() {
                 info.cap,
                 info.in_flight
             ),
-            (s.weight, s.health, s.backup, s.cap, 0),
+            (
+                s.weight,
+                s.health,
+                s.backup,
+                s.cap.and_then(NonZeroU32::new),
+                0
+            ),
             "slot {i}"
         );
     }

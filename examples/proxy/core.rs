@@ -236,7 +236,7 @@ impl Proxy {
             };
             self.stats.accepted.fetch_add(1, Ordering::Relaxed);
             let key = client_key(peer);
-            let mut req = Request::new().with_key(key).at_us(self.now_us());
+            let mut req = Request::new().with_key(key).with_now_us(self.now_us());
             let lease = self.strategy.lease(Arc::clone(&self.pool), &mut req);
             let me = Arc::clone(&self);
             tokio::spawn(async move { me.handle(client, key, lease).await });
@@ -277,16 +277,19 @@ impl Proxy {
                     let now = self.now_us();
                     let took = duration_us(t0);
                     lease.finish(if ok {
-                        Outcome::success(took, now)
+                        Outcome::success_after(Duration::from_micros(took)).at_us(now)
                     } else {
-                        Outcome::failure(took, now)
+                        Outcome::failure_after(Duration::from_micros(took)).at_us(now)
                     });
                     return;
                 }
                 First::ClientGone => return, // the lease goes back without a sample
                 First::Empty => {
                     let i = lease.index();
-                    lease.finish(Outcome::failure(duration_us(t0), self.now_us()));
+                    lease.finish(
+                        Outcome::failure_after(Duration::from_micros(duration_us(t0)))
+                            .at_us(self.now_us()),
+                    );
                     self.after_failure(Some(i));
                     if !replay_ok {
                         break;
@@ -339,7 +342,9 @@ impl Proxy {
             eprintln!("proxy: connect to {} failed: {why}", backend.addr);
         }
         let i = lease.index();
-        lease.finish(Outcome::failure(duration_us(t0), self.now_us()));
+        lease.finish(
+            Outcome::failure_after(Duration::from_micros(duration_us(t0))).at_us(self.now_us()),
+        );
         self.after_failure(Some(i));
     }
 
@@ -373,7 +378,7 @@ impl Proxy {
     fn pick_untried(&self, tried: &[bool; MAX_BACKENDS], key: u64) -> Option<ConnLease> {
         let untried = |i: usize| !tried.get(i).copied().unwrap_or(true);
         for _ in 0..3 {
-            let mut req = Request::new().with_key(key).at_us(self.now_us());
+            let mut req = Request::new().with_key(key).with_now_us(self.now_us());
             let lease = self.strategy.lease(Arc::clone(&self.pool), &mut req)?;
             if untried(lease.index()) {
                 return Some(lease);
@@ -383,7 +388,7 @@ impl Proxy {
             .pool
             .ids()
             .iter()
-            .filter(|id| untried(id.index()) && self.pool.is_eligible(id.index()))
+            .filter(|id| untried(id.index()) && self.pool.is_eligible(id.index(), 0))
             .map(|&id| (self.pool.in_flight_at(id.index()), id))
             .collect();
         candidates.sort_by_key(|&(f, id)| (f, id.index()));

@@ -510,10 +510,17 @@ pub struct Ids<const N: usize> {
     len: usize,
 }
 
+impl<const N: usize> Ids<N> {
+    /// The ids not yet iterated, as a slice.
+    pub fn as_slice(&self) -> &[BackendId] {
+        self.ids.get(self.front..self.len).unwrap_or(&[])
+    }
+}
+
 impl<const N: usize> core::ops::Deref for Ids<N> {
     type Target = [BackendId];
     fn deref(&self) -> &[BackendId] {
-        self.ids.get(self.front..self.len).unwrap_or(&[])
+        self.as_slice()
     }
 }
 

@@ -16,9 +16,11 @@
 #![allow(clippy::indexing_slicing)]
 
 use crate::support::SplitMix;
+use core::num::NonZeroU32;
+use core::time::Duration;
 use proptest::prelude::*;
 use tinylb::{
-    BackendId, Config, Ejection, Health, Lease, Outcome, Pool, Request, Select, Strategy,
+    Backend, BackendId, Config, Ejection, Health, Lease, Outcome, Pool, Request, Select, Strategy,
 };
 
 const N: usize = 16;
@@ -73,7 +75,7 @@ fn add(
     backup: bool,
 ) -> (BackendId, Vec<Lease<&Pool<N>, N>>) {
     let id = if backup {
-        pool.add_backup(weight).unwrap()
+        pool.add_backend(Backend::new(weight).backup()).unwrap()
     } else {
         pool.add(weight).unwrap()
     };
@@ -84,14 +86,14 @@ fn add(
         Kind::Draining => pool.set_health(id, Health::Draining).unwrap(),
         Kind::ZeroWeight => pool.set_weight(id, 0).unwrap(),
         Kind::AtCap => {
-            pool.set_cap(id, Some(2)).unwrap();
+            pool.set_cap(id, NonZeroU32::new(2)).unwrap();
             held.push(Lease::acquire(pool, id).unwrap());
             held.push(Lease::acquire(pool, id).unwrap());
         }
         Kind::Ejected => {
-            Lease::acquire(pool, id)
-                .unwrap()
-                .finish(Outcome::failure(10, EJECTED_AT_MS * 1000));
+            Lease::acquire(pool, id).unwrap().finish(
+                Outcome::failure_after(Duration::from_micros(10)).at_us(EJECTED_AT_MS * 1000),
+            );
             assert!(pool.info(id).unwrap().ejected);
         }
     }
@@ -112,7 +114,7 @@ fn pick(s: &Strategy<N>, pool: &Pool<N>, key: u64, now_us: u64) -> Option<Backen
         pool,
         &mut Request::new()
             .with_key(key)
-            .at_us(now_us)
+            .with_now_us(now_us)
             .with_rng(&mut rng),
     )
 }
@@ -176,15 +178,15 @@ fn picks_follow_the_primaries_live() {
     for s in every_strategy() {
         let pool = pool();
         let p0 = pool.add(2).unwrap();
-        let b0 = pool.add_backup(1).unwrap();
+        let b0 = pool.add_backend(Backend::new(1).backup()).unwrap();
         let p1 = pool.add(3).unwrap();
-        let b1 = pool.add_backup(4).unwrap();
+        let b1 = pool.add_backend(Backend::new(4).backup()).unwrap();
         let (both, backups) = ([p0, p1], [b0, b1]);
         let now = PICK_AT_US;
         assert_picks(&s, &pool, now, &both, "all up");
 
         // p0 at its cap, p1 draining: backups; the lease dropped: p0 again
-        pool.set_cap(p0, Some(1)).unwrap();
+        pool.set_cap(p0, NonZeroU32::new(1)).unwrap();
         let lease = Lease::acquire(&pool, p0).unwrap();
         pool.set_health(p1, Health::Draining).unwrap();
         assert_picks(&s, &pool, now, &backups, "p0 at cap, p1 draining");
@@ -194,7 +196,7 @@ fn picks_follow_the_primaries_live() {
         // p0 ejected: backups until the request's clock reaches the end of the ejection
         Lease::acquire(&pool, p0)
             .unwrap()
-            .finish(Outcome::failure(10, now));
+            .finish(Outcome::failure_after(Duration::from_micros(10)).at_us(now));
         assert_picks(&s, &pool, now, &backups, "p0 ejected");
         assert_picks(&s, &pool, now + 59_999_999, &backups, "p0 still ejected");
         assert_picks(&s, &pool, now + 60_000_000, &[p0], "p0 back");
@@ -217,7 +219,7 @@ fn picks_follow_the_primaries_live() {
 
         // every backup ineligible too: nothing
         pool.set_health(b0, Health::Down).unwrap();
-        pool.set_cap(b1, Some(1)).unwrap();
+        pool.set_cap(b1, NonZeroU32::new(1)).unwrap();
         pool.set_health(p1, Health::Draining).unwrap();
         let lease = Lease::acquire(&pool, b1).unwrap();
         assert_picks(&s, &pool, later, &[], "nothing eligible");

@@ -17,17 +17,19 @@
 //!   every backend that is up, ejected or not, is picked from again (down ones never), by
 //!   every strategy; out of panic an ejected backend is never picked.
 //! * Marking a backend down or draining, or removing it, ends its ejection.
-//! * Every invalid [`Ejection`] gives [`Error::InvalidEjection`], a threshold above 100
-//!   [`Error::InvalidPercent`].
+//! * Every invalid [`Ejection`] gives [`ConfigError::InvalidEjection`], a threshold above 100
+//!   [`ConfigError::InvalidPercent`].
 
 #![allow(clippy::indexing_slicing)]
 
 use crate::support::SplitMix;
+use core::num::NonZeroU32;
+use core::time::Duration;
 use proptest::prelude::*;
 use proptest::strategy::Strategy as _;
 use tinylb::{
-    BackendId, Config, Ejection, Error, Health, Lease, LeastConn, Outcome, Pool, Random, Request,
-    Select, Strategy,
+    BackendId, Config, ConfigError, Ejection, Health, Lease, LeastConn, Outcome, Pool, Random,
+    Request, Select, Strategy,
 };
 
 const N: usize = 20;
@@ -46,13 +48,13 @@ fn config(k: u32, base_ms: u32, max_ms: u32, share: u32, threshold: u32) -> Conf
 fn fail(pool: &Pool<N>, id: BackendId, now_ms: u64) {
     Lease::acquire(pool, id)
         .expect("up")
-        .finish(Outcome::failure(100, now_ms * 1000));
+        .finish(Outcome::failure_after(Duration::from_micros(100)).at_us(now_ms * 1000));
 }
 
 fn succeed(pool: &Pool<N>, id: BackendId, now_ms: u64) {
     Lease::acquire(pool, id)
         .expect("up")
-        .finish(Outcome::success(100, now_ms * 1000));
+        .finish(Outcome::success_after(Duration::from_micros(100)).at_us(now_ms * 1000));
 }
 
 fn ejected(pool: &Pool<N>, id: BackendId) -> bool {
@@ -62,7 +64,7 @@ fn ejected(pool: &Pool<N>, id: BackendId) -> bool {
 /// One least-connections pick at `now_ms` (it looks at every backend, so it returns every
 /// backend whose time is up).
 fn pick(pool: &Pool<N>, now_ms: u64) -> Option<BackendId> {
-    LeastConn::new().select(pool, &mut Request::new().at_us(now_ms * 1000))
+    LeastConn::new().select(pool, &mut Request::new().with_now_us(now_ms * 1000))
 }
 
 #[test]
@@ -104,11 +106,11 @@ fn returns_when_the_request_clock_reaches_the_deadline() {
             let s: Strategy<N> = Strategy::from_name(name, 11).unwrap();
             let deadline_us = (t + base as u64) * 1000;
             for now in [t * 1000, deadline_us - 1] {
-                let mut req = Request::new().with_key(5).at_us(now);
+                let mut req = Request::new().with_key(5).with_now_us(now);
                 assert_eq!(s.select(&pool, &mut req), None, "{name}: back at {now} µs");
                 assert!(ejected(&pool, a));
             }
-            let mut req = Request::new().with_key(5).at_us(deadline_us);
+            let mut req = Request::new().with_key(5).with_now_us(deadline_us);
             assert_eq!(
                 s.select(&pool, &mut req),
                 Some(a),
@@ -392,7 +394,7 @@ proptest! {
         let pool: Pool<N> = Pool::with_config(config(1, 60_000, 60_000, 100, threshold)).unwrap();
         let up: Vec<BackendId> = (0..n).map(|_| pool.add(1).unwrap()).collect();
         for _ in 0..d {
-            pool.add_with(1, Health::Down).unwrap();
+            pool.add_backend(tinylb::Backend::new(1).health(Health::Down)).unwrap();
         }
         for &id in &up[..j] {
             fail(&pool, id, 1_001);
@@ -404,7 +406,7 @@ proptest! {
         let mut rng = SplitMix(seed);
         let r = Random::new();
         for _ in 0..400 {
-            let got = r.select(&pool, &mut Request::new().at_us(2_000_000).with_rng(&mut rng));
+            let got = r.select(&pool, &mut Request::new().with_now_us(2_000_000).with_rng(&mut rng));
             match got {
                 Some(id) => counts[id.index()] += 1,
                 None => prop_assert!(!panic && j == n, "None with something eligible"),
@@ -437,7 +439,7 @@ fn panic_applies_to_every_strategy() {
                 fail(&pool, id, 1_001);
             }
             let _full = (ejected < 4).then(|| {
-                pool.set_cap(ids[3], Some(1)).unwrap();
+                pool.set_cap(ids[3], NonZeroU32::new(1)).unwrap();
                 Lease::acquire(&pool, ids[3]).unwrap()
             });
             let panic = threshold > 0;
@@ -448,7 +450,7 @@ fn panic_applies_to_every_strategy() {
             for key in 0..400u64 {
                 let mut req = Request::new()
                     .with_key(key)
-                    .at_us(2_000_000)
+                    .with_now_us(2_000_000)
                     .with_rng(&mut rng);
                 match s.select(&pool, &mut req) {
                     Some(id) => seen[id.index()] += 1,
@@ -491,7 +493,7 @@ fn health_and_removal_end_an_ejection() {
         if how < 2 {
             assert!(!ejected(&pool, a));
             pool.set_health(a, Health::Up).unwrap();
-            assert!(pool.is_eligible(a.index()));
+            assert!(pool.is_eligible(a.index(), 0));
         }
         // the freed share lets another backend be ejected
         fail(&pool, b, 1_003);
@@ -535,10 +537,10 @@ fn invalid_ejection_and_percent() {
         },
     ] {
         let got = Pool::<N>::with_config(Config::new().ejection(bad)).err();
-        assert_eq!(got, Some(Error::InvalidEjection), "{bad:?}");
+        assert_eq!(got, Some(ConfigError::InvalidEjection), "{bad:?}");
         // ejection is checked before the panic threshold
         let got = Pool::<N>::with_config(Config::new().ejection(bad).panic_threshold_percent(101));
-        assert_eq!(got.err(), Some(Error::InvalidEjection));
+        assert_eq!(got.err(), Some(ConfigError::InvalidEjection));
     }
     for good in [
         Ejection {
@@ -578,7 +580,7 @@ fn invalid_ejection_and_percent() {
     }
     for p in [101, 200, u32::MAX] {
         let got = Pool::<N>::with_config(Config::new().panic_threshold_percent(p)).err();
-        assert_eq!(got, Some(Error::InvalidPercent), "{p}");
+        assert_eq!(got, Some(ConfigError::InvalidPercent), "{p}");
     }
     for p in [0, 50, 100] {
         assert!(Pool::<N>::with_config(Config::new().panic_threshold_percent(p)).is_ok());

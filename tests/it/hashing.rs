@@ -8,6 +8,7 @@
 //! printed; run with `--nocapture` to see them.
 #![allow(clippy::indexing_slicing)]
 
+use core::num::NonZeroU32;
 use std::collections::BTreeSet;
 
 use crate::support::{Spec, SplitMix, build_pool, chi_square, chi_square_critical};
@@ -376,7 +377,7 @@ fn maglev_fallback_moves_only_the_ineligible_backends_keys() {
                 None
             }
             _ => {
-                pool.set_cap(ids[victim], Some(1)).unwrap();
+                pool.set_cap(ids[victim], NonZeroU32::new(1)).unwrap();
                 Some(Lease::acquire(&pool, ids[victim]).unwrap())
             }
         };
@@ -613,7 +614,7 @@ fn jump_fallback_moves_only_the_ineligible_bucket() {
 fn bound<const N: usize>(pool: &Pool<N>, factor: u32, i: usize) -> u64 {
     let (mut t, mut w) = (0u128, 0u128);
     for id in pool.ids() {
-        if pool.is_eligible(id.index()) {
+        if pool.is_eligible(id.index(), 0) {
             let info = pool.info(id).unwrap();
             t += info.in_flight as u128;
             w += info.weight as u128;
@@ -699,7 +700,7 @@ fn bounded_load_with_caps_still_picks() {
     let pool: Pool<4> = Pool::new();
     let a = pool.add(1).unwrap();
     let _b = pool.add(1).unwrap();
-    pool.set_cap(a, Some(1)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(1)).unwrap();
     let chbl = BoundedLoad::new(100).unwrap();
     let mut held = Vec::new();
     for k in 0..50u64 {
@@ -743,7 +744,7 @@ fn slow_start_brings_keys_back_gradually() {
         let at = |t: u64| -> Vec<usize> {
             ks.iter()
                 .map(|&k| {
-                    let mut req = Request::new().with_key(k).at_us(t);
+                    let mut req = Request::new().with_key(k).with_now_us(t);
                     s.select(&pool, &mut req).unwrap().index()
                 })
                 .collect()

@@ -12,13 +12,14 @@
 #![allow(clippy::indexing_slicing)]
 
 use core::cell::Cell;
+use core::num::NonZeroU32;
 use core::time::Duration;
 use std::sync::Arc;
 
 use crate::support::SplitMix;
 use tinylb::{
-    BackendId, Health, Lease, LeastConn, Outcome, Pool, Request, RoundRobin, Select, SelectExt,
-    Strategy,
+    Backend, BackendId, Health, Lease, LeastConn, Outcome, Pool, Request, RoundRobin, Select,
+    SelectExt, Strategy,
 };
 
 /// Every backend's in-flight count, by slot.
@@ -49,9 +50,9 @@ fn a_lease_adds_one_unit_and_gives_back_exactly_one() {
     drop(l1);
     assert_eq!(in_flight(&pool), [1, 1, 0, 0]);
     // finishing consumes the lease: its unit is given back once, not once more on drop
-    l3.finish(Outcome::success(10, 0));
+    l3.finish(Outcome::success_after(Duration::from_micros(10)).at_us(0));
     assert_eq!(in_flight(&pool), [0, 1, 0, 0]);
-    l2.finish(Outcome::failure(10, 0));
+    l2.finish(Outcome::failure_after(Duration::from_micros(10)).at_us(0));
     assert_eq!(in_flight(&pool), [0, 0, 0, 0]);
     assert_eq!(pool.info(a).unwrap().in_flight, 0);
     assert_eq!(pool.info(b).unwrap().in_flight, 0);
@@ -69,7 +70,7 @@ fn many_leases_on_one_backend_balance() {
         if k % 2 == 0 {
             drop(l);
         } else {
-            l.finish(Outcome::success(1, 0));
+            l.finish(Outcome::success_after(Duration::from_micros(1)).at_us(0));
         }
     }
     assert_eq!(pool.in_flight_at(a.index()), 0);
@@ -87,7 +88,7 @@ fn finish_records_latency_and_failure_streak() {
     let t0 = 10_000_000;
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(1_500, t0));
+        .finish(Outcome::success_after(Duration::from_micros(1_500)).at_us(t0));
     assert_eq!(
         pool.info(a).unwrap().latency_us,
         Some(1_500),
@@ -102,24 +103,24 @@ fn finish_records_latency_and_failure_streak() {
     // peak-sensitive: a slow sample raises the estimate at once
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(5_000, t0));
+        .finish(Outcome::success_after(Duration::from_micros(5_000)).at_us(t0));
     assert_eq!(pool.info(a).unwrap().latency_us, Some(5_000));
     // a fast one at the same instant barely moves it
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(1_000, t0));
+        .finish(Outcome::success_after(Duration::from_micros(1_000)).at_us(t0));
     assert_eq!(pool.info(a).unwrap().latency_us, Some(5_000));
     // one half-life later a fast sample pulls it halfway: 1000 + (5000 - 1000) / 2
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(1_000, t0 + 1_000_000));
+        .finish(Outcome::success_after(Duration::from_micros(1_000)).at_us(t0 + 1_000_000));
     assert_eq!(pool.info(a).unwrap().latency_us, Some(3_000));
 
     // failures extend the streak (and still feed the estimate)
     for k in 1..=3 {
         Lease::acquire(&pool, a)
             .unwrap()
-            .finish(Outcome::failure(9_000, t0 + 1_000_000));
+            .finish(Outcome::failure_after(Duration::from_micros(9_000)).at_us(t0 + 1_000_000));
         let info = pool.info(a).unwrap();
         assert_eq!(info.failure_streak, k);
         assert_eq!(info.latency_us, Some(9_000));
@@ -128,17 +129,11 @@ fn finish_records_latency_and_failure_streak() {
     // one success resets it
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success_after(
-            Duration::from_millis(2),
-            t0 + 1_000_000,
-        ));
+        .finish(Outcome::success_after(Duration::from_millis(2)).at_us(t0 + 1_000_000));
     assert_eq!(pool.info(a).unwrap().failure_streak, 0);
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::failure_after(
-            Duration::from_micros(1),
-            t0 + 1_000_000,
-        ));
+        .finish(Outcome::failure_after(Duration::from_micros(1)).at_us(t0 + 1_000_000));
     assert_eq!(pool.info(a).unwrap().failure_streak, 1);
     assert_eq!(pool.in_flight_at(a.index()), 0);
 }
@@ -149,7 +144,7 @@ fn a_zero_latency_sample_still_counts_as_sampled() {
     let a = pool.add(1).unwrap();
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(0, 0));
+        .finish(Outcome::success_after(Duration::from_micros(0)).at_us(0));
     let lat = pool.info(a).unwrap().latency_us;
     assert!(matches!(lat, Some(0..=1)), "{lat:?}");
 }
@@ -165,20 +160,22 @@ fn dropping_without_finish_records_nothing() {
 
 #[test]
 fn outcome_accessors_and_duration_saturation() {
-    let o = Outcome::success(7, 9);
+    let o = Outcome::success_after(Duration::from_micros(7)).at_us(9);
     assert!(o.is_success());
     assert_eq!((o.latency_us(), o.now_us()), (7, 9));
-    let f = Outcome::failure(1, 2);
+    let f = Outcome::failure_after(Duration::from_micros(1)).at_us(2);
     assert!(!f.is_success());
     assert_eq!(
-        Outcome::success_after(Duration::from_millis(3), 4).latency_us(),
+        Outcome::success_after(Duration::from_millis(3))
+            .at_us(4)
+            .latency_us(),
         3_000
     );
     assert_eq!(
-        Outcome::failure_after(Duration::MAX, 0).latency_us(),
+        Outcome::failure_after(Duration::MAX).at_us(0).latency_us(),
         u64::MAX
     );
-    assert!(!Outcome::failure_after(Duration::ZERO, 0).is_success());
+    assert!(!Outcome::failure_after(Duration::ZERO).at_us(0).is_success());
 }
 
 #[test]
@@ -189,25 +186,25 @@ fn lease_on_a_removed_backend_records_nothing_but_gives_back_its_unit() {
     assert_eq!(a.index(), 0);
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::failure(4_000, 0));
+        .finish(Outcome::failure_after(Duration::from_micros(4_000)).at_us(0));
     let l1 = Lease::acquire(&pool, a).unwrap();
     let l2 = Lease::acquire(&pool, a).unwrap();
-    pool.set_cap(a, Some(7)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(7)).unwrap();
     pool.remove(a).unwrap();
 
     // the slot is draining: both units still count, and it cannot be reused yet
     assert_eq!(pool.in_flight_at(0), 2);
     assert_eq!(pool.len(), 1);
-    assert!(!pool.is_eligible(0));
+    assert!(!pool.is_eligible(0, 0));
     assert_eq!(
         pool.add(1),
-        Err(tinylb::Error::Full),
+        Err(tinylb::BackendError::Full),
         "slot 0 still has leases out"
     );
-    l1.finish(Outcome::failure(u64::MAX, 1));
+    l1.finish(Outcome::failure_after(Duration::from_micros(u64::MAX)).at_us(1));
     assert_eq!(pool.in_flight_at(0), 1);
-    assert_eq!(pool.add(1), Err(tinylb::Error::Full));
-    l2.finish(Outcome::success(1, 2));
+    assert_eq!(pool.add(1), Err(tinylb::BackendError::Full));
+    l2.finish(Outcome::success_after(Duration::from_micros(1)).at_us(2));
     assert_eq!(pool.in_flight_at(0), 0);
 
     // now the slot is reused, and the new backend starts from zero
@@ -222,7 +219,7 @@ fn lease_on_a_removed_backend_records_nothing_but_gives_back_its_unit() {
     assert_eq!(info.cap, None);
     assert_eq!(info.latency_us, None);
     assert_eq!(info.failure_streak, 0);
-    assert_eq!(pool.info(a), Err(tinylb::Error::Stale));
+    assert_eq!(pool.info(a), Err(tinylb::BackendError::Stale));
     assert_eq!(pool.ids().as_slice(), [c, b]);
     assert_eq!(pool.total_weight(), 4);
 
@@ -238,7 +235,7 @@ fn dropped_lease_on_removed_backend_frees_the_slot() {
     let a = pool.add(1).unwrap();
     let l = Lease::acquire(&pool, a).unwrap();
     pool.remove(a).unwrap();
-    assert_eq!(pool.add(1), Err(tinylb::Error::Full));
+    assert_eq!(pool.add(1), Err(tinylb::BackendError::Full));
     drop(l);
     assert_eq!(pool.in_flight_at(0), 0);
     let b = pool.add(1).unwrap();
@@ -250,11 +247,11 @@ fn acquire_at_cap_returns_none_and_changes_nothing() {
     let pool: Pool<2> = Pool::new();
     let a = pool.add(2).unwrap();
     let b = pool.add(1).unwrap();
-    pool.set_cap(a, Some(2)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(2)).unwrap();
     let l1 = Lease::acquire(&pool, a).unwrap();
-    assert!(pool.is_eligible(0));
+    assert!(pool.is_eligible(0, 0));
     let l2 = Lease::acquire(&pool, a).unwrap();
-    assert!(!pool.is_eligible(0), "at its cap");
+    assert!(!pool.is_eligible(0, 0), "at its cap");
     let before = (pool.info(a).unwrap(), pool.info(b).unwrap());
     for _ in 0..10 {
         assert!(Lease::acquire(&pool, a).is_none());
@@ -263,7 +260,7 @@ fn acquire_at_cap_returns_none_and_changes_nothing() {
     assert_eq!(before.0.in_flight, 2);
 
     // lowering the cap below the count cancels nothing and refuses new leases
-    pool.set_cap(a, Some(1)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(1)).unwrap();
     assert_eq!(pool.in_flight_at(0), 2);
     drop(l1);
     assert!(Lease::acquire(&pool, a).is_none(), "1 out, cap 1");
@@ -281,8 +278,12 @@ fn acquire_at_cap_returns_none_and_changes_nothing() {
 #[test]
 fn acquire_refuses_ineligible_backends_and_changes_nothing() {
     let pool: Pool<4> = Pool::new();
-    let down = pool.add_with(1, Health::Down).unwrap();
-    let draining = pool.add_with(1, Health::Draining).unwrap();
+    let down = pool
+        .add_backend(Backend::new(1).health(Health::Down))
+        .unwrap();
+    let draining = pool
+        .add_backend(Backend::new(1).health(Health::Draining))
+        .unwrap();
     let zero = pool.add(0).unwrap();
     let gone = pool.add(1).unwrap();
     pool.remove(gone).unwrap();
@@ -314,7 +315,7 @@ fn select_lease_never_exceeds_a_cap_and_moves_on() {
             let ids: Vec<BackendId> = [3, 1, 2].iter().map(|&w| pool.add(w).unwrap()).collect();
             let caps = [2u32, 1, 3];
             for (&id, &cap) in ids.iter().zip(&caps) {
-                pool.set_cap(id, Some(cap)).unwrap();
+                pool.set_cap(id, NonZeroU32::new(cap)).unwrap();
             }
             let s: Strategy<4> = Strategy::from_name(name, 11).unwrap();
             let mut rng = SplitMix(5);
@@ -381,7 +382,7 @@ fn select_lease_moves_on_when_the_pick_filled_up() {
     let pool: Pool<4> = Pool::new();
     let a = pool.add(1).unwrap();
     let b = pool.add(1).unwrap();
-    pool.set_cap(a, Some(1)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(1)).unwrap();
     let _held = Lease::acquire(&pool, a).unwrap();
 
     // the strategy names the full backend first, then another: the lease lands on the other
@@ -441,7 +442,7 @@ fn static_pool_leases_move_into_threads() {
         .map(|(k, l)| {
             std::thread::spawn(move || {
                 if k % 2 == 0 {
-                    l.finish(Outcome::failure(100, 0));
+                    l.finish(Outcome::failure_after(Duration::from_micros(100)).at_us(0));
                 } else {
                     drop(l);
                 }
@@ -470,7 +471,7 @@ fn arc_pool_leases_move_into_threads_and_keep_the_pool_alive() {
     let watcher = Arc::clone(&pool);
     drop(pool);
     let h = std::thread::spawn(move || {
-        lease.finish(Outcome::success(250, 0));
+        lease.finish(Outcome::success_after(Duration::from_micros(250)).at_us(0));
         drop(acquired);
     });
     h.join().unwrap();

@@ -20,7 +20,7 @@ fn is_minimiser(pool: &Pool<N>, i: usize) -> bool {
         (info.in_flight as u64, info.weight as u64)
     };
     let (fi, wi) = load(i);
-    (0..N).filter(|&j| pool.is_eligible(j)).all(|j| {
+    (0..N).filter(|&j| pool.is_eligible(j, 0)).all(|j| {
         let (fj, wj) = load(j);
         fi * wj <= fj * wi
     })
@@ -58,7 +58,7 @@ proptest! {
         let _capped = build_pool(&pool, &specs);
         let mut held = hold(&pool, &loads);
         let lc = LeastConn::with_seed(seed);
-        let any_eligible = (0..N).any(|i| pool.is_eligible(i));
+        let any_eligible = (0..N).any(|i| pool.is_eligible(i, 0));
         let mut rng = SplitMix(seed);
         for k in 0..20 {
             let mut plain = Request::new();
@@ -66,7 +66,7 @@ proptest! {
             let req = if k % 2 == 0 { &mut plain } else { &mut with_rng };
             match lc.select(&pool, req) {
                 Some(id) => {
-                    prop_assert!(pool.is_eligible(id.index()));
+                    prop_assert!(pool.is_eligible(id.index(), 0));
                     prop_assert!(specs[id.index()].eligible());
                     prop_assert!(is_minimiser(&pool, id.index()), "picked {} not a minimiser", id.index());
                 }
@@ -80,7 +80,7 @@ proptest! {
             }
             let mut req = Request::new().with_rng(&mut rng);
             let Some(id) = lc.select(&pool, &mut req) else {
-                prop_assert!((0..N).all(|i| !pool.is_eligible(i)));
+                prop_assert!((0..N).all(|i| !pool.is_eligible(i, 0)));
                 continue;
             };
             prop_assert!(is_minimiser(&pool, id.index()));

@@ -9,6 +9,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use crate::support::{SplitMix, build_pool, spec_strategy};
+use core::time::Duration;
 use proptest::prelude::*;
 use tinylb::{Lease, LeastTime, Outcome, Pool, Request, Select, SelectExt};
 
@@ -23,11 +24,11 @@ fn latency(pool: &Pool<N>, i: usize) -> Option<u32> {
 /// Records one successful request of `latency_us` on backend `i`, finished at `now_us`.
 fn sample(pool: &Pool<N>, i: usize, latency_us: u64, now_us: u64) {
     let lease = Lease::acquire(pool, pool.id_at(i).unwrap()).expect("eligible");
-    lease.finish(Outcome::success(latency_us, now_us));
+    lease.finish(Outcome::success_after(Duration::from_micros(latency_us)).at_us(now_us));
 }
 
 fn pick(lt: &LeastTime, pool: &Pool<N>, now_us: u64) -> usize {
-    lt.select(pool, &mut Request::new().at_us(now_us))
+    lt.select(pool, &mut Request::new().with_now_us(now_us))
         .expect("eligible")
         .index()
 }
@@ -50,7 +51,7 @@ proptest! {
         let pool: Pool<N> = Pool::with_half_life_ms(1000);
         let _capped = build_pool(&pool, &specs);
         for (i, lat) in latencies.iter().enumerate().take(specs.len()) {
-            if let (Some(lat), true) = (lat, pool.is_eligible(i)) {
+            if let (Some(lat), true) = (lat, pool.is_eligible(i, 0)) {
                 sample(&pool, i, *lat, T0);
             }
         }
@@ -62,7 +63,7 @@ proptest! {
                 }
             }
         }
-        let eligible: Vec<usize> = (0..specs.len()).filter(|&i| pool.is_eligible(i)).collect();
+        let eligible: Vec<usize> = (0..specs.len()).filter(|&i| pool.is_eligible(i, 0)).collect();
         let min_est = eligible
             .iter()
             .filter_map(|&i| latency(&pool, i))
@@ -77,14 +78,14 @@ proptest! {
         let lt = LeastTime::with_seed(seed);
         let mut rng = SplitMix(seed);
         for k in 0..10 {
-            let mut req = Request::new().at_us(T0);
-            let mut with_rng = Request::new().at_us(T0).with_rng(&mut rng);
+            let mut req = Request::new().with_now_us(T0);
+            let mut with_rng = Request::new().with_now_us(T0).with_rng(&mut rng);
             let got = lt.select(&pool, if k % 2 == 0 { &mut req } else { &mut with_rng });
             match got {
                 None => prop_assert!(eligible.is_empty()),
                 Some(id) => {
                     let i = id.index();
-                    prop_assert!(specs[i].eligible() && pool.is_eligible(i), "picked {:?}", specs[i]);
+                    prop_assert!(specs[i].eligible() && pool.is_eligible(i, 0), "picked {:?}", specs[i]);
                     let (ni, wi) = cost(i);
                     for &j in &eligible {
                         let (nj, wj) = cost(j);
@@ -172,9 +173,11 @@ fn unsampled_backend_is_tried() {
         let now = T0 + step * 1_000;
         if held.len() >= 3 {
             let (i, lease) = held.remove(0);
-            lease.finish(Outcome::success(truth[i], now));
+            lease.finish(Outcome::success_after(Duration::from_micros(truth[i])).at_us(now));
         }
-        let lease = lt.lease(&pool, &mut Request::new().at_us(now)).unwrap();
+        let lease = lt
+            .lease(&pool, &mut Request::new().with_now_us(now))
+            .unwrap();
         let i = lease.index();
         counts[i] += 1;
         if i == 3 && first_fresh.is_none() {
@@ -289,7 +292,9 @@ fn weight_divides_the_cost() {
     let mut held = Vec::new();
     let mut counts = [0usize; 2];
     for _ in 0..30 {
-        let lease = lt.lease(&pool, &mut Request::new().at_us(T0)).unwrap();
+        let lease = lt
+            .lease(&pool, &mut Request::new().with_now_us(T0))
+            .unwrap();
         counts[lease.index()] += 1;
         held.push(lease);
     }

@@ -10,6 +10,9 @@
 //! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
 //! | [`bad_input`] | every refused call returns its error and changes nothing |
 //! | [`value_stability`] | the golden picks (`tests/golden/`, shared with the firmware) |
+//! | [`outside_strategy`] | a strategy written outside the crate, through the public view |
+//! | [`subset`] | fleet subsetting against reference models, and its golden vectors |
+//! | [`stated_bounds`] | the figures the README and the docs state, each asserted |
 //! | [`regressions`] | one test per bug found, each failing before its fix |
 //! | [`threads`], [`resilience_threads`], [`send_sync`] | real threads against leases, caps and ejection; `Send + Sync` |
 //! | [`support`] | the shared RNG, proptest configuration, pool builders, models, statistics |
@@ -28,6 +31,7 @@ mod hashing;
 mod lease;
 mod least_conn;
 mod least_time;
+mod outside_strategy;
 mod p2c;
 mod peak_ewma;
 mod pool;
@@ -37,6 +41,8 @@ mod resilience_threads;
 mod round_robin;
 mod send_sync;
 mod slow_start;
+mod stated_bounds;
+mod subset;
 mod threads;
 mod time_edges;
 mod value_stability;

@@ -24,6 +24,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use crate::support::SplitMix;
+use core::num::NonZeroU32;
 use proptest::prelude::*;
 use tinylb::{Health, Lease, Pool, PowerOfTwo, Random, Request, Select, SelectExt};
 
@@ -74,7 +75,7 @@ fn build<'p>(pool: &'p Pool<N>, slots: &[Slot]) -> Vec<Lease<&'p Pool<N>, N>> {
                     Ineligible::Draining => pool.set_health(id, Health::Draining).unwrap(),
                     Ineligible::ZeroWeight => pool.set_weight(id, 0).unwrap(),
                     Ineligible::AtCap => {
-                        pool.set_cap(id, Some(2)).unwrap();
+                        pool.set_cap(id, NonZeroU32::new(2)).unwrap();
                         held.push(Lease::acquire(pool, id).unwrap());
                         held.push(Lease::acquire(pool, id).unwrap());
                     }

@@ -20,6 +20,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use crate::support::SplitMix;
+use core::time::Duration;
 use proptest::prelude::*;
 use tinylb::{BackendId, Lease, Outcome, PeakEwma, Pool, Request, Select, SelectExt};
 
@@ -35,7 +36,7 @@ fn estimate(pool: &Pool<N>, id: BackendId) -> Option<u32> {
 fn sample(pool: &Pool<N>, id: BackendId, latency_us: u64, now_us: u64) {
     Lease::acquire(pool, id)
         .expect("eligible")
-        .finish(Outcome::success(latency_us, now_us));
+        .finish(Outcome::success_after(Duration::from_micros(latency_us)).at_us(now_us));
 }
 
 /// `2^(-dt/h)`, exactly (in f64), for the bounds.
@@ -137,7 +138,7 @@ proptest! {
             let hi = slow as f64 * curve(dt_ms, h) * 1.062 + 1.0;
             for _ in 0..4 {
                 let got = pe
-                    .select(&pool, &mut Request::new().at_us(now).with_rng(&mut rng))
+                    .select(&pool, &mut Request::new().with_now_us(now).with_rng(&mut rng))
                     .unwrap();
                 if lo > fast as f64 {
                     prop_assert_eq!(got, fast_id, "dt={}ms: slow still costs >= {}", dt_ms, lo);
@@ -174,7 +175,7 @@ proptest! {
         let mut rng = SplitMix(seed);
         for _ in 0..16 {
             let got = pe
-                .select(&pool, &mut Request::new().at_us(T0_US).with_rng(&mut rng))
+                .select(&pool, &mut Request::new().with_now_us(T0_US).with_rng(&mut rng))
                 .unwrap();
             prop_assert_eq!(got, if u_wins { u } else { s });
         }
@@ -222,7 +223,7 @@ fn a_new_backend_is_tried_not_starved() {
         let mut now = T0_US;
         let tried = (1..=60).find(|_| {
             now += 1000;
-            let mut req = Request::new().at_us(now).with_rng(&mut rng);
+            let mut req = Request::new().with_now_us(now).with_rng(&mut rng);
             let lease = pe.lease(&pool, &mut req).unwrap();
             let id = lease.id();
             // the newcomer turns out to be slow: it is tried all the same
@@ -231,7 +232,7 @@ fn a_new_backend_is_tried_not_starved() {
             } else {
                 500 + 700 * id.index() as u64
             };
-            lease.finish(Outcome::success(lat, now));
+            lease.finish(Outcome::success_after(Duration::from_micros(lat)).at_us(now));
             id == fresh
         });
         assert!(
@@ -258,13 +259,16 @@ fn traffic_moves_away_from_a_slow_backend_and_back() {
     for ms in 0..20_000u64 {
         let now = T0_US + ms * 1000;
         let lease = pe
-            .lease(&pool, &mut Request::new().at_us(now).with_rng(&mut rng))
+            .lease(
+                &pool,
+                &mut Request::new().with_now_us(now).with_rng(&mut rng),
+            )
             .unwrap();
         let i = lease.index();
         let slow = i == ids[0].index() && (2_000..4_000).contains(&ms);
         let base = if slow { 50_000 } else { 1_000 };
         let lat = base + (tinylb::rand_core::Rng::next_u64(&mut jitter) % 200);
-        lease.finish(Outcome::success(lat, now));
+        lease.finish(Outcome::success_after(Duration::from_micros(lat)).at_us(now));
         let p = match ms {
             0..2_000 => Some(0),
             2_000..4_000 => Some(1),

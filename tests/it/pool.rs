@@ -4,21 +4,24 @@
 //! in-flight count, latency, failure streak, id), or removed with leases still out. Random
 //! sequences of add / remove / set_weight / set_health / set_cap / lease / finish / drop run
 //! on both, and after every step the pool must agree with the model on `ids`, `id_at`,
-//! `len`, `total_weight`, `info` of every live backend, `Error::Stale` for every removed
+//! `len`, `total_weight`, `info` of every live backend, `BackendError::Stale` for every removed
 //! one, `is_eligible` and `in_flight_at` of every slot. In particular:
 //!
 //! * `add` takes the lowest free slot, and a removed slot is free only once its in-flight
 //!   count is zero;
-//! * `add` into a full pool returns `Error::Full` and changes nothing;
-//! * every id handed out is new, and ids of removed backends are refused with `Error::Stale`;
+//! * `add` into a full pool returns `BackendError::Full` and changes nothing;
+//! * every id handed out is new, and ids of removed backends are refused with `BackendError::Stale`;
 //! * eligible = `Health::Up`, weight > 0 and in-flight below the cap.
 
 #![allow(clippy::indexing_slicing)]
 
+use core::num::NonZeroU32;
+use core::time::Duration;
 use proptest::prelude::*;
 use tinylb::{
-    BackendId, BackendInfo, Error, Health, Lease, LeastConn, LeastTime, MAX_WEIGHT, Outcome,
-    PeakEwma, Pool, PowerOfTwo, Random, Request, RoundRobin, Select, SelectExt, WeightedRoundRobin,
+    Backend, BackendError, BackendId, BackendInfo, Health, Lease, LeastConn, LeastTime, MAX_WEIGHT,
+    Outcome, PeakEwma, Pool, PowerOfTwo, Random, Request, RoundRobin, Select, SelectExt,
+    WeightedRoundRobin,
 };
 
 const N: usize = 5;
@@ -44,7 +47,12 @@ impl Live {
         assert_eq!(info.weight, self.weight, "weight of {:?}", self.id);
         assert_eq!(info.health, self.health, "health of {:?}", self.id);
         assert_eq!(info.in_flight, self.in_flight, "in_flight of {:?}", self.id);
-        assert_eq!(info.cap, self.cap, "cap of {:?}", self.id);
+        assert_eq!(
+            info.cap.map(NonZeroU32::get),
+            self.cap,
+            "cap of {:?}",
+            self.id
+        );
         assert_eq!(info.latency_us, self.latency_us, "latency of {:?}", self.id);
         assert_eq!(
             info.failure_streak, self.failure_streak,
@@ -203,7 +211,7 @@ fn check(pool: &Pool<N>, m: &Model) {
         let live = m.live(i);
         assert_eq!(pool.id_at(i), live.map(|l| l.id), "id_at({i})");
         assert_eq!(
-            pool.is_eligible(i),
+            pool.is_eligible(i, 0),
             live.is_some_and(Live::eligible),
             "is_eligible({i}) {:?}",
             m.slots[i]
@@ -220,11 +228,11 @@ fn check(pool: &Pool<N>, m: &Model) {
     }
     for i in N..N + 3 {
         assert_eq!(pool.id_at(i), None);
-        assert!(!pool.is_eligible(i));
+        assert!(!pool.is_eligible(i, 0));
         assert_eq!(pool.in_flight_at(i), 0);
     }
     for &id in &m.stale {
-        assert_eq!(pool.info(id), Err(Error::Stale), "stale {id:?}");
+        assert_eq!(pool.info(id), Err(BackendError::Stale), "stale {id:?}");
     }
 }
 
@@ -253,12 +261,12 @@ fn run(ops: &[Op]) {
     for op in ops {
         match *op {
             Op::Add(w, h) => {
-                let got = pool.add_with(w, h);
+                let got = pool.add_backend(Backend::new(w).health(h));
                 let want_slot = if w > MAX_WEIGHT {
-                    Err(Error::WeightTooLarge)
+                    Err(BackendError::WeightTooLarge)
                 } else {
                     // N * MAX_WEIGHT < MAX_TOTAL_WEIGHT: no overflow at this size
-                    m.free_slot().ok_or(Error::Full)
+                    m.free_slot().ok_or(BackendError::Full)
                 };
                 match (got, want_slot) {
                     (Ok(id), Ok(i)) => {
@@ -292,7 +300,7 @@ fn run(ops: &[Op]) {
                     };
                     m.stale.push(id);
                 } else {
-                    assert_eq!(got, Err(Error::Stale), "remove of a removed id");
+                    assert_eq!(got, Err(BackendError::Stale), "remove of a removed id");
                 }
             }
             Op::SetWeight(i, w) => {
@@ -301,12 +309,12 @@ fn run(ops: &[Op]) {
                 };
                 let got = pool.set_weight(id, w);
                 if w > MAX_WEIGHT {
-                    assert_eq!(got, Err(Error::WeightTooLarge));
+                    assert_eq!(got, Err(BackendError::WeightTooLarge));
                 } else if live {
                     assert_eq!(got, Ok(()));
                     m.live_mut(id.index()).unwrap().weight = w;
                 } else {
-                    assert_eq!(got, Err(Error::Stale));
+                    assert_eq!(got, Err(BackendError::Stale));
                 }
             }
             Op::SetHealth(i, h) => {
@@ -323,21 +331,22 @@ fn run(ops: &[Op]) {
                     }
                     b.health = h;
                 } else {
-                    assert_eq!(got, Err(Error::Stale));
+                    assert_eq!(got, Err(BackendError::Stale));
                 }
             }
             Op::SetCap(i, c) => {
                 let Some((id, live)) = target(&m, i) else {
                     continue;
                 };
-                let got = pool.set_cap(id, c);
-                if c == Some(0) {
-                    assert_eq!(got, Err(Error::ZeroCap));
-                } else if live {
+                // a cap of 0 cannot be said (`NonZeroU32`): `Some(0)` here is "no cap"; a cap
+                // of MAX_IN_FLIGHT or more is no cap either, and reads back as such
+                let got = pool.set_cap(id, c.and_then(NonZeroU32::new));
+                if live {
                     assert_eq!(got, Ok(()));
-                    m.live_mut(id.index()).unwrap().cap = c;
+                    m.live_mut(id.index()).unwrap().cap =
+                        c.filter(|&c| c != 0 && c < tinylb::MAX_IN_FLIGHT);
                 } else {
-                    assert_eq!(got, Err(Error::Stale));
+                    assert_eq!(got, Err(BackendError::Stale));
                 }
             }
             Op::Acquire(i) => {
@@ -393,9 +402,9 @@ fn run(ops: &[Op]) {
                     b.failure_streak = if ok { 0 } else { b.failure_streak + 1 };
                 }
                 l.finish(if ok {
-                    Outcome::success(lat, 0)
+                    Outcome::success_after(Duration::from_micros(lat)).at_us(0)
                 } else {
-                    Outcome::failure(lat, 0)
+                    Outcome::failure_after(Duration::from_micros(lat)).at_us(0)
                 });
             }
         }
@@ -419,7 +428,7 @@ fn run(ops: &[Op]) {
     for _ in 0..free {
         assert!(pool.add(1).is_ok());
     }
-    assert_eq!(pool.add(1), Err(Error::Full));
+    assert_eq!(pool.add(1), Err(BackendError::Full));
     assert_eq!(pool.len(), N);
 }
 
@@ -469,12 +478,15 @@ fn fixed_sequence_against_the_model() {
 fn add_into_a_full_pool_changes_nothing() {
     let pool: Pool<3> = Pool::new();
     let ids: Vec<_> = (1..=3).map(|w| pool.add(w).unwrap()).collect();
-    pool.set_cap(ids[1], Some(2)).unwrap();
+    pool.set_cap(ids[1], NonZeroU32::new(2)).unwrap();
     let _l = Lease::acquire(&pool, ids[2]).unwrap();
     let before: Vec<_> = ids.iter().map(|&id| pool.info(id).unwrap()).collect();
     for w in [0, 1, MAX_WEIGHT] {
-        assert_eq!(pool.add(w), Err(Error::Full));
-        assert_eq!(pool.add_with(w, Health::Down), Err(Error::Full));
+        assert_eq!(pool.add(w), Err(BackendError::Full));
+        assert_eq!(
+            pool.add_backend(Backend::new(w).health(Health::Down)),
+            Err(BackendError::Full)
+        );
     }
     let after: Vec<_> = ids.iter().map(|&id| pool.info(id).unwrap()).collect();
     assert_eq!(before, after);
@@ -489,11 +501,14 @@ fn removed_ids_are_stale_everywhere() {
     let a = pool.add(1).unwrap();
     pool.remove(a).unwrap();
     for _ in 0..2 {
-        assert_eq!(pool.remove(a), Err(Error::Stale));
-        assert_eq!(pool.set_weight(a, 1), Err(Error::Stale));
-        assert_eq!(pool.set_health(a, Health::Up), Err(Error::Stale));
-        assert_eq!(pool.set_cap(a, Some(1)), Err(Error::Stale));
-        assert_eq!(pool.info(a), Err(Error::Stale));
+        assert_eq!(pool.remove(a), Err(BackendError::Stale));
+        assert_eq!(pool.set_weight(a, 1), Err(BackendError::Stale));
+        assert_eq!(pool.set_health(a, Health::Up), Err(BackendError::Stale));
+        assert_eq!(
+            pool.set_cap(a, NonZeroU32::new(1)),
+            Err(BackendError::Stale)
+        );
+        assert_eq!(pool.info(a), Err(BackendError::Stale));
         // the slot is reused by a new backend; the old id stays stale
         let b = pool.add(1).unwrap();
         assert_eq!(b.index(), a.index());
@@ -523,11 +538,13 @@ fn a_static_pool_works() {
     assert_eq!(POOL.capacity(), 4);
     assert!(POOL.is_empty());
     let a = POOL.add(3).unwrap();
-    let b = POOL.add_with(1, Health::Down).unwrap();
+    let b = POOL
+        .add_backend(Backend::new(1).health(Health::Down))
+        .unwrap();
     assert_eq!(POOL.len(), 2);
     assert_eq!(POOL.total_weight(), 4);
-    assert!(POOL.is_eligible(a.index()));
-    assert!(!POOL.is_eligible(b.index()));
+    assert!(POOL.is_eligible(a.index(), 0));
+    assert!(!POOL.is_eligible(b.index(), 0));
     let l = RoundRobin::new().lease(&POOL, &mut Request::new()).unwrap();
     assert_eq!(l.id(), a);
     assert_eq!(POOL.info(a).unwrap().in_flight, 1);

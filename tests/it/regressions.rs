@@ -2,13 +2,15 @@
 //! fuzz model found, and failed before its fix.
 #![allow(clippy::indexing_slicing)]
 
+use core::num::NonZeroU32;
 use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 use std::thread;
 
 use crate::support::{Spec, build_pool};
 use tinylb::{
-    Config, Ejection, Error, Lease, Outcome, Pool, Request, RoundRobin, Select, Strategy,
-    WeightedRoundRobin,
+    Backend, BackendError, Config, Ejection, Lease, Outcome, Pool, Request, RoundRobin, Select,
+    Strategy, WeightedRoundRobin,
 };
 
 /// Weighted round robin: with the heaviest backend at its cap, `select` returned `None` on
@@ -19,7 +21,7 @@ fn wrr_some_while_a_backend_is_eligible() {
     let a = pool.add(5).unwrap();
     pool.add(1).unwrap();
     pool.add(1).unwrap();
-    pool.set_cap(a, Some(1)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(1)).unwrap();
     let _held = Lease::acquire(&pool, a).unwrap();
     let wrr = WeightedRoundRobin::<4>::new();
     let got: Vec<Option<usize>> = (0..9)
@@ -115,23 +117,23 @@ fn panic_spills_to_healthy_backups_first() {
     )
     .unwrap();
     let primaries: Vec<_> = (0..3).map(|_| pool.add(1).unwrap()).collect();
-    let backup = pool.add_backup(1).unwrap();
+    let backup = pool.add_backend(Backend::new(1).backup()).unwrap();
     for &p in &primaries {
         Lease::acquire(&pool, p)
             .unwrap()
-            .finish(Outcome::failure(1, 1_000_000));
+            .finish(Outcome::failure_after(Duration::from_micros(1)).at_us(1_000_000));
     }
     assert_eq!(pool.ejected_count(), 3);
     assert!(pool.in_panic());
     let lc = LeastConn::new();
     for _ in 0..20 {
-        let got = lc.select(&pool, &mut Request::new().at_us(2_000_000));
+        let got = lc.select(&pool, &mut Request::new().with_now_us(2_000_000));
         assert_eq!(got, Some(backup));
     }
     // without a pickable backup, panic picks the ejected primaries again
     pool.set_health(backup, tinylb::Health::Down).unwrap();
     let got = lc
-        .select(&pool, &mut Request::new().at_us(2_000_000))
+        .select(&pool, &mut Request::new().with_now_us(2_000_000))
         .unwrap();
     assert!(primaries.contains(&got));
 }
@@ -151,7 +153,7 @@ fn fresh_id_is_never_stale() {
                     if let Ok(id) = pool.add(1) {
                         match pool.remove(id) {
                             Ok(()) => {}
-                            Err(Error::Stale) => {
+                            Err(BackendError::Stale) => {
                                 stale.fetch_add(1, Ordering::Relaxed);
                                 return;
                             }
@@ -189,11 +191,11 @@ fn panic_makes_an_ejected_backup_eligible_when_nothing_else_is() {
         .panic_threshold_percent(50);
     let pool: Pool<4> = Pool::with_config(config).unwrap();
     let primary = pool.add(1).unwrap();
-    let backup = pool.add_backup(1).unwrap();
+    let backup = pool.add_backend(Backend::new(1).backup()).unwrap();
     pool.set_health(primary, tinylb::Health::Down).unwrap();
     Lease::acquire(&pool, backup)
         .unwrap()
-        .finish(Outcome::failure(100, 1_000_000));
+        .finish(Outcome::failure_after(Duration::from_micros(100)).at_us(1_000_000));
     assert!(pool.info(backup).unwrap().ejected);
     assert!(
         pool.in_panic(),
@@ -201,7 +203,7 @@ fn panic_makes_an_ejected_backup_eligible_when_nothing_else_is() {
     );
     for name in Strategy::<4>::NAMES {
         let s: Strategy<4> = name.parse().unwrap();
-        let got = s.select(&pool, &mut Request::new().at_us(1_000_000));
+        let got = s.select(&pool, &mut Request::new().with_now_us(1_000_000));
         assert_eq!(
             got,
             Some(backup),
@@ -225,11 +227,11 @@ fn same_without_a_backup_tier_picks_the_ejected_primary() {
     let a = pool.add(1).unwrap();
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::failure(100, 1_000_000));
+        .finish(Outcome::failure_after(Duration::from_micros(100)).at_us(1_000_000));
     assert!(pool.info(a).unwrap().ejected && pool.in_panic());
     let s: Strategy<4> = "round_robin".parse().unwrap();
     assert_eq!(
-        s.select(&pool, &mut Request::new().at_us(1_000_000)),
+        s.select(&pool, &mut Request::new().with_now_us(1_000_000)),
         Some(a)
     );
 }

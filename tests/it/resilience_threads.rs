@@ -36,6 +36,7 @@
 
 use core::panic::AssertUnwindSafe;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::time::Duration;
 use std::panic;
 use std::sync::Barrier;
 use std::thread;
@@ -132,7 +133,9 @@ fn run(rounds: &[Round], mut check: impl FnMut(&Round)) {
                     start.wait();
                     for &i in &r.work[t] {
                         let lease = Lease::acquire(&r.pool, r.ids[i]).expect("up");
-                        lease.finish(Outcome::failure(50, NOW_MS * 1000));
+                        lease.finish(
+                            Outcome::failure_after(Duration::from_micros(50)).at_us(NOW_MS * 1000),
+                        );
                     }
                     end.wait();
                 }
@@ -199,7 +202,7 @@ fn settled(r: &Round) -> Vec<bool> {
     // a full scan (least connections) ends every ejection whose time is up: none one
     // millisecond early, all of them at the first ejection's deadline
     let scan_at = |ms: u64| {
-        LeastConn::new().select(&r.pool, &mut Request::new().at_us(ms * 1000));
+        LeastConn::new().select(&r.pool, &mut Request::new().with_now_us(ms * 1000));
         r.ids
             .iter()
             .map(|&id| r.pool.info(id).unwrap().ejected)
@@ -296,9 +299,10 @@ fn concurrent_latency_updates_stay_within_the_samples() {
                         for _ in 0..SAMPLES {
                             now_ms += rng.next_u64() % (3 + t as u64);
                             let lat = lo + rng.next_u64() % (hi - lo + 1);
-                            Lease::acquire(pool, id)
-                                .unwrap()
-                                .finish(Outcome::success(lat, now_ms * 1000));
+                            Lease::acquire(pool, id).unwrap().finish(
+                                Outcome::success_after(Duration::from_micros(lat))
+                                    .at_us(now_ms * 1000),
+                            );
                         }
                     })
                 })

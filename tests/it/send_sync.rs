@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use tinylb::{
-    BackendId, BackendInfo, BoundedLoad, Error, Health, Jump, Lease, LeastConn, LeastTime, Maglev,
+    BackendId, BackendInfo, BoundedLoad, Health, Jump, Lease, LeastConn, LeastTime, Maglev,
     Outcome, ParseStrategyError, PeakEwma, Pool, PowerOfTwo, Random, Rendezvous, RoundRobin,
     Select, Strategy, WeightedRoundRobin,
 };
@@ -46,7 +46,9 @@ const _: () = {
     send_sync::<BackendId>();
     send_sync::<BackendInfo>();
     send_sync::<Health>();
-    send_sync::<Error>();
+    send_sync::<tinylb::BackendError>();
+    send_sync::<tinylb::ConfigError>();
+    send_sync::<tinylb::TableError>();
     send_sync::<Outcome>();
     send_sync::<ParseStrategyError>();
     // leases that own their pool handle can move into a spawned thread or task
@@ -66,7 +68,10 @@ static PEWMA: PeakEwma = PeakEwma::new();
 static MAGLEV: Maglev<4, 13> = Maglev::new();
 static HRW: Rendezvous = Rendezvous::new();
 static JUMP: Jump = Jump::new();
-static BOUNDED: BoundedLoad = BoundedLoad::with_default_factor(0);
+static BOUNDED: BoundedLoad = match BoundedLoad::new(tinylb::strategy::DEFAULT_BALANCE_FACTOR) {
+    Ok(b) => b,
+    Err(_) => panic!("125 % is a valid factor"), // a compile-time error for a static
+};
 
 /// Strategies are usable as trait objects shared between threads.
 fn shared_strategies() -> [&'static (dyn Select<4> + Send + Sync); 11] {

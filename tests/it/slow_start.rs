@@ -24,16 +24,17 @@
 //! `set_health(Up)` after down or draining restarts the ramp, `set_health(Up)` on a backend
 //! already up does not; a backend returning from ejection starts from the floor at the pick
 //! that returns it; the effective weight is never 0; and every invalid [`SlowStart`] is
-//! refused by [`Pool::with_config`] with [`Error::InvalidSlowStart`].
+//! refused by [`Pool::with_config`] with [`ConfigError::InvalidSlowStart`].
 
 #![allow(clippy::indexing_slicing)]
 
 use crate::support::SplitMix;
+use core::time::Duration;
 use proptest::prelude::*;
 use proptest::strategy::Strategy as _;
 use tinylb::{
-    BackendId, Config, Ejection, Error, Health, Lease, Outcome, Pool, Request, Select, SelectExt,
-    SlowStart, Strategy,
+    Backend, BackendId, Config, ConfigError, Ejection, Health, Lease, Outcome, Pool, Request,
+    Select, SelectExt, SlowStart, Strategy,
 };
 
 const N: usize = 4;
@@ -88,8 +89,9 @@ fn two_backends(config: Config, a: u32, settle_ms: u64) -> (Pool<N>, BackendId, 
     let window = config.slow_start.map_or(0, |s| s.window_ms as u64);
     let lc = tinylb::LeastConn::new();
     // the first pick starts b's window, one at its end finishes it
-    lc.select(&pool, &mut Request::new().at_us(1000)).unwrap();
-    lc.select(&pool, &mut Request::new().at_us((1 + window) * 1000))
+    lc.select(&pool, &mut Request::new().with_now_us(1000))
+        .unwrap();
+    lc.select(&pool, &mut Request::new().with_now_us((1 + window) * 1000))
         .unwrap();
     assert!(window < settle_ms);
     let a = pool.add(a).unwrap();
@@ -128,8 +130,11 @@ fn measure(
     let total = 3 * (upto + B);
     let held: Vec<_> = (0..total)
         .map(|_| {
-            s.lease(pool, &mut Request::new().at_us(now_us).with_rng(&mut rng))
-                .unwrap()
+            s.lease(
+                pool,
+                &mut Request::new().with_now_us(now_us).with_rng(&mut rng),
+            )
+            .unwrap()
         })
         .collect();
     let fa = pool.in_flight_at(a.index()) as u64;
@@ -186,7 +191,7 @@ proptest! {
         let (pool, ida, idb) = two_backends(config, a, settle);
         let t = frac * ss.window_ms as u64 / 1000;
         let lc = tinylb::LeastConn::new();
-        lc.select(&pool, &mut Request::new().at_us(start_ms * 1000 + 999)).unwrap();
+        lc.select(&pool, &mut Request::new().with_now_us(start_ms * 1000 + 999)).unwrap();
         let want = model(ss, a, t);
         let name = GREEDY[which];
         // µs within the millisecond do not matter
@@ -211,7 +216,7 @@ proptest! {
         if valid {
             prop_assert_eq!(got, Ok(Config::new().slow_start(ss)));
         } else {
-            prop_assert_eq!(got, Err(Error::InvalidSlowStart));
+            prop_assert_eq!(got, Err(ConfigError::InvalidSlowStart));
         }
     }
 }
@@ -241,7 +246,7 @@ fn invalid_slow_start_fields() {
     ] {
         assert_eq!(
             Pool::<N>::with_config(Config::new().slow_start(bad)).err(),
-            Some(Error::InvalidSlowStart),
+            Some(ConfigError::InvalidSlowStart),
             "{bad:?}"
         );
         let worse = Config::new()
@@ -253,7 +258,7 @@ fn invalid_slow_start_fields() {
             .panic_threshold_percent(101);
         assert_eq!(
             Pool::<N>::with_config(worse).err(),
-            Some(Error::InvalidSlowStart)
+            Some(ConfigError::InvalidSlowStart)
         );
     }
     for good in [
@@ -287,8 +292,11 @@ fn share(s: &Strategy<N>, pool: &Pool<N>, a: BackendId, now_us: u64, picks: u32)
     let mut rng = SplitMix(99);
     let hits = (0..picks)
         .filter(|_| {
-            s.select(pool, &mut Request::new().at_us(now_us).with_rng(&mut rng))
-                .unwrap()
+            s.select(
+                pool,
+                &mut Request::new().with_now_us(now_us).with_rng(&mut rng),
+            )
+            .unwrap()
                 == a
         })
         .count();
@@ -316,7 +324,7 @@ fn random_and_wrr_shares_follow_the_curve() {
                 // robin or random pick may look at `b` only, and not start it)
                 let start = 30_001u64;
                 tinylb::LeastConn::new()
-                    .select(&pool, &mut Request::new().at_us(start * 1000))
+                    .select(&pool, &mut Request::new().with_now_us(start * 1000))
                     .unwrap();
                 let s: Strategy<N> = Strategy::from_name(name, 3).unwrap();
                 let e = model(ss, B, t) as f64;
@@ -343,7 +351,7 @@ fn window_starts_at_first_pick_and_ends_settled() {
     // nothing looks at a for a long time after it was added
     let start = 1_000_001u64;
     tinylb::LeastConn::new()
-        .select(&pool, &mut Request::new().at_us(start * 1000))
+        .select(&pool, &mut Request::new().with_now_us(start * 1000))
         .unwrap();
     let at = |t: u64| measure(&pool, a, b, "least_conn", 1000, (start + t) * 1000);
     assert_eq!(at(0), Ok(100), "floor: 10 %");
@@ -368,9 +376,9 @@ fn coming_back_up_restarts_the_ramp() {
     for gone in [Health::Down, Health::Draining] {
         let (pool, a, b) = two_backends(Config::new().slow_start(ss), 1000, 20_001);
         let lc = tinylb::LeastConn::new();
-        lc.select(&pool, &mut Request::new().at_us(30_001_000))
+        lc.select(&pool, &mut Request::new().with_now_us(30_001_000))
             .unwrap();
-        lc.select(&pool, &mut Request::new().at_us(40_001_000))
+        lc.select(&pool, &mut Request::new().with_now_us(40_001_000))
             .unwrap();
         assert_eq!(
             measure(&pool, a, b, "least_conn", 1000, 40_001_000),
@@ -384,7 +392,7 @@ fn coming_back_up_restarts_the_ramp() {
         );
         pool.set_health(a, gone).unwrap();
         pool.set_health(a, Health::Up).unwrap();
-        lc.select(&pool, &mut Request::new().at_us(50_001_000))
+        lc.select(&pool, &mut Request::new().with_now_us(50_001_000))
             .unwrap();
         assert_eq!(
             measure(&pool, a, b, "least_conn", 1000, 50_001_000),
@@ -402,13 +410,16 @@ fn coming_back_up_restarts_the_ramp() {
     // added down: no ramp until it is up, then from the first pick after that
     let pool: Pool<N> = Pool::with_config(Config::new().slow_start(ss)).unwrap();
     let b = pool.add(B).unwrap();
-    let a = pool.add_with(1000, Health::Down).unwrap();
+    let a = pool
+        .add_backend(Backend::new(1000).health(Health::Down))
+        .unwrap();
     let lc = tinylb::LeastConn::new();
-    lc.select(&pool, &mut Request::new().at_us(1_000)).unwrap();
-    lc.select(&pool, &mut Request::new().at_us(20_001_000))
+    lc.select(&pool, &mut Request::new().with_now_us(1_000))
+        .unwrap();
+    lc.select(&pool, &mut Request::new().with_now_us(20_001_000))
         .unwrap();
     pool.set_health(a, Health::Up).unwrap();
-    lc.select(&pool, &mut Request::new().at_us(30_001_000))
+    lc.select(&pool, &mut Request::new().with_now_us(30_001_000))
         .unwrap();
     assert_eq!(
         measure(&pool, a, b, "least_conn", 1000, 37_501_000),
@@ -437,13 +448,13 @@ fn return_from_ejection_ramps_from_the_floor() {
         .panic_threshold_percent(0);
     let (pool, a, b) = two_backends(config, 1000, 20_001);
     let lc = tinylb::LeastConn::new();
-    lc.select(&pool, &mut Request::new().at_us(30_001_000))
+    lc.select(&pool, &mut Request::new().with_now_us(30_001_000))
         .unwrap();
-    lc.select(&pool, &mut Request::new().at_us(40_001_000))
+    lc.select(&pool, &mut Request::new().with_now_us(40_001_000))
         .unwrap();
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::failure(10, 41_001_000));
+        .finish(Outcome::failure_after(Duration::from_micros(10)).at_us(41_001_000));
     assert!(pool.info(a).unwrap().ejected);
     // still out just before the deadline
     let before = measure_or_absent(&pool, a, 46_000_999);
@@ -466,7 +477,7 @@ fn return_from_ejection_ramps_from_the_floor() {
 fn measure_or_absent(pool: &Pool<N>, a: BackendId, now_us: u64) -> usize {
     let lc = tinylb::LeastConn::new();
     (0..100)
-        .filter(|_| lc.select(pool, &mut Request::new().at_us(now_us)) == Some(a))
+        .filter(|_| lc.select(pool, &mut Request::new().with_now_us(now_us)) == Some(a))
         .count()
 }
 
@@ -484,7 +495,7 @@ fn effective_weight_is_never_zero() {
     let a = pool.add(1).unwrap();
     for name in Strategy::<N>::NAMES {
         let s: Strategy<N> = Strategy::from_name(name, 1).unwrap();
-        let mut req = Request::new().with_key(7).at_us(1_000);
+        let mut req = Request::new().with_key(7).with_now_us(1_000);
         assert_eq!(s.select(&pool, &mut req), Some(a), "{name}");
     }
     assert_eq!(model(ss, 1, 0), 1);
@@ -501,7 +512,7 @@ fn window_tick_parity() {
     for start in [30_000u64, 30_001] {
         let (pool, a, b) = two_backends(Config::new().slow_start(ss), 1000, 20_001);
         tinylb::LeastConn::new()
-            .select(&pool, &mut Request::new().at_us(start * 1000))
+            .select(&pool, &mut Request::new().with_now_us(start * 1000))
             .unwrap();
         let got = measure(&pool, a, b, "least_conn", 1000, (start + 500) * 1000).unwrap();
         let late = model(ss, 1000, 500 - (1 - start % 2));

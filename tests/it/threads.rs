@@ -10,12 +10,16 @@
 
 #![allow(clippy::indexing_slicing)]
 
+use core::num::NonZeroU32;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use core::time::Duration;
 use std::thread;
 
 use crate::support::SplitMix;
 use tinylb::rand_core::Rng;
-use tinylb::{BackendId, Error, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy};
+use tinylb::{
+    Backend, BackendError, BackendId, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy,
+};
 
 const N: usize = 8;
 const WORKERS: usize = 3;
@@ -73,9 +77,12 @@ fn worker(pool: &Pool<N>, strategies: &[Strategy<N>], seed: u64) -> u64 {
                 .and_then(|id| Lease::acquire(pool, id))
         } else if r.is_multiple_of(2) {
             let mut own = SplitMix(r);
-            s.lease(pool, &mut Request::new().with_rng(&mut own).at_us(now))
+            s.lease(
+                pool,
+                &mut Request::new().with_rng(&mut own).with_now_us(now),
+            )
         } else {
-            s.lease(pool, &mut Request::new().with_key(r).at_us(now))
+            s.lease(pool, &mut Request::new().with_key(r).with_now_us(now))
         };
         let Some(lease) = lease else { continue };
         leases += 1;
@@ -87,8 +94,12 @@ fn worker(pool: &Pool<N>, strategies: &[Strategy<N>], seed: u64) -> u64 {
         );
         match (r >> 4) % 4 {
             0 => held[(r >> 12) as usize % HELD] = Some(lease),
-            1 => lease.finish(Outcome::success(50 + (r >> 20) % 5_000, now)),
-            2 => lease.finish(Outcome::failure((r >> 20) % 5_000, now)),
+            1 => lease.finish(
+                Outcome::success_after(Duration::from_micros(50 + (r >> 20) % 5_000)).at_us(now),
+            ),
+            2 => lease.finish(
+                Outcome::failure_after(Duration::from_micros((r >> 20) % 5_000)).at_us(now),
+            ),
             _ => drop(lease),
         }
     }
@@ -111,21 +122,24 @@ fn mutator(pool: &Pool<N>, ids: [BackendId; 4], first: BackendId, done: &AtomicU
             (1, _) => pool.set_health(a, health(r >> 8)).unwrap(),
             (2, _) => pool.set_health(b, health(r >> 8)).unwrap(),
             (3, _) => pool
-                .set_cap(c, Some(1 + ((r >> 8) % u64::from(CAP_C_MAX)) as u32))
+                .set_cap(
+                    c,
+                    NonZeroU32::new(1 + ((r >> 8) % u64::from(CAP_C_MAX)) as u32),
+                )
                 .unwrap(),
             // d stays up and uncapped: something is always eligible
             (4, _) => pool.set_weight(d, 1 + ((r >> 8) % 3) as u32).unwrap(),
             (5, Some(id)) => pool.set_weight(id, 1 + ((r >> 8) % 4) as u32).unwrap(),
             (_, Some(id)) => {
                 pool.remove(id).unwrap();
-                assert_eq!(pool.info(id), Err(Error::Stale));
+                assert_eq!(pool.info(id), Err(BackendError::Stale));
                 stale.push(id);
                 recycled = None;
             }
             (_, None) => {
                 // re-added down, capped, then up: it is never pickable without its cap.
                 // Full while every spare slot still has leases on removed backends out.
-                match pool.add_with(2, Health::Down) {
+                match pool.add_backend(Backend::new(2).health(Health::Down)) {
                     Ok(id) => {
                         assert!(id.index() >= 4, "took a slot that was never free");
                         let info = pool.info(id).unwrap();
@@ -137,11 +151,11 @@ fn mutator(pool: &Pool<N>, ids: [BackendId; 4], first: BackendId, done: &AtomicU
                         // occupant that is being undone may show for an instant (one per
                         // worker; see `bound`)
                         assert!(info.in_flight <= WORKERS as u32, "{info:?}");
-                        pool.set_cap(id, Some(RECYCLED_CAP)).unwrap();
+                        pool.set_cap(id, NonZeroU32::new(RECYCLED_CAP)).unwrap();
                         pool.set_health(id, Health::Up).unwrap();
                         recycled = Some(id);
                     }
-                    Err(e) => assert_eq!(e, Error::Full),
+                    Err(e) => assert_eq!(e, BackendError::Full),
                 }
             }
         }
@@ -151,7 +165,7 @@ fn mutator(pool: &Pool<N>, ids: [BackendId; 4], first: BackendId, done: &AtomicU
         }
     }
     for &id in stale.iter().rev().take(100) {
-        assert_eq!(pool.info(id), Err(Error::Stale));
+        assert_eq!(pool.info(id), Err(BackendError::Stale));
     }
     for id in [a, b, d] {
         pool.set_health(id, Health::Up).unwrap();
@@ -211,10 +225,10 @@ fn leases_balance_and_caps_hold_under_churn() {
     let c = pool.add(3).unwrap();
     let d = pool.add(1).unwrap();
     let e = pool.add(2).unwrap();
-    pool.set_cap(a, Some(CAP_A)).unwrap();
-    pool.set_cap(b, Some(CAP_B)).unwrap();
-    pool.set_cap(c, Some(CAP_C_MAX)).unwrap();
-    pool.set_cap(e, Some(RECYCLED_CAP)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(CAP_A)).unwrap();
+    pool.set_cap(b, NonZeroU32::new(CAP_B)).unwrap();
+    pool.set_cap(c, NonZeroU32::new(CAP_C_MAX)).unwrap();
+    pool.set_cap(e, NonZeroU32::new(RECYCLED_CAP)).unwrap();
     let strategies: Vec<Strategy<N>> = Strategy::<N>::NAMES
         .iter()
         .enumerate()
@@ -266,7 +280,7 @@ fn leases_balance_and_caps_hold_under_churn() {
                 assert_eq!(info.in_flight, 0);
                 total += info.weight;
             }
-            None => assert!(!pool.is_eligible(i)),
+            None => assert!(!pool.is_eligible(i, 0)),
         }
     }
     assert_eq!(pool.total_weight(), total);
@@ -285,7 +299,7 @@ fn shared_pool_counts_balance_without_churn() {
     let pool: Pool<4> = Pool::new();
     for w in 1..=4 {
         let id = pool.add(w).unwrap();
-        pool.set_cap(id, Some(w)).unwrap();
+        pool.set_cap(id, NonZeroU32::new(w)).unwrap();
     }
     let names = ["least_conn", "round_robin"];
     let taken = thread::scope(|sc| {

@@ -39,9 +39,9 @@ fn lat(pool: &Pool<N>, id: BackendId) -> Option<u32> {
 fn finish(pool: &Pool<N>, id: BackendId, ok: bool, latency_us: u64, now_us: u64) {
     let lease = Lease::acquire(pool, id).expect("up");
     lease.finish(if ok {
-        Outcome::success(latency_us, now_us)
+        Outcome::success_after(Duration::from_micros(latency_us)).at_us(now_us)
     } else {
-        Outcome::failure(latency_us, now_us)
+        Outcome::failure_after(Duration::from_micros(latency_us)).at_us(now_us)
     });
 }
 
@@ -64,7 +64,10 @@ fn ejecting(k: u32, base_ms: u32) -> Pool<N> {
 fn effective(pool: &Pool<N>, a: BackendId, b: BackendId, now_us: u64) -> u64 {
     let lc = LeastConn::new();
     let held: Vec<_> = (0..15_000)
-        .map(|_| lc.lease(pool, &mut Request::new().at_us(now_us)).unwrap())
+        .map(|_| {
+            lc.lease(pool, &mut Request::new().with_now_us(now_us))
+                .unwrap()
+        })
         .collect();
     let (fa, fb) = (
         pool.in_flight_at(a.index()) as u64,
@@ -82,11 +85,11 @@ fn warming(settle_from_us: u64) -> (Pool<N>, BackendId, BackendId) {
     let pool = Pool::with_config(Config::new().slow_start(SlowStart::linear(10_000))).unwrap();
     let b = pool.add(4000).unwrap();
     let lc = LeastConn::new();
-    lc.select(&pool, &mut Request::new().at_us(settle_from_us))
+    lc.select(&pool, &mut Request::new().with_now_us(settle_from_us))
         .unwrap();
     lc.select(
         &pool,
-        &mut Request::new().at_us(settle_from_us + 10_001_000),
+        &mut Request::new().with_now_us(settle_from_us + 10_001_000),
     )
     .unwrap();
     let a = pool.add(1000).unwrap();
@@ -109,7 +112,7 @@ fn backwards_clock_counts_as_no_time() {
     let pe = PeakEwma::new();
     let mut rng = SplitMix(1);
     for _ in 0..16 {
-        let mut req = Request::new().at_us(5_000_000).with_rng(&mut rng);
+        let mut req = Request::new().with_now_us(5_000_000).with_rng(&mut rng);
         assert_eq!(pe.select(&pool, &mut req), Some(fast));
     }
 
@@ -120,28 +123,28 @@ fn backwards_clock_counts_as_no_time() {
     let lc = LeastConn::new();
     for back_us in [1, 1_000_000, 499_000_000, 500_000_999, 0] {
         let now = 500_001_000 - back_us.min(500_001_000);
-        assert_eq!(lc.select(&pool, &mut Request::new().at_us(now)), None);
+        assert_eq!(lc.select(&pool, &mut Request::new().with_now_us(now)), None);
     }
     assert_eq!(
-        lc.select(&pool, &mut Request::new().at_us(530_001_000)),
+        lc.select(&pool, &mut Request::new().with_now_us(530_001_000)),
         Some(a)
     );
     // earn-back: failing again with a clock 100 s behind its return earns nothing (the
     // time back reads as none): the second ejection lasts 2 × base from that failure's clock
     finish(&pool, a, false, 10, 430_001_000);
     assert_eq!(
-        lc.select(&pool, &mut Request::new().at_us(490_000_999)),
+        lc.select(&pool, &mut Request::new().with_now_us(490_000_999)),
         None,
         "second ejection in a row shorter than 2 × base"
     );
     assert_eq!(
-        lc.select(&pool, &mut Request::new().at_us(490_001_000)),
+        lc.select(&pool, &mut Request::new().with_now_us(490_001_000)),
         Some(a)
     );
 
     // slow start: a pick before the window's start sees the floor, not a later weight
     let (pool, a, b) = warming(1_000);
-    lc.select(&pool, &mut Request::new().at_us(50_001_000))
+    lc.select(&pool, &mut Request::new().with_now_us(50_001_000))
         .unwrap();
     assert_eq!(effective(&pool, a, b, 55_001_000), 500);
     assert_eq!(
@@ -162,9 +165,9 @@ fn now_at_u64_max() {
     for now in [u64::MAX, u64::MAX - 1, u64::MAX - 999] {
         for name in Strategy::<N>::NAMES {
             let s: Strategy<N> = Strategy::from_name(name, 4).unwrap();
-            let mut req = Request::new().with_key(now).at_us(now);
+            let mut req = Request::new().with_key(now).with_now_us(now);
             let lease = s.lease(&pool, &mut req).expect(name);
-            lease.finish(Outcome::success(1_000, now));
+            lease.finish(Outcome::success_after(Duration::from_micros(1_000)).at_us(now));
         }
     }
     assert_eq!(lat(&pool, a).or(lat(&pool, b)), Some(1_000));
@@ -175,15 +178,18 @@ fn now_at_u64_max() {
     finish(&pool, a, false, 10, t);
     assert!(pool.info(a).unwrap().ejected);
     let lc = LeastConn::new();
-    lc.select(&pool, &mut Request::new().at_us(u64::MAX - 1_000));
+    lc.select(&pool, &mut Request::new().with_now_us(u64::MAX - 1_000));
     assert!(pool.info(a).unwrap().ejected, "back 1 ms early");
-    lc.select(&pool, &mut Request::new().at_us(u64::MAX));
+    lc.select(&pool, &mut Request::new().with_now_us(u64::MAX));
     assert!(!pool.info(a).unwrap().ejected, "not back at u64::MAX");
 
     // a ramp started one window before u64::MAX is complete there
     let (pool, a, b) = warming(u64::MAX - 40_000_000);
-    lc.select(&pool, &mut Request::new().at_us(u64::MAX - 10_000_000))
-        .unwrap();
+    lc.select(
+        &pool,
+        &mut Request::new().with_now_us(u64::MAX - 10_000_000),
+    )
+    .unwrap();
     assert_eq!(effective(&pool, a, b, u64::MAX - 5_000_000), 500);
     assert_eq!(effective(&pool, a, b, u64::MAX), 1000);
 }
@@ -201,11 +207,11 @@ fn the_millisecond_tick_wraps_cleanly() {
     finish(&pool, a, false, 10, before);
     let lc = LeastConn::new();
     assert_eq!(
-        lc.select(&pool, &mut Request::new().at_us(before + 29_999_000)),
+        lc.select(&pool, &mut Request::new().with_now_us(before + 29_999_000)),
         None
     );
     assert_eq!(
-        lc.select(&pool, &mut Request::new().at_us(before + 30_000_000)),
+        lc.select(&pool, &mut Request::new().with_now_us(before + 30_000_000)),
         Some(a)
     );
 
@@ -220,7 +226,8 @@ fn the_millisecond_tick_wraps_cleanly() {
     let start = before + 2_000; // 7 ms before the wrap: an odd tick
     assert_eq!((start / 1000) % 2, 1);
     let (pool, a, b) = warming(start - 20_000_000);
-    lc.select(&pool, &mut Request::new().at_us(start)).unwrap();
+    lc.select(&pool, &mut Request::new().with_now_us(start))
+        .unwrap();
     assert_eq!(effective(&pool, a, b, start + 2_500_000), 250);
     assert_eq!(effective(&pool, a, b, start + 10_000_000), 1000);
 }
@@ -238,7 +245,7 @@ fn lease_finished_after_removal_records_nothing() {
     // the slot is not reused while a lease is out: a new backend goes elsewhere
     let c = pool.add(1).unwrap();
     assert_ne!(c.index(), a.index());
-    stale.finish(Outcome::failure(u64::MAX, 1_000_000));
+    stale.finish(Outcome::failure_after(Duration::from_micros(u64::MAX)).at_us(1_000_000));
     assert_eq!(
         pool.ejected_count(),
         0,
@@ -252,7 +259,7 @@ fn lease_finished_after_removal_records_nothing() {
         );
     }
     assert_eq!(pool.in_flight_at(a.index()), 1);
-    stale2.finish(Outcome::success(5, 1_000_000));
+    stale2.finish(Outcome::success_after(Duration::from_micros(5)).at_us(1_000_000));
     assert_eq!(pool.in_flight_at(a.index()), 0);
     // now the slot is reused, and its new backend starts clean
     let d = pool.add(1).unwrap();
@@ -288,14 +295,14 @@ fn latency_zero_and_at_the_limit() {
         let p: Pool<N> = Pool::new();
         let id = p.add(1).unwrap();
         let lease = Lease::acquire(&p, id).unwrap();
-        lease.finish(Outcome::success(l, 1_000_000));
+        lease.finish(Outcome::success_after(Duration::from_micros(l)).at_us(1_000_000));
         assert_eq!(p.info(id).unwrap().latency_us, Some(want), "latency {l}");
     }
     let lease = Lease::acquire(&pool, max).unwrap();
-    lease.finish(Outcome::success_after(Duration::MAX, 1_000_000));
+    lease.finish(Outcome::success_after(Duration::MAX).at_us(1_000_000));
     assert_eq!(lat(&pool, max), Some(u32::MAX));
     assert_eq!(
-        Outcome::failure_after(Duration::MAX, 0).latency_us(),
+        Outcome::failure_after(Duration::MAX).at_us(0).latency_us(),
         u64::MAX
     );
 
@@ -306,12 +313,12 @@ fn latency_zero_and_at_the_limit() {
     let pe = PeakEwma::new();
     let mut rng = SplitMix(2);
     for _ in 0..16 {
-        let mut req = Request::new().at_us(1_000_000).with_rng(&mut rng);
+        let mut req = Request::new().with_now_us(1_000_000).with_rng(&mut rng);
         assert_eq!(pe.select(&pool, &mut req), Some(zero));
     }
     for name in ["least_time", "peak_ewma"] {
         let s: Strategy<N> = Strategy::from_name(name, 1).unwrap();
-        let mut req = Request::new().at_us(1_000_000);
+        let mut req = Request::new().with_now_us(1_000_000);
         assert_eq!(s.select(&pool, &mut req), Some(zero), "{name}");
     }
 

@@ -15,6 +15,7 @@ use crate::support::{
     Spec, SplitMix, build_pool, grpc_stride_picks, grpc_stride_weights, max_prefix_deviation,
     max_prefix_deviation_fast, nginx_swrr, spec_strategy,
 };
+use core::num::NonZeroU32;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use proptest::prelude::*;
 use std::sync::Barrier;
@@ -264,7 +265,7 @@ fn capped_backend_forfeits_without_burst() {
     ] {
         let pool = pool_of(weights);
         let id = pool.id_at(capped).unwrap();
-        pool.set_cap(id, Some(1)).unwrap();
+        pool.set_cap(id, NonZeroU32::new(1)).unwrap();
         let total: usize = weights.iter().map(|&w| w as usize).sum();
         let reference = nginx_swrr(weights, 20 * total);
         let wrr = WeightedRoundRobin::<N>::new();

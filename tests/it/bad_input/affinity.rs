@@ -4,33 +4,34 @@
 #![allow(clippy::indexing_slicing)]
 
 use super::snapshot;
+use core::num::NonZeroU32;
 use tinylb::{
-    BoundedLoad, Error, Health, Jump, Lease, Maglev, ParseReason, ParseStrategyError, Pool,
-    Rendezvous, Request, Select, SelectExt, Strategy,
+    BoundedLoad, ConfigError, Health, Jump, Lease, Maglev, ParseReason, ParseStrategyError, Pool,
+    Rendezvous, Request, Select, SelectExt, Strategy, TableError,
 };
 
 #[test]
 fn maglev_table_size_not_prime() {
     assert_eq!(
         Maglev::<4, 0>::try_new().err(),
-        Some(Error::TableSizeNotPrime)
+        Some(TableError::TableSizeNotPrime)
     );
     assert_eq!(
         Maglev::<1, 1>::try_new().err(),
-        Some(Error::TableSizeNotPrime)
+        Some(TableError::TableSizeNotPrime)
     );
     assert_eq!(
         Maglev::<4, 1000>::try_new().err(),
-        Some(Error::TableSizeNotPrime)
+        Some(TableError::TableSizeNotPrime)
     );
     assert_eq!(
         Maglev::<4, 65535>::try_new().err(),
-        Some(Error::TableSizeNotPrime)
+        Some(TableError::TableSizeNotPrime)
     );
     // 8633 = 89 · 97: no small factor
     assert_eq!(
         Maglev::<4, 8633>::try_new().err(),
-        Some(Error::TableSizeNotPrime)
+        Some(TableError::TableSizeNotPrime)
     );
     assert_eq!(
         Maglev::<4, 65537>::try_with_seed(3).err(),
@@ -41,10 +42,13 @@ fn maglev_table_size_not_prime() {
 
 #[test]
 fn maglev_table_smaller_than_the_pool() {
-    assert_eq!(Maglev::<8, 7>::try_new().err(), Some(Error::TableTooSmall));
+    assert_eq!(
+        Maglev::<8, 7>::try_new().err(),
+        Some(TableError::TableTooSmall)
+    );
     assert_eq!(
         Maglev::<64, 61>::try_new().err(),
-        Some(Error::TableTooSmall)
+        Some(TableError::TableTooSmall)
     );
     // equal is allowed (every backend can still get an entry), if useless for balance
     assert!(Maglev::<7, 7>::try_new().is_ok());
@@ -60,7 +64,7 @@ fn maglev_pool_too_large() {
         .spawn(|| {
             assert_eq!(
                 Maglev::<32768, 2>::try_new().err(),
-                Some(Error::PoolTooLarge)
+                Some(TableError::PoolTooLarge)
             );
         })
         .unwrap()
@@ -73,12 +77,12 @@ fn balance_factor_below_100() {
     for f in [0, 1, 50, 99] {
         assert_eq!(
             BoundedLoad::new(f).err(),
-            Some(Error::BalanceFactorTooLow),
+            Some(ConfigError::BalanceFactorTooLow),
             "{f}"
         );
         assert_eq!(
             BoundedLoad::with_seed(f, 9).err(),
-            Some(Error::BalanceFactorTooLow)
+            Some(ConfigError::BalanceFactorTooLow)
         );
     }
     assert_eq!(BoundedLoad::new(100).unwrap().factor_percent(), 100);
@@ -90,18 +94,19 @@ fn balance_factor_below_100() {
 
 #[test]
 fn errors_display_distinct_messages() {
-    let all = [
-        Error::TableSizeNotPrime,
-        Error::TableTooSmall,
-        Error::PoolTooLarge,
-        Error::BalanceFactorTooLow,
+    let all: [&dyn core::error::Error; 4] = [
+        &TableError::TableSizeNotPrime,
+        &TableError::TableTooSmall,
+        &TableError::PoolTooLarge,
+        &ConfigError::BalanceFactorTooLow,
     ];
     let msgs: Vec<String> = all.iter().map(|e| e.to_string()).collect();
+    // a refused number names its limit
+    assert!(msgs[2].contains("32767"), "{}", msgs[2]);
     for (i, m) in msgs.iter().enumerate() {
         assert!(!m.is_empty());
         assert!(msgs[..i].iter().all(|o| o != m), "{m}");
-        let e: &dyn core::error::Error = &all[i];
-        assert!(e.source().is_none());
+        assert!(all[i].source().is_none());
     }
 }
 
@@ -191,7 +196,7 @@ fn every_backend_down_draining_zero_or_capped() {
     let d = pool.add(5).unwrap();
     pool.set_health(a, Health::Down).unwrap();
     pool.set_health(b, Health::Draining).unwrap();
-    pool.set_cap(d, Some(2)).unwrap();
+    pool.set_cap(d, NonZeroU32::new(2)).unwrap();
     let held: Vec<_> = (0..2).map(|_| Lease::acquire(&pool, d).unwrap()).collect();
     assert_nothing_pickable(&pool);
     drop(held);

@@ -15,10 +15,12 @@ mod affinity;
 mod table;
 
 use crate::support::SplitMix;
+use core::num::NonZeroU32;
+use core::time::Duration;
 use proptest::prelude::*;
 use tinylb::{
-    BackendId, BackendInfo, Error, Health, Lease, MAX_TOTAL_WEIGHT, MAX_WEIGHT, Outcome,
-    ParseReason, Pool, Request, Select, SelectExt, Strategy,
+    Backend, BackendError, BackendId, BackendInfo, Health, Lease, MAX_TOTAL_WEIGHT, MAX_WEIGHT,
+    Outcome, ParseReason, Pool, Request, Select, SelectExt, Strategy,
 };
 
 /// Everything observable about a pool, plus `info` of some extra (stale or foreign) ids:
@@ -28,7 +30,7 @@ struct Snapshot {
     len: usize,
     total_weight: u32,
     ids: Vec<BackendId>,
-    infos: Vec<Result<BackendInfo, Error>>,
+    infos: Vec<Result<BackendInfo, BackendError>>,
     in_flight: Vec<u32>,
     eligible: Vec<bool>,
 }
@@ -41,7 +43,7 @@ fn snapshot<const N: usize>(pool: &Pool<N>, extra: &[BackendId]) -> Snapshot {
         infos: ids.iter().chain(extra).map(|&id| pool.info(id)).collect(),
         ids,
         in_flight: (0..N).map(|i| pool.in_flight_at(i)).collect(),
-        eligible: (0..N).map(|i| pool.is_eligible(i)).collect(),
+        eligible: (0..N).map(|i| pool.is_eligible(i, 0)).collect(),
     }
 }
 
@@ -57,12 +59,14 @@ fn every_strategy<const N: usize>() -> Vec<Strategy<N>> {
 fn busy_pool(pool: &Pool<4>) -> (BackendId, BackendId, BackendId, Lease<&Pool<4>, 4>) {
     let a = pool.add(5).unwrap();
     let b = pool.add(2).unwrap();
-    let c = pool.add_with(1, Health::Down).unwrap();
-    pool.set_cap(b, Some(3)).unwrap();
+    let c = pool
+        .add_backend(Backend::new(1).health(Health::Down))
+        .unwrap();
+    pool.set_cap(b, NonZeroU32::new(3)).unwrap();
     let l = Lease::acquire(pool, b).unwrap();
     Lease::acquire(pool, a)
         .unwrap()
-        .finish(Outcome::failure(800, 1_000));
+        .finish(Outcome::failure_after(Duration::from_micros(800)).at_us(1_000));
     (a, b, c, l)
 }
 
@@ -72,10 +76,13 @@ fn weight_above_max_weight() {
     let (a, b, c, _l) = busy_pool(&pool);
     let before = snapshot(&pool, &[]);
     for w in [MAX_WEIGHT + 1, MAX_WEIGHT * 2, u32::MAX] {
-        assert_eq!(pool.add(w), Err(Error::WeightTooLarge));
-        assert_eq!(pool.add_with(w, Health::Down), Err(Error::WeightTooLarge));
+        assert_eq!(pool.add(w), Err(BackendError::WeightTooLarge));
+        assert_eq!(
+            pool.add_backend(Backend::new(w).health(Health::Down)),
+            Err(BackendError::WeightTooLarge)
+        );
         for id in [a, b, c] {
-            assert_eq!(pool.set_weight(id, w), Err(Error::WeightTooLarge));
+            assert_eq!(pool.set_weight(id, w), Err(BackendError::WeightTooLarge));
         }
         assert_eq!(snapshot(&pool, &[]), before);
     }
@@ -96,11 +103,11 @@ fn total_weight_above_max_total_weight() {
     let room = MAX_TOTAL_WEIGHT - pool.total_weight();
     assert_eq!(room, 1023);
     let before = snapshot(&*pool, &[]);
-    assert_eq!(pool.add(MAX_WEIGHT), Err(Error::WeightOverflow));
-    assert_eq!(pool.add(room + 1), Err(Error::WeightOverflow));
+    assert_eq!(pool.add(MAX_WEIGHT), Err(BackendError::WeightOverflow));
+    assert_eq!(pool.add(room + 1), Err(BackendError::WeightOverflow));
     assert_eq!(
-        pool.add_with(room + 1, Health::Down),
-        Err(Error::WeightOverflow),
+        pool.add_backend(Backend::new(room + 1).health(Health::Down)),
+        Err(BackendError::WeightOverflow),
         "down backends count in the total"
     );
     assert_eq!(snapshot(&*pool, &[]), before);
@@ -109,10 +116,16 @@ fn total_weight_above_max_total_weight() {
     let last = pool.add(room).unwrap();
     assert_eq!(pool.total_weight(), MAX_TOTAL_WEIGHT);
     let before = snapshot(&*pool, &[]);
-    assert_eq!(pool.add(1), Err(Error::WeightOverflow));
-    assert_eq!(pool.set_weight(last, room + 1), Err(Error::WeightOverflow));
+    assert_eq!(pool.add(1), Err(BackendError::WeightOverflow));
+    assert_eq!(
+        pool.set_weight(last, room + 1),
+        Err(BackendError::WeightOverflow)
+    );
     pool.set_weight(ids[0], MAX_WEIGHT - 1).unwrap();
-    assert_eq!(pool.set_weight(last, room + 2), Err(Error::WeightOverflow));
+    assert_eq!(
+        pool.set_weight(last, room + 2),
+        Err(BackendError::WeightOverflow)
+    );
     pool.set_weight(ids[0], MAX_WEIGHT).unwrap();
     assert_eq!(snapshot(&*pool, &[]), before);
 
@@ -120,7 +133,7 @@ fn total_weight_above_max_total_weight() {
     // checks on), and its pick is eligible
     for s in every_strategy::<BIG>() {
         for k in 0..50u64 {
-            let mut req = Request::new().with_key(k).at_us(k * 1_000);
+            let mut req = Request::new().with_key(k).with_now_us(k * 1_000);
             let l = s.lease(&*pool, &mut req).expect("everyone is up");
             assert_eq!(l.pool().info(l.id()).unwrap().in_flight, 1);
         }
@@ -140,7 +153,10 @@ fn capacity_full() {
         (1, Health::Down),
         (MAX_WEIGHT, Health::Draining),
     ] {
-        assert_eq!(pool.add_with(w, h), Err(Error::Full));
+        assert_eq!(
+            pool.add_backend(Backend::new(w).health(h)),
+            Err(BackendError::Full)
+        );
         assert_eq!(snapshot(&pool, &[]), before);
     }
     // a removed slot with a lease out is not free either
@@ -155,7 +171,10 @@ fn capacity_full() {
         (1, Health::Down),
         (MAX_WEIGHT, Health::Draining),
     ] {
-        assert_eq!(pool.add_with(w, h), Err(Error::Full));
+        assert_eq!(
+            pool.add_backend(Backend::new(w).health(h)),
+            Err(BackendError::Full)
+        );
         assert_eq!(snapshot(&pool, &[a, d]), before);
     }
     assert_eq!(pool.total_weight(), 6 + 2 + 1);
@@ -174,19 +193,25 @@ fn id_of_no_backend() {
     let before = snapshot(&pool, &[]);
     // out of range (index 4..8) and in range but empty (index 3)
     for &id in &far[3..] {
-        assert_eq!(pool.remove(id), Err(Error::NoSuchBackend), "{id:?}");
-        assert_eq!(pool.set_weight(id, 1), Err(Error::NoSuchBackend));
-        assert_eq!(pool.set_health(id, Health::Up), Err(Error::NoSuchBackend));
-        assert_eq!(pool.set_cap(id, Some(2)), Err(Error::NoSuchBackend));
-        assert_eq!(pool.set_cap(id, None), Err(Error::NoSuchBackend));
-        assert_eq!(pool.info(id), Err(Error::NoSuchBackend));
+        assert_eq!(pool.remove(id), Err(BackendError::NoSuchBackend), "{id:?}");
+        assert_eq!(pool.set_weight(id, 1), Err(BackendError::NoSuchBackend));
+        assert_eq!(
+            pool.set_health(id, Health::Up),
+            Err(BackendError::NoSuchBackend)
+        );
+        assert_eq!(
+            pool.set_cap(id, NonZeroU32::new(2)),
+            Err(BackendError::NoSuchBackend)
+        );
+        assert_eq!(pool.set_cap(id, None), Err(BackendError::NoSuchBackend));
+        assert_eq!(pool.info(id), Err(BackendError::NoSuchBackend));
         assert!(Lease::acquire(&pool, id).is_none());
         assert_eq!(snapshot(&pool, &[]), before);
     }
     assert_eq!(pool.id_at(4), None);
     assert_eq!(pool.id_at(usize::MAX), None);
     assert_eq!(pool.in_flight_at(usize::MAX), 0);
-    assert!(!pool.is_eligible(usize::MAX));
+    assert!(!pool.is_eligible(usize::MAX, 0));
 }
 
 #[test]
@@ -203,12 +228,18 @@ fn stale_id() {
     let _ = (a, e);
     let before = snapshot(&pool, &[b, c]);
     for id in [b, c] {
-        assert_eq!(pool.remove(id), Err(Error::Stale), "{id:?}");
-        assert_eq!(pool.set_weight(id, 3), Err(Error::Stale));
-        assert_eq!(pool.set_health(id, Health::Draining), Err(Error::Stale));
-        assert_eq!(pool.set_cap(id, Some(9)), Err(Error::Stale));
-        assert_eq!(pool.set_cap(id, None), Err(Error::Stale));
-        assert_eq!(pool.info(id), Err(Error::Stale));
+        assert_eq!(pool.remove(id), Err(BackendError::Stale), "{id:?}");
+        assert_eq!(pool.set_weight(id, 3), Err(BackendError::Stale));
+        assert_eq!(
+            pool.set_health(id, Health::Draining),
+            Err(BackendError::Stale)
+        );
+        assert_eq!(
+            pool.set_cap(id, NonZeroU32::new(9)),
+            Err(BackendError::Stale)
+        );
+        assert_eq!(pool.set_cap(id, None), Err(BackendError::Stale));
+        assert_eq!(pool.info(id), Err(BackendError::Stale));
         assert!(Lease::acquire(&pool, id).is_none());
         assert_eq!(snapshot(&pool, &[b, c]), before);
     }
@@ -216,22 +247,25 @@ fn stale_id() {
     // once b's slot is reused too, b stays stale
     let f = pool.add(1).unwrap();
     assert_eq!(f.index(), b.index());
-    assert_eq!(pool.info(b), Err(Error::Stale));
-    assert_eq!(pool.set_weight(b, 1), Err(Error::Stale));
+    assert_eq!(pool.info(b), Err(BackendError::Stale));
+    assert_eq!(pool.set_weight(b, 1), Err(BackendError::Stale));
     assert_eq!(pool.info(f).unwrap().weight, 1);
 }
 
 #[test]
-fn zero_cap() {
+fn share_above_full() {
     let pool: Pool<4> = Pool::new();
     let (a, b, c, _l) = busy_pool(&pool);
     let before = snapshot(&pool, &[]);
     for id in [a, b, c] {
-        assert_eq!(pool.set_cap(id, Some(0)), Err(Error::ZeroCap));
-        assert_eq!(snapshot(&pool, &[]), before);
+        for share in [tinylb::FULL_SHARE + 1, u32::MAX] {
+            assert_eq!(pool.set_share(id, share), Err(BackendError::ShareTooLarge));
+            assert_eq!(snapshot(&pool, &[]), before);
+        }
     }
-    assert_eq!(pool.info(b).unwrap().cap, Some(3));
+    assert_eq!(pool.info(b).unwrap().cap, NonZeroU32::new(3));
     assert_eq!(pool.info(a).unwrap().cap, None);
+    assert_eq!(pool.share(a), Ok(tinylb::FULL_SHARE));
 }
 
 /// Every strategy, with and without a caller RNG, at a few clocks, finds nothing.
@@ -240,10 +274,10 @@ fn assert_nothing_pickable<const N: usize>(pool: &Pool<N>, why: &str) {
     for s in every_strategy::<N>() {
         let mut rng = SplitMix(1);
         for k in 0..20u64 {
-            let mut plain = Request::new().with_key(k).at_us(k * 7);
+            let mut plain = Request::new().with_key(k).with_now_us(k * 7);
             assert_eq!(s.select(pool, &mut plain), None, "{} ({why})", s.name());
             assert!(s.lease(pool, &mut plain).is_none(), "{} ({why})", s.name());
-            let mut seeded = Request::new().with_rng(&mut rng).at_us(u64::MAX - k);
+            let mut seeded = Request::new().with_rng(&mut rng).with_now_us(u64::MAX - k);
             assert_eq!(s.select(pool, &mut seeded), None, "{} ({why})", s.name());
             assert!(s.lease(pool, &mut seeded).is_none(), "{} ({why})", s.name());
         }
@@ -262,7 +296,7 @@ fn empty_pool_picks_nothing() {
         assert_eq!(s.select(&pool, &mut Request::new()), None, "{name}");
         assert!(s.lease(&pool, &mut Request::new().with_key(3)).is_none());
         let mut rng = SplitMix(2);
-        let mut req = Request::new().with_rng(&mut rng).at_us(u64::MAX);
+        let mut req = Request::new().with_rng(&mut rng).with_now_us(u64::MAX);
         assert!(s.lease(&pool, &mut req).is_none(), "{name}");
     }
     assert!(pool.is_empty());
@@ -314,16 +348,18 @@ fn nothing_eligible_for_mixed_reasons_picks_nothing() {
     let pool: Pool<6> = Pool::new();
     let a = pool.add(3).unwrap();
     let b = pool.add(0).unwrap();
-    pool.add_with(2, Health::Down).unwrap();
-    pool.add_with(2, Health::Draining).unwrap();
+    pool.add_backend(Backend::new(2).health(Health::Down))
+        .unwrap();
+    pool.add_backend(Backend::new(2).health(Health::Draining))
+        .unwrap();
     let e = pool.add(1).unwrap();
     pool.remove(e).unwrap();
-    pool.set_cap(a, Some(2)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(2)).unwrap();
     let _full = (
         Lease::acquire(&pool, a).unwrap(),
         Lease::acquire(&pool, a).unwrap(),
     );
-    pool.set_cap(b, Some(1)).unwrap();
+    pool.set_cap(b, NonZeroU32::new(1)).unwrap();
     assert_nothing_pickable(&pool, "capped, zero weight, down, draining, removed");
 }
 
@@ -337,7 +373,7 @@ fn latency_and_clock_at_their_limits() {
     let pick_all = |now: u64| {
         for s in &strategies {
             let l = s
-                .lease(&pool, &mut Request::new().at_us(now))
+                .lease(&pool, &mut Request::new().with_now_us(now))
                 .unwrap_or_else(|| panic!("{} at {now}", s.name()));
             assert!(pool.info(l.id()).is_ok());
         }
@@ -352,10 +388,10 @@ fn latency_and_clock_at_their_limits() {
         for id in [a, b, c] {
             Lease::acquire(&pool, id)
                 .unwrap()
-                .finish(Outcome::failure(lat, now));
+                .finish(Outcome::failure_after(Duration::from_micros(lat)).at_us(now));
             Lease::acquire(&pool, id)
                 .unwrap()
-                .finish(Outcome::success(lat, now));
+                .finish(Outcome::success_after(Duration::from_micros(lat)).at_us(now));
         }
         pick_all(now);
         pick_all(0);
@@ -364,13 +400,13 @@ fn latency_and_clock_at_their_limits() {
     // latencies above u32::MAX µs saturate (about 71 minutes)
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(u64::MAX, 5));
+        .finish(Outcome::success_after(Duration::from_micros(u64::MAX)).at_us(5));
     assert_eq!(pool.info(a).unwrap().latency_us, Some(u32::MAX));
     // a failure streak does not wrap
     for _ in 0..1000 {
         Lease::acquire(&pool, c)
             .unwrap()
-            .finish(Outcome::failure(1, u64::MAX));
+            .finish(Outcome::failure_after(Duration::from_micros(1)).at_us(u64::MAX));
     }
     assert_eq!(pool.info(c).unwrap().failure_streak, 1000);
     for id in [a, b, c] {
@@ -385,26 +421,28 @@ fn time_going_backwards_is_no_time_passing() {
     let t = 100_000_000;
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(1_000, t));
+        .finish(Outcome::success_after(Duration::from_micros(1_000)).at_us(t));
     // a fast sample from the past does not pull the estimate down
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(100, t - 50_000_000));
+        .finish(Outcome::success_after(Duration::from_micros(100)).at_us(t - 50_000_000));
     assert_eq!(pool.info(a).unwrap().latency_us, Some(1_000));
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(100, 0));
+        .finish(Outcome::success_after(Duration::from_micros(100)).at_us(0));
     assert_eq!(pool.info(a).unwrap().latency_us, Some(1_000));
     // a slow one still raises it at once
     Lease::acquire(&pool, a)
         .unwrap()
-        .finish(Outcome::success(4_000, 0));
+        .finish(Outcome::success_after(Duration::from_micros(4_000)).at_us(0));
     assert_eq!(pool.info(a).unwrap().latency_us, Some(4_000));
     // picks at earlier clocks than the last sample still work
     let b = pool.add(1).unwrap();
     let s: Strategy<2> = "least_time".parse().unwrap();
     for now in [0, 1, t, t - 1, u64::MAX, 0] {
-        let id = s.select(&pool, &mut Request::new().at_us(now)).unwrap();
+        let id = s
+            .select(&pool, &mut Request::new().with_now_us(now))
+            .unwrap();
         assert!(id == a || id == b);
     }
 }
@@ -433,12 +471,12 @@ proptest! {
         let mut max = 0u32;
         for (lat, now, ok) in samples {
             let l = Lease::acquire(&pool, a).unwrap();
-            l.finish(if ok { Outcome::success(lat, now) } else { Outcome::failure(lat, now) });
+            l.finish(if ok { Outcome::success_after(Duration::from_micros(lat)).at_us(now) } else { Outcome::failure_after(Duration::from_micros(lat)).at_us(now) });
             let sample = u32::try_from(lat).unwrap_or(u32::MAX).max(1);
             max = max.max(sample);
             let est = pool.info(a).unwrap().latency_us.unwrap();
             prop_assert!(sample <= est && est <= max, "{sample} <= {est} <= {max}");
-            let id = s.select(&pool, &mut Request::new().at_us(now)).unwrap();
+            let id = s.select(&pool, &mut Request::new().with_now_us(now)).unwrap();
             prop_assert!(id == a || id == b);
         }
     }
@@ -499,12 +537,13 @@ fn unknown_strategy_names() {
 #[test]
 fn error_is_a_core_error_with_distinct_messages() {
     let all = [
-        Error::Full,
-        Error::WeightTooLarge,
-        Error::WeightOverflow,
-        Error::NoSuchBackend,
-        Error::Stale,
-        Error::ZeroCap,
+        BackendError::Full,
+        BackendError::WeightTooLarge,
+        BackendError::WeightOverflow,
+        BackendError::NoSuchBackend,
+        BackendError::Stale,
+        BackendError::Busy,
+        BackendError::ShareTooLarge,
     ];
     let mut messages: Vec<String> = all
         .iter()
@@ -531,5 +570,8 @@ fn error_is_a_core_error_with_distinct_messages() {
         pool.add(1)?;
         Ok(())
     }
-    assert_eq!(fails().unwrap_err().to_string(), Error::Full.to_string());
+    assert_eq!(
+        fails().unwrap_err().to_string(),
+        BackendError::Full.to_string()
+    );
 }

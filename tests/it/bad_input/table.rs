@@ -7,10 +7,11 @@
 #![allow(clippy::indexing_slicing)]
 
 use super::snapshot;
+use core::num::NonZeroU32;
 use tinylb::{
-    BoundedLoad, Error, Health, Jump, Lease, LeastConn, LeastTime, MAX_WEIGHT, Maglev, PeakEwma,
-    Pool, PowerOfTwo, Random, Rendezvous, Request, RoundRobin, Select, SelectExt, Strategy,
-    WeightedRoundRobin, hash,
+    Backend, BackendError, BoundedLoad, Health, Jump, Lease, LeastConn, LeastTime, MAX_WEIGHT,
+    Maglev, PeakEwma, Pool, PowerOfTwo, Random, Rendezvous, Request, RoundRobin, Select, SelectExt,
+    Strategy, WeightedRoundRobin, hash,
 };
 
 /// `add_backup(weight)`: `WeightTooLarge` above `MAX_WEIGHT`, `Full` without a free slot,
@@ -21,14 +22,24 @@ fn add_backup_refuses_like_add() {
     let a = pool.add(1).unwrap();
     let before = snapshot(&pool, &[]);
     for w in [MAX_WEIGHT + 1, 1 << 31, u32::MAX] {
-        assert_eq!(pool.add_backup(w), Err(Error::WeightTooLarge), "{w}");
+        assert_eq!(
+            pool.add_backend(Backend::new(w).backup()),
+            Err(BackendError::WeightTooLarge),
+            "{w}"
+        );
         assert_eq!(snapshot(&pool, &[]), before);
     }
-    let b = pool.add_backup(MAX_WEIGHT).unwrap();
+    let b = pool.add_backend(Backend::new(MAX_WEIGHT).backup()).unwrap();
     assert!(pool.info(b).unwrap().backup);
     let before = snapshot(&pool, &[]);
-    assert_eq!(pool.add_backup(1), Err(Error::Full));
-    assert_eq!(pool.add_backup(0), Err(Error::Full));
+    assert_eq!(
+        pool.add_backend(Backend::new(1).backup()),
+        Err(BackendError::Full)
+    );
+    assert_eq!(
+        pool.add_backend(Backend::new(0).backup()),
+        Err(BackendError::Full)
+    );
     assert_eq!(snapshot(&pool, &[]), before);
     // the primary is picked while it is eligible; the backup once it is not
     let rr = RoundRobin::new();
@@ -44,14 +55,20 @@ fn add_backup_refuses_like_add() {
 fn add_backup_past_the_total_weight() {
     let pool: Box<Pool<1100>> = Box::new(Pool::new());
     for _ in 0..1024 {
-        pool.add_backup(MAX_WEIGHT).unwrap();
+        pool.add_backend(Backend::new(MAX_WEIGHT).backup()).unwrap();
     }
     let before = snapshot(&*pool, &[]);
-    assert_eq!(pool.add_backup(1024), Err(Error::WeightOverflow));
+    assert_eq!(
+        pool.add_backend(Backend::new(1024).backup()),
+        Err(BackendError::WeightOverflow)
+    );
     assert_eq!(snapshot(&*pool, &[]), before);
-    pool.add_backup(1023).unwrap();
+    pool.add_backend(Backend::new(1023).backup()).unwrap();
     assert_eq!(pool.total_weight(), tinylb::MAX_TOTAL_WEIGHT);
-    assert_eq!(pool.add_backup(1), Err(Error::WeightOverflow));
+    assert_eq!(
+        pool.add_backend(Backend::new(1).backup()),
+        Err(BackendError::WeightOverflow)
+    );
 }
 
 /// `set_backup(id, _)`: `Stale` for a removed backend's id (its slot drained or reused),
@@ -72,7 +89,7 @@ fn set_backup_with_an_id_that_names_nothing() {
     let before = snapshot(&pool, &[]);
     for id in [gone, held] {
         for b in [true, false] {
-            assert_eq!(pool.set_backup(id, b), Err(Error::Stale), "{id:?}");
+            assert_eq!(pool.set_backup(id, b), Err(BackendError::Stale), "{id:?}");
             assert_eq!(snapshot(&pool, &[]), before);
         }
     }
@@ -80,7 +97,7 @@ fn set_backup_with_an_id_that_names_nothing() {
     for &id in &far[3..] {
         assert_eq!(
             pool.set_backup(id, true),
-            Err(Error::NoSuchBackend),
+            Err(BackendError::NoSuchBackend),
             "{id:?}"
         );
         assert_eq!(snapshot(&pool, &[]), before);
@@ -96,14 +113,24 @@ fn set_backup_with_an_id_that_names_nothing() {
 fn cap_of_u32_max_is_no_cap() {
     let pool: Pool<2> = Pool::new();
     let a = pool.add(1).unwrap();
-    pool.set_cap(a, Some(u32::MAX)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(u32::MAX)).unwrap();
     assert_eq!(pool.info(a).unwrap().cap, None);
-    pool.set_cap(a, Some(u32::MAX - 1)).unwrap();
-    assert_eq!(pool.info(a).unwrap().cap, Some(u32::MAX - 1));
-    pool.set_cap(a, Some(1)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(u32::MAX - 1)).unwrap();
+    assert_eq!(
+        pool.info(a).unwrap().cap,
+        None,
+        "a cap >= MAX_IN_FLIGHT is no cap"
+    );
+    pool.set_cap(a, NonZeroU32::new(tinylb::MAX_IN_FLIGHT - 1))
+        .unwrap();
+    assert_eq!(
+        pool.info(a).unwrap().cap,
+        NonZeroU32::new(tinylb::MAX_IN_FLIGHT - 1)
+    );
+    pool.set_cap(a, NonZeroU32::new(1)).unwrap();
     let l = Lease::acquire(&pool, a).unwrap();
     assert!(Lease::acquire(&pool, a).is_none(), "at its cap of 1");
-    pool.set_cap(a, Some(u32::MAX)).unwrap();
+    pool.set_cap(a, NonZeroU32::new(u32::MAX)).unwrap();
     let m = Lease::acquire(&pool, a).expect("uncapped again");
     assert_eq!(pool.in_flight_at(0), 2);
     drop((l, m));
@@ -122,7 +149,7 @@ fn index_arguments_out_of_range() {
     for i in [4, 5, 64, usize::MAX / 2, usize::MAX - 1, usize::MAX] {
         assert_eq!(pool.id_at(i), None, "{i}");
         assert_eq!(pool.in_flight_at(i), 0, "{i}");
-        assert!(!pool.is_eligible(i), "{i}");
+        assert!(!pool.is_eligible(i, 0), "{i}");
     }
     assert_eq!(pool.in_flight_at(3), 1);
     let m: Maglev<4, 13> = Maglev::new();
@@ -195,7 +222,11 @@ fn any_seed_or_start_is_accepted() {
         covers(&Rendezvous::with_seed(seed), &pool, "rendezvous");
         covers(&Jump::with_seed(seed), &pool, "jump");
         covers(&BoundedLoad::with_seed(100, seed).unwrap(), &pool, "chbl");
-        covers(&BoundedLoad::with_default_factor(seed), &pool, "chbl 125");
+        covers(
+            &BoundedLoad::with_seed(tinylb::strategy::DEFAULT_BALANCE_FACTOR, seed).unwrap(),
+            &pool,
+            "chbl 125",
+        );
         for name in Strategy::<4, 251>::NAMES {
             covers(
                 &Strategy::<4, 251>::from_name(name, seed).unwrap(),

@@ -5,7 +5,6 @@
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
@@ -18,7 +17,8 @@ use tinylb::{
 };
 
 /// The vectors, shared with the firmware.
-#[path = "golden/subset.rs"]
+#[allow(unreachable_pub)]
+#[path = "../../golden/subset.rs"]
 pub mod golden;
 
 /// Capacity of the subsets under test.
@@ -480,7 +480,7 @@ proptest! {
                 prop_assert!(s.contains(lease.index() as u32), "{} picked {}", name, lease.index());
                 held.push(lease);
                 if held.len() > 3 {
-                    held.remove(0).finish(Outcome::success_after(core::time::Duration::from_micros(100 + k % 7 * 50)).with_now_us(now));
+                    held.remove(0).finish(Outcome::success_after(core::time::Duration::from_micros(100 + k % 7 * 50)).at_us(now));
                 }
             }
         }
@@ -499,9 +499,9 @@ fn ejection_works_inside_a_subset() {
     s.apply(&pool).unwrap();
     let five = pool.id_at(5).unwrap();
     for t in 0..3 {
-        Lease::acquire(&pool, five).unwrap().finish(
-            Outcome::failure_after(core::time::Duration::from_micros(100)).with_now_us(t * 1000),
-        );
+        Lease::acquire(&pool, five)
+            .unwrap()
+            .finish(Outcome::failure_after(core::time::Duration::from_micros(100)).at_us(t * 1000));
     }
     assert!(pool.info(five).unwrap().ejected);
     let rr = RoundRobin::new();

@@ -12,11 +12,11 @@
 //!   every prefix (measured on a merged record, so it includes recording noise).
 //!
 //! The measurements behind the README's figures are the `#[ignore]`d tests: run them with
-//! `cargo test --release --test stated_bounds -- --ignored --nocapture`.
+//! `cargo test --release --test it stated_bounds:: -- --ignored --nocapture`.
 
 #![allow(clippy::indexing_slicing)]
 
-mod common;
+use crate::support as common;
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
