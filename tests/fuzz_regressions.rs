@@ -19,13 +19,13 @@ mod ops;
 mod splitmix;
 
 use core::mem::discriminant;
-use core::time::Duration;
+use core::num::NonZeroU32;
 
 use config::{Check, Clock, Drive, DriveBackend, DriveStep, Latency, Mangle, Name};
 use ops::{Op, PickReq, Scenario};
 use splitmix::SplitMix;
 use tinylb::strategy::STRATEGY_NAMES;
-use tinylb::{Config, Ejection, Health};
+use tinylb::{Config, Ejection, FULL_SHARE, Health, MAX_IN_FLIGHT};
 
 /// Deterministic pseudo-random fuzz inputs: the low byte of each SplitMix64 output.
 fn random_input(seed: u64, len: usize) -> Vec<u8> {
@@ -86,6 +86,7 @@ fn panic_picks_an_ejected_backup_when_nothing_else_can() {
         weight: 1,
         health: Health::Up,
         backup,
+        cap: None,
     };
     let fail = Op::Finish {
         lease: 0,
@@ -125,6 +126,105 @@ fn panic_picks_an_ejected_backup_when_nothing_else_can() {
             large,
             config: Config::new().ejection(ejection).panic_threshold_percent(50),
             seed: 1,
+            start_us: 0,
+            ops: ops.clone(),
+        });
+    }
+}
+
+fn every_pick() -> Vec<Op> {
+    let mut ops = Vec::new();
+    for strategy in 0..STRATEGY_NAMES.len() as u8 {
+        let p = PickReq {
+            strategy,
+            key: Some(3),
+            rng: Some(strategy as u64),
+        };
+        ops.extend([Op::Pick(p), Op::Lease(p), Op::Drop(0)]);
+    }
+    ops
+}
+
+/// `is_eligible` means what a pick means: a backup is not eligible while a primary is (the
+/// old `is_eligible(index)` said it was); a share of 0 takes a primary out, so the backup
+/// is; a share rounding the weight below 1 still counts 1; a cap of `MAX_IN_FLIGHT` reads
+/// back as none. After every op the harness compares the eligibility of every slot and
+/// every share with the model; every strategy must pick the backup while the primary's
+/// share is 0.
+#[test]
+fn eligibility_follows_tiers_and_shares() {
+    let add = |backup, cap| Op::Add {
+        weight: 3,
+        health: Health::Up,
+        backup,
+        cap,
+    };
+    let mut ops = vec![
+        add(false, None),
+        add(true, NonZeroU32::new(2)),
+        Op::IsEligible(0),
+        Op::IsEligible(1),
+        Op::SetShare(0, 0),
+        Op::IsEligible(0),
+        Op::IsEligible(1),
+    ];
+    ops.extend(every_pick());
+    ops.extend([
+        Op::SetShare(0, FULL_SHARE + 1),
+        Op::SetShare(0, 1),
+        Op::SetCap(0, NonZeroU32::new(MAX_IN_FLIGHT)),
+        Op::IsEligible(0),
+        Op::IsEligible(1),
+    ]);
+    ops.extend(every_pick());
+    for large in [false, true] {
+        ops::run(&Scenario {
+            large,
+            config: Config::new(),
+            seed: 5,
+            start_us: 1_000_000,
+            ops: ops.clone(),
+        });
+    }
+}
+
+/// `is_eligible` ends an expired ejection like a pick does, but only of a backend it
+/// judges: asked about the other (healthy) backend, it stops there and the ejection stays;
+/// asked about the ejected one, it ends it and says `true`.
+#[test]
+fn is_eligible_ends_an_expired_ejection_it_judges() {
+    let add = Op::Add {
+        weight: 1,
+        health: Health::Up,
+        backup: false,
+        cap: None,
+    };
+    let ops = vec![
+        add,
+        add,
+        Op::Acquire(0),
+        Op::Finish {
+            lease: 0,
+            success: false,
+            latency_us: 100,
+        },
+        Op::IsEligible(0),
+        Op::Advance(20_000),
+        Op::IsEligible(1),
+        Op::IsEligible(0),
+        Op::IsEligible(0),
+    ];
+    let ejection = Ejection {
+        consecutive_failures: 1,
+        base_ms: 10,
+        max_ms: 10,
+        max_ejection_percent: 100,
+    };
+    for large in [false, true] {
+        ops::run(&Scenario {
+            large,
+            config: Config::new().ejection(ejection),
+            seed: 2,
             start_us: 0,
             ops: ops.clone(),
         });

@@ -1,20 +1,19 @@
 //! The checks of the `config` target, one function per [`Check`](super::Check) variant.
 
+use core::time::Duration;
 use std::vec::Vec;
 
-use core::time::Duration;
-
-use tinylb::strategy::STRATEGY_NAMES;
+use tinylb::strategy::{DEFAULT_BALANCE_FACTOR, STRATEGY_NAMES};
 use tinylb::{
-    Backend, BackendError, BoundedLoad, Config, ConfigError, Health, Lease, MAX_TOTAL_WEIGHT,
-    MAX_WEIGHT, Maglev, Outcome, Pool, Request, RoundRobin, Select, SelectExt, Strategy,
-    TableError, hash,
+    Backend, BackendError, BoundedLoad, Config, ConfigError, Health, Lease, MAX_IN_FLIGHT,
+    MAX_TOTAL_WEIGHT, MAX_WEIGHT, Maglev, Outcome, Pool, Request, RoundRobin, Select, SelectExt,
+    Strategy, TableError, hash,
 };
 
 use super::{AddVia, Clock, Drive, Index, Latency, WeightRound};
 
 /// Every error the documentation says this config deserves (empty: it is valid).
-fn config_errors(c: &Config) -> Vec<Error> {
+fn config_errors(c: &Config) -> Vec<ConfigError> {
     let mut errs = Vec::new();
     if let Some(s) = c.slow_start
         && (s.window_ms == 0 || !(1..=8).contains(&s.aggression) || s.min_weight_percent > 100)
@@ -83,7 +82,10 @@ fn drive<const N: usize>(pool: &Pool<N>, d: &Drive) {
         if let Some(l) = s.lease(pool, &mut req) {
             let info = pool.info(l.id()).expect("a leased backend is current");
             assert!(info.health == Health::Up && info.weight > 0, "{info:?}");
-            assert!(info.cap.is_none_or(|c| info.in_flight <= c), "{info:?}");
+            assert!(
+                info.cap.is_none_or(|c| info.in_flight <= c.get()),
+                "{info:?}"
+            );
             held.push(l);
         }
         if !held.is_empty() && (held.len() > N || step.release) {
@@ -155,16 +157,11 @@ pub(super) fn weights(rounds: &[WeightRound]) {
             if want.is_ok() {
                 total = total - old + w as u64;
             }
-            let want = if r.cap == Some(0) {
-                Err(BackendError::ZeroCap)
-            } else {
-                Ok(())
-            };
-            assert_eq!(pool.set_cap(id, r.cap), want, "set_cap {:?}", r.cap);
-            if want.is_ok() {
-                let got = pool.info(id).unwrap().cap;
-                assert_eq!(got, r.cap.filter(|&c| c != u32::MAX), "cap read back");
-            }
+            // every cap is valid; one at or above MAX_IN_FLIGHT reads back as none
+            assert_eq!(pool.set_cap(id, r.cap), Ok(()), "set_cap {:?}", r.cap);
+            let got = pool.info(id).unwrap().cap;
+            let want = r.cap.filter(|c| c.get() < MAX_IN_FLIGHT);
+            assert_eq!(got, want, "cap {:?} read back", r.cap);
         }
         assert_eq!(pool.total_weight() as u64, total);
     }
@@ -180,6 +177,13 @@ pub(super) fn bounded_load(factor: u32, seed: u64, weights: &[u32; 4], keys: &[u
     };
     assert_eq!(a.as_ref().err().copied(), want, "factor {factor}");
     assert_eq!(b.as_ref().err().copied(), want, "factor {factor}");
+    // the default factor, as `default()` and spelled out
+    assert_eq!(
+        BoundedLoad::default().factor_percent(),
+        DEFAULT_BALANCE_FACTOR
+    );
+    let spelled = BoundedLoad::with_seed(DEFAULT_BALANCE_FACTOR, seed).expect("125 % is valid");
+    assert_eq!(spelled.factor_percent(), DEFAULT_BALANCE_FACTOR);
     let Ok(s) = b else { return };
     assert_eq!(s.factor_percent(), factor);
     let pool: Pool<4> = Pool::new();
@@ -287,9 +291,15 @@ pub(super) fn indices_and_times(
     pool.add(1).unwrap();
     pool.add(2).unwrap();
     for i in indices.iter().map(|i| i.get()) {
-        // nothing is leased yet, and both backends are up, weighted and uncapped
+        // nothing is leased yet, and both backends are up, weighted, uncapped primaries: at
+        // any clock, each is a candidate of the first view
+        let now_us = times[i % times.len()].0;
         assert_eq!(pool.in_flight_at(i), 0, "in_flight_at({i})");
-        assert_eq!(pool.is_eligible(i), i < 2, "is_eligible({i})");
+        assert_eq!(
+            pool.is_eligible(i, now_us),
+            i < 2,
+            "is_eligible({i}, {now_us})"
+        );
         assert_eq!(pool.id_at(i).is_some(), i < 2, "id_at({i})");
     }
     let strategies = every_strategy::<4>(3);

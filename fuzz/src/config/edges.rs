@@ -2,8 +2,10 @@
 //! documented limits and one past them, `i32::MAX`, `u32::MAX`), and the crate's own types
 //! (`Config`, `SlowStart`, `Ejection`), which do not implement `Arbitrary`, built from them.
 
+use core::num::NonZeroU32;
+
 use arbitrary::{Result, Unstructured};
-use tinylb::{Config, Ejection, MAX_WEIGHT, SlowStart};
+use tinylb::{Config, Ejection, MAX_IN_FLIGHT, MAX_WEIGHT, SlowStart};
 
 /// 0, 1, small numbers, the edges of `LIMIT` (one past it included), `i32::MAX`, 2^31,
 /// `u32::MAX`, or anything.
@@ -35,9 +37,9 @@ pub(super) fn small<const HI: u32, const K: usize>(u: &mut Unstructured<'_>) -> 
     Ok(out)
 }
 
-pub(super) fn drive_cap(u: &mut Unstructured<'_>) -> Result<Option<u32>> {
+pub(super) fn drive_cap(u: &mut Unstructured<'_>) -> Result<Option<NonZeroU32>> {
     Ok(if u.ratio(1, 4)? {
-        Some(u.int_in_range(1..=3)?)
+        NonZeroU32::new(u.int_in_range(1..=3)?)
     } else {
         None
     })
@@ -55,11 +57,12 @@ pub(super) fn repeat(u: &mut Unstructured<'_>) -> Result<u32> {
     Ok(1 + u.int_in_range(0..=63u32)? * 20)
 }
 
-pub(super) fn weight_cap(u: &mut Unstructured<'_>) -> Result<Option<u32>> {
-    Ok(if u.ratio(1, 3)? {
-        None
-    } else {
-        Some(near::<1>(u)?)
+/// No cap, or a cap near 1 or near `MAX_IN_FLIGHT` (at or above it: the same as none).
+pub(super) fn weight_cap(u: &mut Unstructured<'_>) -> Result<Option<NonZeroU32>> {
+    Ok(match u.int_in_range(0..=2u8)? {
+        0 => None,
+        1 => NonZeroU32::new(near::<1>(u)?),
+        _ => NonZeroU32::new(near::<MAX_IN_FLIGHT>(u)?),
     })
 }
 

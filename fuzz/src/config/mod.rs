@@ -1,7 +1,8 @@
 //! (b) Every constructor and configuration call that takes numbers (or a name) from the user.
 //!
-//! Each call gets values (types deriving `Arbitrary`, steered by `with` functions) biased towards the edges (0, 1, the documented limits and one past
-//! them, `i32::MAX`, `u32::MAX`, anything) and must return exactly what its documentation
+//! Each call gets values (types deriving `Arbitrary`, steered by `with` functions) biased
+//! towards the edges (0, 1, the documented limits and one past them, `i32::MAX`,
+//! `u32::MAX`, anything) and must return exactly what its documentation
 //! promises: the documented error for a bad value, and for a good one a value that then
 //! works: pools built from a fuzzed [`Config`] are driven through picks, leases and finishes
 //! with fuzzed latencies and clocks, and must neither panic nor return an ineligible backend.
@@ -10,17 +11,16 @@
 //! |---|---|
 //! | `Pool::with_config(Config { .. })`, `Config::validate`, `SlowStart::linear` | the documented `Invalid*` error exactly when a field is out of range; a valid config then runs |
 //! | `Pool::with_half_life_ms` | any value runs |
-//! | `Pool::add`, `add_with`, `add_backup`, `set_weight` | `WeightTooLarge` above `MAX_WEIGHT`, `WeightOverflow` past `MAX_TOTAL_WEIGHT` (a pool of 1100 slots), `Full` |
-//! | `Pool::set_cap` | `ZeroCap` for `Some(0)`; any other cap holds |
-//! | `Pool::in_flight_at`, `is_eligible`, `id_at` | any index, out of range included |
-//! | `Strategy::from_name` | accepted exactly for the documented names and aliases, any seed |
-//! | `BoundedLoad::new`, `with_seed` | `BalanceFactorTooLow` below 100; any factor above runs |
+//! | `Pool::add`, `add_backend`, `set_weight` | `WeightTooLarge` above `MAX_WEIGHT`, `WeightOverflow` past `MAX_TOTAL_WEIGHT` (a pool of 1100 slots), `Full` |
+//! | `Pool::set_cap` | any cap holds; one at or above `MAX_IN_FLIGHT` reads back as none |
+//! | `Pool::in_flight_at`, `is_eligible`, `id_at` | any index, out of range included, any clock |
+//! | `Strategy::from_name` | accepted exactly for the documented names and aliases, any seed; a refusal names the name and says why |
+//! | `Strategy` names with `M = 0` and `M = 250` | every Maglev name refused with `NoMaglevTable`, the others parse |
+//! | `BoundedLoad::new`, `with_seed`, `default` | `BalanceFactorTooLow` below 100; any factor above runs |
 //! | `Maglev::try_with_seed`, `table_entry`, `lookup` | errors for bad sizes; any position, any key |
 //! | `RoundRobin::starting_at` | any start: n picks visit each of n eligible backends once |
 //! | `hash::jump`, `hash_bytes`, `hash_bytes_keyed` | `None` only for 0 buckets, in range, deterministic |
-//! | `Outcome::success_after`, `failure_after`, `Request::at_us` | any duration and clock |
-
-//! | `Strategy` names with `M = 0` and `M = 250` | every Maglev name refused with `NoMaglevTable`, the others parse |
+//! | `Outcome::success_after`, `failure_after`, `Request::with_now_us` | any duration and clock |
 //!
 //! Layout: this file holds the input types ([`Check`], one variant per row above) and the
 //! dispatch; `edges.rs` the functions that steer numbers towards the edges; `checks.rs`
@@ -32,7 +32,7 @@ mod checks;
 mod edges;
 mod names;
 
-use core::time::Duration;
+use core::num::NonZeroU32;
 use std::string::String;
 use std::vec::Vec;
 
@@ -152,7 +152,7 @@ pub struct DriveBackend {
     pub weight: u32,
     /// `None` three times in four, else 1 to 3.
     #[arbitrary(with = drive_cap)]
-    pub cap: Option<u32>,
+    pub cap: Option<NonZeroU32>,
 }
 
 /// One lease (and perhaps one finish) of a driven pool.
@@ -213,7 +213,7 @@ pub struct WeightRound {
     pub new_weight: u32,
     /// Its new cap.
     #[arbitrary(with = weight_cap)]
-    pub cap: Option<u32>,
+    pub cap: Option<NonZeroU32>,
 }
 
 /// The call that adds a backend.
@@ -221,9 +221,9 @@ pub struct WeightRound {
 pub enum AddVia {
     /// `Pool::add`.
     Add,
-    /// `Pool::add_with(w, Health::Down)`.
+    /// `Pool::add_backend(Backend::new(w).health(Health::Down))`.
     AddDown,
-    /// `Pool::add_backup`.
+    /// `Pool::add_backend(Backend::new(w).backup())`.
     AddBackup,
 }
 

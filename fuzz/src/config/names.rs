@@ -5,7 +5,7 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use tinylb::strategy::{ParseReason, STRATEGY_NAMES};
+use tinylb::strategy::{ParseReason, ParseStrategyError, STRATEGY_NAMES};
 use tinylb::{Pool, Request, Select, Strategy};
 
 use super::{Mangle, Name};
@@ -32,6 +32,22 @@ fn normalise(name: &str) -> String {
             c => c.to_ascii_lowercase(),
         })
         .collect()
+}
+
+/// What a refusal says: the refused name as given (its first 32 bytes, cut at a character
+/// boundary), why, and every canonical name.
+fn check_refusal(name: &str, e: &ParseStrategyError, reason: ParseReason) {
+    assert_eq!(e.reason(), reason, "{name:?}");
+    let keep = (0..=name.len().min(32))
+        .rev()
+        .find(|&k| name.is_char_boundary(k))
+        .unwrap_or(0);
+    assert_eq!(e.name(), &name[..keep], "the refused name of {name:?}");
+    let text = format!("{e}");
+    assert!(text.contains(e.name()), "{text:?} names {:?}", e.name());
+    for row in STRATEGY_NAMES {
+        assert!(text.contains(row.name), "{text:?} lists {}", row.name);
+    }
 }
 
 /// `from_name` accepts exactly the documented names and aliases (as normalised), and
@@ -81,7 +97,7 @@ pub(super) fn strategy_name(seed: u64, name: &Name) {
             let one = s.select(&pool, &mut Request::new().with_key(seed));
             assert!(one.is_some(), "{name:?} on one backend");
         }
-        Err(e) => assert_eq!(e.reason(), ParseReason::Unknown, "{name:?}"),
+        Err(e) => check_refusal(&name, &e, ParseReason::Unknown),
     }
     // without a Maglev table, or with a table size that is not prime, `maglev` is refused
     let no_maglev = want.filter(|&c| c != "maglev");
@@ -96,14 +112,18 @@ pub(super) fn strategy_name(seed: u64, name: &Name) {
         no_maglev,
         "{name:?} with M = 0"
     );
-    let why = no_table.err().map(|e| e.reason());
-    assert_eq!(why, want_reason, "{name:?} with M = 0");
+    match (no_table.err(), want_reason) {
+        (Some(e), Some(r)) => check_refusal(&name, &e, r),
+        (e, r) => assert_eq!(e.map(|e| e.reason()), r, "{name:?} with M = 0"),
+    }
     let not_prime = Strategy::<4, 250>::from_name(&name, seed);
     assert_eq!(
         not_prime.as_ref().ok().map(|s| s.name()),
         no_maglev,
         "{name:?} with M = 250"
     );
-    let why = not_prime.err().map(|e| e.reason());
-    assert_eq!(why, want_reason, "{name:?} with M = 250");
+    match (not_prime.err(), want_reason) {
+        (Some(e), Some(r)) => check_refusal(&name, &e, r),
+        (e, r) => assert_eq!(e.map(|e| e.reason()), r, "{name:?} with M = 250"),
+    }
 }

@@ -7,7 +7,7 @@ use std::vec::Vec;
 use tinylb::{BackendError, BackendId, Pool};
 
 use super::Op;
-use super::model::{Model, State, reached};
+use super::model::{Model, State, Tier, tick};
 
 /// Where a check failed: the step, its op and the clock, printed before every message.
 pub(super) struct Fail<'a> {
@@ -22,6 +22,44 @@ impl fmt::Display for Fail<'_> {
     }
 }
 
+/// Reads back which ejections a call that looked at the views `looked` at tick `now` ended
+/// (the model as it was before the call: `before`), checks that each was allowed to end
+/// (expired, up, weighted, in a tier the call looked at) and that `must`, if it was allowed
+/// to, did; then brings `model` up to date.
+pub(super) fn read_back_ends<const N: usize>(
+    pool: &Pool<N>,
+    before: &Model,
+    model: &mut Model,
+    looked: &[Tier],
+    must: Option<usize>,
+    now: u32,
+    at: &str,
+) {
+    let may = before.may_end(looked, now);
+    for i in 0..N {
+        let s = &before.slots[i];
+        if !s.ejected {
+            continue;
+        }
+        let id = pool.id_at(i).expect("an ejected backend is in the pool");
+        let still = pool.info(id).expect("current id").ejected;
+        if !still {
+            assert!(
+                may.contains(&i),
+                "{at}: slot {i}'s ejection (until tick {}) ended at tick {now} by a call that looked at {looked:?}: {s:?}",
+                s.until
+            );
+            model.uneject(i, now);
+        } else {
+            assert!(
+                must != Some(i) || !may.contains(&i),
+                "{at}: slot {i}'s ejection (until tick {}) did not end at tick {now} although the call judged it: {s:?}",
+                s.until
+            );
+        }
+    }
+}
+
 /// Checks one pick (`got`) against the model as it was before it (`before`), and brings
 /// `model` up to date with the ejections the pick ended.
 pub(super) fn check_pick<const N: usize>(
@@ -32,94 +70,35 @@ pub(super) fn check_pick<const N: usize>(
     now: u32,
     at: &str,
 ) {
-    let panic_start = before.panic();
-    let pickable = |backup: bool, panic: bool| -> Vec<usize> {
-        (0..N)
-            .filter(|&i| before.slots[i].pickable(backup, now, panic))
-            .collect()
-    };
-    let primary = pickable(false, panic_start);
-    // In panic with a backup tier, healthy backups come first (ejected ones stay out: a calm
-    // view), and only without one are the ejected primaries picked from again.
-    let spill = panic_start && before.has_backups();
-    let calm_backup = if spill {
-        pickable(true, false)
-    } else {
-        Vec::new()
-    };
-    // which tiers a pick looks into
-    let (looked_primary, looked_backup) = if spill {
-        (calm_backup.is_empty(), true)
-    } else {
-        (true, primary.is_empty() && before.has_backups())
-    };
-
-    // read back the ejections that ended lazily: only an expired one, of a backend the pick
-    // could have looked at (up, weight > 0, in a tier it looked into)
-    let mut ended = Vec::new();
-    for i in 0..N {
-        let s = &before.slots[i];
-        if !s.ejected {
-            continue;
-        }
-        let id = pool.id_at(i).expect("an ejected backend is in the pool");
-        let still = pool.info(id).expect("current id").ejected;
-        if still {
-            continue;
-        }
-        assert!(
-            s.up() && s.weight > 0 && reached(now, s.until),
-            "{at}: slot {i}'s ejection (until tick {}) ended at tick {now}: {s:?}",
-            s.until
-        );
-        let looked = if s.backup {
-            looked_backup
-        } else {
-            looked_primary
-        };
-        assert!(
-            looked,
-            "{at}: slot {i} (backup: {}) un-ejected by a pick that did not look at its tier",
-            s.backup
-        );
-        ended.push(i);
-    }
-    for &i in &ended {
-        if !before.slots[i].backup {
-            model.uneject(i, now);
-        }
-    }
-    // without the spill, the backup tier's view is made after the primary pick (and its
-    // un-ejections)
-    let panic_backup = model.panic();
-    let backup = pickable(true, panic_backup);
-    for &i in &ended {
-        if before.slots[i].backup {
-            model.uneject(i, now);
-        }
-    }
-
-    // In the spill, when neither a healthy backup nor any primary can take the pick, an
-    // ejected backup is picked in panic: below the panic threshold every backend that is up
-    // is eligible again, in either tier.
-    let panic_backups = pickable(true, true);
-    let allowed = match (spill, calm_backup.is_empty(), primary.is_empty()) {
-        (true, false, _) => &calm_backup,
-        (true, true, false) | (false, _, false) => &primary,
-        (true, true, true) => &panic_backups,
-        (false, _, true) => &backup,
-    };
+    let (allowed, looked) = before.allowed(now);
+    // a picked backend was judged by the view it came from: its ejection, if expired, ended
+    read_back_ends(
+        pool,
+        before,
+        model,
+        &looked,
+        got.map(|id| id.index()),
+        now,
+        at,
+    );
+    let views: Vec<(Tier, Vec<usize>)> = before
+        .tiers()
+        .into_iter()
+        .map(|t| (t, before.candidates(t, now)))
+        .collect();
     match got {
         None => assert!(
             allowed.is_empty(),
-            "{at}: None although {allowed:?} are eligible (primary {primary:?}, backup {backup:?}, panic {panic_start}/{panic_backup}) in {:?}",
+            "{at}: None although {allowed:?} are eligible (views {views:?}, panic {}) in {:?}",
+            before.panic(),
             before.slots
         ),
         Some(id) => {
             let i = id.index();
             assert!(
                 allowed.contains(&i),
-                "{at}: picked slot {i}, allowed {allowed:?} (primary {primary:?}, backup {backup:?}, panic {panic_start}/{panic_backup}) in {:?}",
+                "{at}: picked slot {i}, allowed {allowed:?} (views {views:?}, panic {}) in {:?}",
+                before.panic(),
                 before.slots
             );
             assert_eq!(
@@ -131,24 +110,56 @@ pub(super) fn check_pick<const N: usize>(
     }
 }
 
+/// `Pool::is_eligible(index, now_us)` exactly, and the ejections it ended.
+pub(super) fn check_eligible<const N: usize>(
+    pool: &Pool<N>,
+    model: &mut Model,
+    index: usize,
+    now_us: u64,
+    at: &str,
+) {
+    let now = tick(now_us);
+    let before = model.clone();
+    let (want, looked) = before.eligible(index, now);
+    let got = pool.is_eligible(index, now_us);
+    assert_eq!(
+        got, want,
+        "{at}: is_eligible({index}) (views {looked:?}) in {:?}",
+        before.slots
+    );
+    read_back_ends(pool, &before, model, &looked, Some(index), now, at);
+}
+
 /// Everything the pool shows agrees with the model.
+///
+/// Eligibility of every slot (and of index `N`, out of range) is asked only where the call
+/// can end no ejection (no expired one in a tier it looks at): elsewhere asking would end
+/// ejections that the scenario's picks are meant to end lazily. `Op::IsEligible` asks
+/// anywhere.
 pub(super) fn compare<const N: usize>(
     pool: &Pool<N>,
     model: &Model,
     ids: &[BackendId],
     at: &Fail<'_>,
 ) {
+    let now = tick(at.now_us);
+    for index in 0..=N {
+        let (want, looked) = model.eligible(index, now);
+        if model.may_end(&looked, now).is_empty() {
+            assert_eq!(
+                pool.is_eligible(index, at.now_us),
+                want,
+                "{at}: eligibility of slot {index} (views {looked:?}) in {:?}",
+                model.slots
+            );
+        }
+    }
     let mut live = Vec::new();
     for (i, s) in model.slots.iter().enumerate() {
         assert_eq!(
             pool.in_flight_at(i),
             s.in_flight,
             "{at}: in-flight of slot {i}"
-        );
-        assert_eq!(
-            pool.is_eligible(i),
-            s.eligible_flagged(),
-            "{at}: eligibility of slot {i}: {s:?}"
         );
         let id = pool.id_at(i);
         if !s.live() {
@@ -189,6 +200,7 @@ pub(super) fn compare<const N: usize>(
             ),
             "{at}: info of slot {i} (weight, health, in_flight, cap, streak, ejected, backup)"
         );
+        assert_eq!(pool.share(id), Ok(s.share), "{at}: share of slot {i}");
         match (info.latency_us, s.samples) {
             (None, None) => {}
             (Some(est), Some((lo, hi))) => assert!(
@@ -205,6 +217,11 @@ pub(super) fn compare<const N: usize>(
                 Err(BackendError::Stale),
                 "{at}: stale {id:?}"
             );
+            assert_eq!(
+                pool.share(id),
+                Err(BackendError::Stale),
+                "{at}: stale {id:?}"
+            );
         }
     }
     assert_eq!(pool.len(), live.len(), "{at}: len");
@@ -214,10 +231,18 @@ pub(super) fn compare<const N: usize>(
         model.total_weight(),
         "{at}: total weight"
     );
+    // `Ids` is a slice of what is left and an exact-size iterator
+    let mut listed = pool.ids();
+    assert_eq!(&*listed, &live[..], "{at}: ids as a slice");
+    assert_eq!(listed.len(), live.len(), "{at}: ids' length");
+    if let Some(first) = listed.next() {
+        assert_eq!(first, live[0], "{at}: first id");
+        assert_eq!(&*listed, &live[1..], "{at}: ids left after one");
+    }
     assert_eq!(
-        pool.ids().iter().copied().collect::<Vec<_>>(),
-        live,
-        "{at}: ids"
+        listed.collect::<Vec<_>>(),
+        live.get(1..).unwrap_or(&[]),
+        "{at}: ids as an iterator"
     );
     assert_eq!(
         pool.ejected_count() as u64,

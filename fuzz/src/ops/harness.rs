@@ -2,17 +2,18 @@
 //! method applies its op to both, checks the pool's answer against the model's, and
 //! [`Harness::step`] compares everything the pool shows after it.
 
+use core::num::NonZeroU32;
 use core::time::Duration;
 use std::format;
 use std::vec::Vec;
 
 use tinylb::strategy::STRATEGY_NAMES;
 use tinylb::{
-    Backend, BackendError, BackendId, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select,
-    SelectExt, Strategy,
+    Backend, BackendError, BackendId, FULL_SHARE, Health, Lease, MAX_WEIGHT, Outcome, Pool,
+    Request, Select, SelectExt, Strategy,
 };
 
-use super::check::{Fail, check_pick, compare};
+use super::check::{Fail, check_eligible, check_pick, compare};
 use super::model::{Model, tick};
 use super::{Op, PickReq, Scenario, TABLE};
 use crate::splitmix::SplitMix;
@@ -67,11 +68,13 @@ impl<'p, const N: usize> Harness<'p, N> {
                 weight,
                 health,
                 backup,
-            } => self.add(&at, weight, health, backup),
+                cap,
+            } => self.add(&at, weight, health, backup, cap),
             Op::Remove(r) => self.remove(&at, r),
             Op::SetWeight(r, w) => self.set_weight(&at, r, w),
             Op::SetHealth(r, h) => self.set_health(&at, r, h),
             Op::SetCap(r, cap) => self.set_cap(&at, r, cap),
+            Op::SetShare(r, share) => self.set_share(&at, r, share),
             Op::SetBackup(r, b) => self.set_backup(&at, r, b),
             Op::Pick(p) => self.pick(&at, p, false),
             Op::Lease(p) => self.pick(&at, p, true),
@@ -82,6 +85,16 @@ impl<'p, const N: usize> Harness<'p, N> {
                 latency_us,
             } => self.finish(lease, success, latency_us),
             Op::Drop(r) => self.drop_lease(r),
+            Op::IsEligible(r) => {
+                let index = r as usize % (N + 1);
+                check_eligible(
+                    self.pool,
+                    &mut self.model,
+                    index,
+                    self.now_us,
+                    &format!("{at}"),
+                );
+            }
             Op::Advance(d) => self.now_us = self.now_us.saturating_add(d),
             Op::Rewind(d) => self.now_us = self.now_us.saturating_sub(d),
         }
@@ -93,16 +106,21 @@ impl<'p, const N: usize> Harness<'p, N> {
         (!self.ids.is_empty()).then(|| self.ids[r as usize % self.ids.len()])
     }
 
-    fn add(&mut self, at: &Fail<'_>, weight: u32, health: Health, backup: bool) {
-        let health = if backup { Health::Up } else { health };
-        let got = if backup {
-            self.pool.add_backend(Backend::new(weight).backup())
-        } else if health == Health::Up {
+    fn add(
+        &mut self,
+        at: &Fail<'_>,
+        weight: u32,
+        health: Health,
+        backup: bool,
+        cap: Option<NonZeroU32>,
+    ) {
+        let got = if health == Health::Up && !backup && cap.is_none() {
             self.pool.add(weight)
         } else {
-            self.pool.add_backend(Backend::new(weight).health(health))
+            let b = Backend::new(weight).health(health).cap(cap);
+            self.pool.add_backend(if backup { b.backup() } else { b })
         };
-        match (got, self.model.add(weight, health, backup)) {
+        match (got, self.model.add(weight, health, backup, cap)) {
             (Ok(id), Ok((i, g))) => {
                 assert_eq!((id.index(), id.generation()), (i, g), "{at}: new id");
                 if self.ids.len() == MAX_IDS {
@@ -149,18 +167,29 @@ impl<'p, const N: usize> Harness<'p, N> {
         }
     }
 
-    fn set_cap(&mut self, at: &Fail<'_>, r: u8, cap: Option<u32>) {
+    fn set_cap(&mut self, at: &Fail<'_>, r: u8, cap: Option<NonZeroU32>) {
         let Some(id) = self.id_ref(r) else { return };
-        let want = if cap == Some(0) {
-            Err(BackendError::ZeroCap)
-        } else {
-            self.model.resolve(id)
-        };
+        // every cap is valid (at or above MAX_IN_FLIGHT it reads back as none); the pin a
+        // single thread takes is never contended, so no `Busy`
+        let want = self.model.resolve(id);
         let got = self.pool.set_cap(id, cap);
         assert_eq!(got, want.map(|_| ()), "{at}: set_cap {id:?}");
         if let Ok(i) = want {
-            // u32::MAX is the crate's "no cap" and reads back as None
-            self.model.slots[i].cap = cap.filter(|&c| c != u32::MAX);
+            self.model.set_cap(i, cap);
+        }
+    }
+
+    fn set_share(&mut self, at: &Fail<'_>, r: u8, share: u32) {
+        let Some(id) = self.id_ref(r) else { return };
+        let want = if share > FULL_SHARE {
+            Err(BackendError::ShareTooLarge)
+        } else {
+            self.model.resolve(id)
+        };
+        let got = self.pool.set_share(id, share);
+        assert_eq!(got, want.map(|_| ()), "{at}: set_share {id:?} {share}");
+        if let Ok(i) = want {
+            self.model.set_share(i, share);
         }
     }
 
@@ -277,6 +306,6 @@ impl<'p, const N: usize> Harness<'p, N> {
         assert_eq!(pool.total_weight(), 0);
         assert_eq!(pool.ejected_count(), 0);
         assert!(!pool.in_panic());
-        assert!(pool.ids().is_empty());
+        assert!(pool.ids().next().is_none());
     }
 }

@@ -1,28 +1,37 @@
 //! (a) Operation sequences against a plain reference model.
 //!
 //! A [`Scenario`] is a pool size, a pool [`Config`], a start time and a list of [`Op`]s: add
-//! (any tier and health), remove, re-weight, mark up/down/draining, cap, move between tiers,
-//! pick with a strategy chosen by name, lease through a strategy, lease a backend by id,
-//! finish, drop, and move the caller's clock forwards or backwards. Scenarios are built from
+//! (any tier, health and cap), remove, re-weight, mark up/down/draining, cap, share, move
+//! between tiers, pick with a strategy chosen by name, lease through a strategy, lease a
+//! backend by id, finish, drop, ask `is_eligible`, and move the caller's clock forwards or
+//! backwards. Scenarios are built from
 //! the fuzzer's bytes by `arbitrary` (derived; the few `with` functions below only steer
 //! numbers towards the edges that matter). [`run`] applies each op to a real [`Pool`] and to
 //! [`model::Model`], a plain (non-atomic, single-threaded) restatement of the documented
 //! behaviour, and after every op checks that they agree on everything the pool shows
 //! (`check.rs`): each slot's in-flight count, eligibility and id; each backend's info
 //! (weight, health, cap, in-flight, failure streak, ejected, backup, and the latency
-//! estimate lying between the samples it came from); `len`, `total_weight`, `ids`,
-//! `ejected_count`, `in_panic`; `Err(Stale)` for every id of a removed backend.
+//! estimate lying between the samples it came from) and share; `len`, `total_weight`, `ids`
+//! (as a slice and as an iterator), `ejected_count`, `in_panic`; `Err(Stale)` for every id
+//! of a removed backend.
 //!
-//! Picks are checked against what the strategy *may* return, not against one answer: a
-//! backend that is eligible (in the pool, up, weight above zero, below its cap, not ejected
-//! unless the pool is in panic or the ejection's time is up), from the primary tier whenever
-//! any primary backend is eligible; and `None` exactly when nothing is eligible. Configuration
-//! calls must return exactly the documented error.
+//! Eligibility is what a pick means: a backend is a *candidate* of a tier's view if it is in
+//! the pool, in that tier, up, weighted, with a share above zero, below its cap, and not
+//! ejected (unless the view is in panic, or the ejection's time is up). `Pool::pick` looks at
+//! the views in order (primaries, then backups; in panic with a backup tier: backups that
+//! are not ejected, then primaries with ejected ones back in, then every backup) and stops at
+//! the first with a candidate. A pick must return a candidate of that view, and `None`
+//! exactly when no view has one; `is_eligible(i, now)` must be `true` exactly when `i` is a
+//! candidate of that view. Configuration calls must return exactly the documented error.
 //!
 //! The model knows nothing of how the pool stores state. Two things it cannot know in
-//! advance, and reads back instead: an ejection whose time is up ends lazily, when some pick
-//! first looks at the backend (the model checks that it ended only when it was allowed to);
-//! and which eligible backend a strategy chose.
+//! advance, and reads back instead: an ejection whose time is up ends lazily, when a view
+//! first looks at the backend (the model checks that it ended only when it was allowed to:
+//! expired, up, weighted, in a view the call looked at; and that it did end where it must:
+//! a backend picked, or the one `is_eligible` was asked about); and which candidate a
+//! strategy chose. Because `is_eligible` ends ejections too, the check after every step asks
+//! it only where it cannot (so that lazy ends stay the picks' business); `Op::IsEligible`
+//! asks it anywhere.
 //!
 //! Layout: this file holds the input types and the driver; `harness.rs` one method per
 //! operation; `model.rs` the reference model; `check.rs` the comparisons.
@@ -33,10 +42,11 @@ mod check;
 mod harness;
 mod model;
 
+use core::num::NonZeroU32;
 use std::vec::Vec;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
-use tinylb::{Config, Ejection, Health, MAX_WEIGHT, Pool, SlowStart};
+use tinylb::{Config, Ejection, FULL_SHARE, Health, MAX_IN_FLIGHT, MAX_WEIGHT, Pool, SlowStart};
 
 use harness::Harness;
 
@@ -51,16 +61,20 @@ pub const MAX_OPS: usize = 400;
 /// ids (or leases) known so far, so every number means something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
 pub enum Op {
-    /// `add` (up, primary), `add_with(weight, health)` (primary), or `add_backup` (up).
+    /// `add(weight)` when up, primary and uncapped, else
+    /// `add_backend(Backend::new(weight).health(..).cap(..))`, `.backup()` for a backup.
     Add {
         /// Weight, often out of range.
         #[arbitrary(with = weight)]
         weight: u32,
-        /// Initial health (ignored for a backup: `add_backup` adds it up).
+        /// Initial health.
         #[arbitrary(with = health)]
         health: Health,
-        /// Through `add_backup`.
+        /// In the backup tier.
         backup: bool,
+        /// Initial in-flight cap.
+        #[arbitrary(with = cap)]
+        cap: Option<NonZeroU32>,
     },
     /// `remove` of a known id (perhaps a stale one).
     Remove(u8),
@@ -69,7 +83,9 @@ pub enum Op {
     /// `set_health`.
     SetHealth(u8, #[arbitrary(with = health)] Health),
     /// `set_cap`.
-    SetCap(u8, #[arbitrary(with = cap)] Option<u32>),
+    SetCap(u8, #[arbitrary(with = cap)] Option<NonZeroU32>),
+    /// `set_share` (Q16), often out of range.
+    SetShare(u8, #[arbitrary(with = share)] u32),
     /// `set_backup`.
     SetBackup(u8, bool),
     /// `select` with the strategy of row `strategy % len` of `STRATEGY_NAMES`.
@@ -90,6 +106,9 @@ pub enum Op {
     },
     /// Drops a held lease.
     Drop(u8),
+    /// `is_eligible` at the scenario's clock, of slot `index % (N + 1)` (so `N`, out of
+    /// range, too), in any state: the result exactly, and the ejections it ends.
+    IsEligible(u8),
     /// Moves the clock forwards by this many µs.
     Advance(#[arbitrary(with = advance)] u64),
     /// Moves the clock backwards by this many µs (saturating at 0).
@@ -156,13 +175,30 @@ fn weight(u: &mut Unstructured<'_>) -> Result<u32> {
     })
 }
 
-/// No cap, the refused `Some(0)`, anything, or (most often) a cap of 1 to 4.
-fn cap(u: &mut Unstructured<'_>) -> Result<Option<u32>> {
-    Ok(match u.int_in_range(0..=5u8)? {
-        0 => None,
-        1 => Some(0),
-        2 => Some(u.arbitrary()?),
-        _ => Some(u.int_in_range(1..=4)?),
+/// No cap, the edges of `MAX_IN_FLIGHT` (a cap at or above it reads back as none), anything,
+/// or (most often) a cap of 1 to 4.
+fn cap(u: &mut Unstructured<'_>) -> Result<Option<NonZeroU32>> {
+    let c = match u.int_in_range(0..=7u8)? {
+        0 => return Ok(None),
+        1 => MAX_IN_FLIGHT - 1 + u.int_in_range(0..=2)?,
+        2 => u32::MAX,
+        3 => u.arbitrary()?,
+        _ => u.int_in_range(1..=4)?,
+    };
+    Ok(NonZeroU32::new(c))
+}
+
+/// 0 (out of every pick), a share small enough to round a weight down to 1, half, the
+/// full share and one past it, anything, or (most often) the full share.
+fn share(u: &mut Unstructured<'_>) -> Result<u32> {
+    Ok(match u.int_in_range(0..=9u8)? {
+        0 | 1 => 0,
+        2 => u.int_in_range(1..=4)?,
+        3 => FULL_SHARE / 2,
+        4 => FULL_SHARE + 1,
+        5 => u.arbitrary()?,
+        6 => u.int_in_range(0..=FULL_SHARE)?,
+        _ => FULL_SHARE,
     })
 }
 

@@ -3,7 +3,12 @@
 
 use std::vec::Vec;
 
-use tinylb::{BackendError, BackendId, Config, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
+use core::num::NonZeroU32;
+
+use tinylb::{
+    BackendError, BackendId, Config, FULL_SHARE, Health, MAX_IN_FLIGHT, MAX_TOTAL_WEIGHT,
+    MAX_WEIGHT,
+};
 
 /// The wrapping millisecond tick the crate documents (`now_us / 1000`, 32 bits).
 pub(super) fn tick(now_us: u64) -> u32 {
@@ -35,7 +40,10 @@ pub(super) struct SlotModel {
     pub(super) generation: u32,
     pub(super) weight: u32,
     pub(super) backup: bool,
-    pub(super) cap: Option<u32>,
+    /// The cap as it reads back (one at or above `MAX_IN_FLIGHT` is none).
+    pub(super) cap: Option<NonZeroU32>,
+    /// Share of the weight, Q16.
+    pub(super) share: u32,
     pub(super) in_flight: u32,
     pub(super) streak: u32,
     pub(super) ejected: bool,
@@ -57,6 +65,7 @@ impl SlotModel {
             weight: 0,
             backup: false,
             cap: None,
+            share: FULL_SHARE,
             in_flight: 0,
             streak: 0,
             ejected: false,
@@ -75,25 +84,34 @@ impl SlotModel {
         self.state == State::Live(Health::Up)
     }
 
+    /// One more lease fits: below the cap, and below `MAX_IN_FLIGHT` (the most leases a
+    /// backend can have out).
     pub(super) fn has_room(&self) -> bool {
-        self.cap.is_none_or(|c| self.in_flight < c)
+        self.in_flight < MAX_IN_FLIGHT && self.cap.is_none_or(|c| self.in_flight < c.get())
     }
 
-    /// What `Pool::is_eligible` documents: up, weight above zero, below its cap, not
-    /// ejected (tier, panic and the end of an ejection aside).
-    pub(super) fn eligible_flagged(&self) -> bool {
-        self.up() && self.weight > 0 && self.has_room() && !self.ejected
+    /// An ejection whose time is up at tick `now` and that a view of its tier ends when it
+    /// looks (up and weighted: a view judges nothing else further).
+    pub(super) fn expired(&self, now: u32) -> bool {
+        self.ejected && self.up() && self.weight > 0 && reached(now, self.until)
     }
 
-    /// Pickable by a strategy in tier `backup` at tick `now`, in or out of panic.
+    /// A candidate of the view of tier `backup` at tick `now`, in or out of panic: up, in
+    /// the tier, weighted, a share above zero, below its cap, and not ejected unless the
+    /// view is in panic or the ejection's time is up.
     pub(super) fn pickable(&self, backup: bool, now: u32, panic: bool) -> bool {
         self.up()
             && self.backup == backup
             && self.weight > 0
+            && self.share > 0
             && self.has_room()
             && (!self.ejected || panic || reached(now, self.until))
     }
 }
+
+/// One view a pick looks at: the tier (`true`: backups) and whether ejected backends are
+/// candidates again (panic).
+pub(super) type Tier = (bool, bool);
 
 /// The reference model of one pool.
 #[derive(Debug, Clone)]
@@ -139,7 +157,7 @@ impl Model {
     }
 
     /// Is `id` the backend now in its slot? `Ok(slot)` or the documented error.
-    pub(super) fn resolve(&self, id: BackendId) -> Result<usize, Error> {
+    pub(super) fn resolve(&self, id: BackendId) -> Result<usize, BackendError> {
         let s = self
             .slots
             .get(id.index())
@@ -156,7 +174,8 @@ impl Model {
         weight: u32,
         health: Health,
         backup: bool,
-    ) -> Result<(usize, u32), Error> {
+        cap: Option<NonZeroU32>,
+    ) -> Result<(usize, u32), BackendError> {
         if weight > MAX_WEIGHT {
             return Err(BackendError::WeightTooLarge);
         }
@@ -177,6 +196,7 @@ impl Model {
             generation,
             weight,
             backup,
+            cap: read_back(cap),
             ..SlotModel::new()
         };
         Ok((i, generation))
@@ -191,7 +211,7 @@ impl Model {
         s.backup = false;
     }
 
-    pub(super) fn set_weight(&mut self, i: usize, weight: u32) -> Result<(), Error> {
+    pub(super) fn set_weight(&mut self, i: usize, weight: u32) -> Result<(), BackendError> {
         let old = self.slots[i].weight as u64;
         if self.total_weight() - old + weight as u64 > MAX_TOTAL_WEIGHT as u64 {
             return Err(BackendError::WeightOverflow);
@@ -213,13 +233,71 @@ impl Model {
         }
     }
 
+    pub(super) fn set_cap(&mut self, i: usize, cap: Option<NonZeroU32>) {
+        self.slots[i].cap = read_back(cap);
+    }
+
+    pub(super) fn set_share(&mut self, i: usize, share: u32) {
+        self.slots[i].share = share;
+    }
+
+    /// The views a pick looks at, in order, with the panic state fixed when it starts:
+    /// primaries, then (if the pool has a backup tier) backups; in panic with a backup tier,
+    /// backups out of panic, then primaries in panic, then backups in panic.
+    pub(super) fn tiers(&self) -> Vec<Tier> {
+        let panic = self.panic();
+        match (panic, self.has_backups()) {
+            (true, true) => vec![(true, false), (false, true), (true, true)],
+            (_, true) => vec![(false, panic), (true, panic)],
+            (_, false) => vec![(false, panic)],
+        }
+    }
+
+    /// The candidates of one view at tick `now`.
+    pub(super) fn candidates(&self, (backup, panic): Tier, now: u32) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|&i| self.slots[i].pickable(backup, now, panic))
+            .collect()
+    }
+
+    /// What a pick at tick `now` may return (the candidates of the first view that has any;
+    /// empty: it must return `None`), and the views it looks at to find out.
+    pub(super) fn allowed(&self, now: u32) -> (Vec<usize>, Vec<Tier>) {
+        let mut looked = Vec::new();
+        for t in self.tiers() {
+            looked.push(t);
+            let c = self.candidates(t, now);
+            if !c.is_empty() {
+                return (c, looked);
+            }
+        }
+        (Vec::new(), looked)
+    }
+
+    /// `Pool::is_eligible(index, now)`: `index` is a candidate of the first view that has
+    /// any. With the views looked at (as a pick, it stops at that view).
+    pub(super) fn eligible(&self, index: usize, now: u32) -> (bool, Vec<Tier>) {
+        let (allowed, looked) = self.allowed(now);
+        (allowed.contains(&index), looked)
+    }
+
+    /// Slots whose ejection a call looking at the views `looked` at tick `now` may end.
+    pub(super) fn may_end(&self, looked: &[Tier], now: u32) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|&i| {
+                let s = &self.slots[i];
+                s.expired(now) && looked.iter().any(|&(backup, _)| backup == s.backup)
+            })
+            .collect()
+    }
+
     /// `true` if the pool has a backup tier (backups of any health).
     pub(super) fn has_backups(&self) -> bool {
         self.slots.iter().any(|s| s.live() && s.backup)
     }
 
-    /// `Lease::acquire`: the backend is current, up, weighted and below its cap (ejection
-    /// and tier are the strategy's business).
+    /// `Lease::acquire`: the backend is current, up, weighted and below its cap (ejection,
+    /// tier and share are the strategy's business).
     pub(super) fn can_acquire(&self, id: BackendId) -> bool {
         self.resolve(id).is_ok_and(|i| {
             let s = &self.slots[i];
@@ -277,7 +355,8 @@ impl Model {
         if let Some(r) = s.returned {
             times = times.saturating_sub(elapsed(now, r) / ej.base_ms);
         }
-        let times = times.saturating_add(1);
+        // the multiplier lives below the claim bit (2^31)
+        let times = times.saturating_add(1).min(i32::MAX as u32);
         let duration = (ej.base_ms as u64 * times as u64).min(ej.max_ms as u64) as u32;
         s.ejected = true;
         s.ejections = times;
@@ -292,4 +371,9 @@ impl Model {
         // the crate stamps return times as odd ticks (0 means "never")
         s.returned = Some(now | 1);
     }
+}
+
+/// A cap as the pool reads it back: one at or above `MAX_IN_FLIGHT` is the same as none.
+pub(super) fn read_back(cap: Option<NonZeroU32>) -> Option<NonZeroU32> {
+    cap.filter(|c| c.get() < MAX_IN_FLIGHT)
 }
