@@ -227,10 +227,10 @@ fn worker(sh: &Shared, t: usize, deadline: Instant) {
             sh.stop.store(true, SeqCst);
             break;
         }
-        let now = sh.now_us.fetch_add(rng.below(300), SeqCst);
-        let strategy = &sh.strategies[rng.below(sh.strategies.len() as u64) as usize];
-        let mut req = Request::new().with_now_us(now).with_key(rng.below(64));
-        match rng.below(100) {
+        let now = sh.now_us.fetch_add(rng.next_below(300), SeqCst);
+        let strategy = &sh.strategies[rng.next_below(sh.strategies.len() as u64) as usize];
+        let mut req = Request::new().with_now_us(now).with_key(rng.next_below(64));
+        match rng.next_below(100) {
             // pick only
             0..=29 => {
                 let before = sh.versions();
@@ -268,10 +268,10 @@ fn worker(sh: &Shared, t: usize, deadline: Instant) {
                 if held.is_empty() {
                     continue;
                 }
-                let h = held.swap_remove(rng.below(held.len() as u64) as usize);
+                let h = held.swap_remove(rng.next_below(held.len() as u64) as usize);
                 sh.held[h.index].fetch_sub(1, SeqCst);
-                let latency = 50 + rng.below(5_000);
-                let outcome = if rng.below(3) == 0 {
+                let latency = 50 + rng.next_below(5_000);
+                let outcome = if rng.next_below(3) == 0 {
                     Outcome::failure_after(Duration::from_micros(latency)).at_us(now)
                 } else {
                     Outcome::success_after(Duration::from_micros(latency)).at_us(now)
@@ -283,7 +283,7 @@ fn worker(sh: &Shared, t: usize, deadline: Instant) {
                 if held.is_empty() {
                     continue;
                 }
-                let h = held.swap_remove(rng.below(held.len() as u64) as usize);
+                let h = held.swap_remove(rng.next_below(held.len() as u64) as usize);
                 sh.held[h.index].fetch_sub(1, SeqCst);
                 drop(h.lease);
             }
@@ -291,7 +291,7 @@ fn worker(sh: &Shared, t: usize, deadline: Instant) {
             75..=84 if t == 0 => membership(sh, &mut rng),
             // configuration calls on an owned slot
             _ => {
-                let i = owned[rng.below(owned.len() as u64) as usize];
+                let i = owned[rng.next_below(owned.len() as u64) as usize];
                 configure(sh, i, &mut rng);
             }
         }
@@ -311,7 +311,7 @@ fn worker(sh: &Shared, t: usize, deadline: Instant) {
 /// let every thread add and remove here.
 fn membership(sh: &Shared, rng: &mut SplitMix) {
     let pool = &sh.pool;
-    let i = rng.below(N as u64) as usize;
+    let i = rng.next_below(N as u64) as usize;
     if sh.shadow(i).member {
         sh.lock(i);
         let cur = sh.shadow(i);
@@ -333,9 +333,9 @@ fn membership(sh: &Shared, rng: &mut SplitMix) {
     for &j in &free {
         sh.lock(j);
     }
-    let weight = 1 + rng.below(5) as u32;
-    let cap = (rng.below(2) == 0).then(|| 1 + rng.below(4) as u32);
-    let backup = rng.below(5) == 0;
+    let weight = 1 + rng.next_below(5) as u32;
+    let cap = (rng.next_below(2) == 0).then(|| 1 + rng.next_below(4) as u32);
+    let backup = rng.next_below(5) == 0;
     // Down first: no lease can be taken before the cap is in place
     let added = pool.add_backend(Backend::new(weight).health(Health::Down));
     let mut shadows: Vec<Shadow> = free.iter().map(|&j| sh.shadow(j)).collect();
@@ -376,14 +376,14 @@ fn configure(sh: &Shared, i: usize, rng: &mut SplitMix) {
     }
     let id = pool.id_at(i).expect("a member has an id");
     assert_eq!(id.generation(), cur.generation, "slot {i}");
-    let next = match rng.below(8) {
+    let next = match rng.next_below(8) {
         0..=2 => {
-            let weight = rng.below(6) as u32;
+            let weight = rng.next_below(6) as u32;
             pool.set_weight(id, weight).unwrap();
             Shadow { weight, ..cur }
         }
         3..=5 => {
-            let health = match rng.below(3) {
+            let health = match rng.next_below(3) {
                 0 => Health::Up,
                 1 => Health::Down,
                 _ => Health::Draining,
@@ -392,14 +392,14 @@ fn configure(sh: &Shared, i: usize, rng: &mut SplitMix) {
             Shadow { health, ..cur }
         }
         6 => {
-            let backup = rng.below(2) == 0;
+            let backup = rng.next_below(2) == 0;
             pool.set_backup(id, backup).unwrap();
             Shadow { backup, ..cur }
         }
         _ => {
             // raise the cap (or lift it)
             let cap = match cur.cap {
-                Some(c) if c < 100 && rng.below(4) != 0 => Some(c + 1),
+                Some(c) if c < 100 && rng.next_below(4) != 0 => Some(c + 1),
                 _ => None,
             };
             pool.set_cap(id, cap.and_then(NonZeroU32::new)).unwrap();

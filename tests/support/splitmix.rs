@@ -26,7 +26,7 @@ impl SplitMix {
     /// A draw in `0..n` (`n > 0`) by remainder: slightly biased, fine for choosing what a
     /// test does next, not for measuring shares.
     #[allow(dead_code)]
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub fn next_below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
