@@ -15,7 +15,7 @@ mod config;
 #[path = "../fuzz/src/ops/mod.rs"]
 mod ops;
 #[path = "support/splitmix.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code)]
 mod splitmix;
 
 use core::mem::discriminant;

@@ -44,7 +44,7 @@ fn pool<const N: usize>() -> Pool<N> {
             .expect("a fresh backend is eligible")
             .finish(
                 Outcome::success_after(Duration::from_micros(1_000 + 100 * i as u64))
-                    .with_now_us(1_000_000),
+                    .at_us(1_000_000),
             );
     }
     pool

@@ -41,11 +41,9 @@
 
 mod fleet;
 mod load;
-mod svg;
-// the shared test RNG; its items are `pub` for the tests that include it
-#[allow(unreachable_pub)]
 #[path = "../../tests/support/splitmix.rs"]
 mod splitmix;
+mod svg;
 
 use std::time::Instant;
 
@@ -249,7 +247,7 @@ fn churn_table(f: &Fleet) {
         };
         let cell = |after: &Fleet, min: u32| {
             let (o, c) = moved(&before, &after.all(mode));
-            format!("{o} / {c} [{min}]")
+            format!("{o} / {c} (min {min})")
         };
         println!(
             "| {} | {} | {} | {} | {} |",

@@ -69,7 +69,6 @@ mod engine;
 mod report;
 mod scenario;
 #[path = "../../tests/support/splitmix.rs"]
-#[allow(unreachable_pub)]
 mod splitmix;
 mod svg;
 

@@ -5,7 +5,7 @@
 //! replay any input on stable Rust (and under miri).
 
 #[path = "../../tests/support/splitmix.rs"]
-#[allow(dead_code, unreachable_pub, clippy::should_implement_trait)]
+#[allow(dead_code, clippy::should_implement_trait)]
 pub mod splitmix;
 
 pub mod config;

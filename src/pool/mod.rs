@@ -71,7 +71,7 @@ pub enum Health {
 
 /// A backend's identity: its slot index and the slot's generation when it was added.
 ///
-/// Ids are handed out by [`Pool::add`], by strategies and by [`Candidate::id`]; you cannot
+/// Ids are handed out by [`Pool::add`] and by strategies ([`Pool::pick`]); you cannot
 /// make one up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
