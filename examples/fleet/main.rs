@@ -221,7 +221,7 @@ fn load_table(f: &Fleet, all: &[(Mode, Vec<Members>)], requests: u32) -> Vec<(Mo
 fn churn_table(f: &Fleet) {
     let (p, b, k) = (f.proxies(), f.backends.len() as u32, f.k);
     println!(
-        "## Churn: connections opened / closed by one membership change (minimum opened in brackets)\n"
+        "## Churn: connections opened / closed by one membership change (minimum opened in parentheses)\n"
     );
     println!("| mode | backend removed | backend added | proxy added | 10 proxies restarted |");
     println!("|---|---:|---:|---:|---:|");
