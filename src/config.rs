@@ -17,8 +17,10 @@ pub const DEFAULT_HALF_LIFE_MS: u32 = 5_000;
 /// ```
 ///
 /// Envoy's curve, with an integer `aggression` (1 is linear, HAProxy's ramp; 2 rises like a
-/// square root, faster at first). The root is computed exactly in integers by bisection and
-/// rounded down to a multiple of 2^-16. The window
+/// square root, faster at first). The elapsed fraction `t / window_ms` is taken in Q16
+/// (rounded down to a multiple of 2^-16), its root is computed exactly in integers by
+/// bisection and rounded down to a multiple of 2^-16, and the weight is rounded down: the
+/// result is within `1 + w / 2^16` of the curve at that fraction. The window
 /// starts at the first pick that sees the backend after the change (the crate has no clock:
 /// that pick's [`Request::with_now_us`](crate::Request::with_now_us) is the start, rounded up to an odd
 /// millisecond), and ends by itself.

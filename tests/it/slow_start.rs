@@ -72,11 +72,22 @@ fn model(ss: SlowStart, w: u32, t: u64) -> u32 {
     e.max(1)
 }
 
-/// The curve in floating point.
+/// The curve in floating point, at the fraction of the window the crate works with: `t /
+/// window` in Q16, truncated (the documented time resolution of the ramp).
 fn formula(ss: SlowStart, w: u32, t: u64) -> f64 {
-    let frac = (t as f64 / ss.window_ms as f64).min(1.0);
+    let x = ((t << 16) / ss.window_ms as u64).min(1 << 16);
+    let frac = x as f64 / 65536.0;
     let f = (ss.min_weight_percent as f64 / 100.0).max(frac.powf(1.0 / ss.aggression as f64));
     (w as f64 * f).max(1.0)
+}
+
+/// How far the integer weight may sit from [`formula`]: below it by the final rounding down
+/// (under 1) plus the root's rounding down to a multiple of 2^-16 (under `w / 2^16`); above
+/// it by the floor's rounding up to a multiple of 2^-16 (under `w / 2^16`).
+fn within_rounding(want: u32, exact: f64, w: u32) -> bool {
+    let q = w as f64 / 65536.0;
+    let want = want as f64;
+    want <= exact + q + 1e-9 && exact - want < 1.0 + q + 1e-9
 }
 
 // ----- measurement -----
@@ -197,7 +208,8 @@ proptest! {
         // µs within the millisecond do not matter
         let got = measure(&pool, ida, idb, name, a, (start_ms + t) * 1000 + 123);
         prop_assert_eq!(got, Ok(want), "{} at t={} of {}", name, t, ss.window_ms);
-        prop_assert!((want as f64 - formula(ss, a, t)).abs() <= 1.0);
+        let exact = formula(ss, a, t);
+        prop_assert!(within_rounding(want, exact, a), "{} against {}", want, exact);
         if t >= ss.window_ms as u64 {
             prop_assert_eq!(want, a, "full weight at the end");
         }
