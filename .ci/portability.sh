@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Portability (issue 5), sourced by .ci/run after its cross-target builds: it uses .ci/run's
+# Portability, sourced by .ci/run after its cross-target builds: it uses .ci/run's
 # `step NAME CMD...`, so every check below is timed and a failure is collected, not fatal.
 #
 #   - feature combinations of the library on the embedded targets (defmt, critical-section)
@@ -18,7 +18,7 @@ PORT_TARGETS=(thumbv7m-none-eabi thumbv7em-none-eabihf thumbv6m-none-eabi
     riscv32imc-unknown-none-elf wasm32-wasip1)
 PORT_FW_DIR="$PWD/firmware"
 PORT_FW_TARGET="$PORT_FW_DIR/target"
-# the core set's picking code, in bytes of .text (issue 5)
+# the core set's picking code, in bytes of .text
 PORT_CORE_TEXT_BUDGET=4096
 
 port_sudo() {

@@ -1,4 +1,5 @@
-//! Membership and per-backend settings: add, remove, `set_*`, and the read-back calls.
+//! Membership and per-backend settings: add, remove, `set_*` (the read-back calls are in
+//! `read`, the [`Backend`](super::Backend) builder in `backend`).
 //!
 //! Every call here names its backend by [`BackendId`] and applies to that backend or to
 //! nothing: a call that writes more than the config word (`set_cap`, `set_health`) first
@@ -11,71 +12,13 @@ use core::num::NonZeroU32;
 use crate::error::BackendError;
 use crate::sync::Ordering;
 
+use super::backend::state_code;
 use super::word::{
     BACKUP, EJECTED, FULL_SHARE, S_DOWN, S_DRAINING, S_EMPTY, S_REMOVED, S_RESERVED, S_UP, SHARED,
-    WARMING, cap_of, cap_word,
+    WARMING, cap_word,
 };
-use super::{BackendId, BackendInfo, CAS_TRIES, Flight, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
+use super::{Backend, BackendId, CAS_TRIES, Flight, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
 use super::{Pool, Slot, Word};
-
-/// A backend to add, with everything it starts with, so that it appears in the pool in one
-/// atomic step (no window in which it is up but not yet capped, or primary but meant as a
-/// backup).
-///
-/// ```
-/// use core::num::NonZeroU32;
-/// use tinylb::{Backend, Health, Pool};
-/// let pool: Pool<4> = Pool::new();
-/// let id = pool
-///     .add_backend(Backend::new(2).backup().cap(NonZeroU32::new(8)).health(Health::Down))
-///     .unwrap();
-/// let info = pool.info(id).unwrap();
-/// assert!(info.backup && info.health == Health::Down && info.cap == NonZeroU32::new(8));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Backend {
-    weight: u32,
-    health: Health,
-    backup: bool,
-    cap: Option<NonZeroU32>,
-}
-
-impl Backend {
-    /// An up, primary backend of `weight` with no in-flight cap.
-    pub const fn new(weight: u32) -> Self {
-        Backend {
-            weight,
-            health: Health::Up,
-            backup: false,
-            cap: None,
-        }
-    }
-    /// Starts with `health` (for example [`Health::Down`] until a first health check passes).
-    pub const fn health(mut self, health: Health) -> Self {
-        self.health = health;
-        self
-    }
-    /// In the backup tier (nginx and HAProxy `backup`): picked only when no primary backend
-    /// is eligible, by every strategy.
-    pub const fn backup(mut self) -> Self {
-        self.backup = true;
-        self
-    }
-    /// With an in-flight cap (`None`: none).
-    pub const fn cap(mut self, cap: Option<NonZeroU32>) -> Self {
-        self.cap = cap;
-        self
-    }
-}
-
-const fn state_code(health: Health) -> u32 {
-    match health {
-        Health::Up => S_UP,
-        Health::Down => S_DOWN,
-        Health::Draining => S_DRAINING,
-    }
-}
 
 impl<const N: usize> Pool<N> {
     /// Adds an [`Health::Up`] primary backend with the given weight and no in-flight cap:
@@ -365,78 +308,6 @@ impl<const N: usize> Pool<N> {
         })
     }
 
-    /// The backend's share ([`Pool::set_share`]), in Q16.
-    pub fn share(&self, id: BackendId) -> Result<u32, BackendError> {
-        let slot = self.slot_of(id)?;
-        let c = slot.word();
-        self.check(slot, c, id)?;
-        Ok(if c.has(SHARED) {
-            slot.share.load(Ordering::Acquire)
-        } else {
-            FULL_SHARE
-        })
-    }
-
-    /// A copy of the backend's state, or why there is none.
-    pub fn info(&self, id: BackendId) -> Result<BackendInfo, BackendError> {
-        let slot = self.slot_of(id)?;
-        let c = slot.word();
-        self.check(slot, c, id)?;
-        let lat = slot.latency_us.load(Ordering::Relaxed);
-        Ok(BackendInfo {
-            id,
-            weight: c.weight(),
-            health: match c.state() {
-                S_UP => Health::Up,
-                S_DRAINING => Health::Draining,
-                _ => Health::Down,
-            },
-            in_flight: Flight(slot.in_flight.load(Ordering::Acquire)).count(),
-            cap: cap_of(slot.cap.load(Ordering::Relaxed)),
-            latency_us: if lat == 0 { None } else { Some(lat) },
-            failure_streak: slot.failure_streak.load(Ordering::Relaxed),
-            ejected: c.has(EJECTED),
-            backup: c.has(BACKUP),
-        })
-    }
-
-    /// The id of the backend now at `index`, if the slot holds one.
-    pub fn id_at(&self, index: usize) -> Option<BackendId> {
-        let slot = self.slots.get(index)?;
-        let generation = slot.generation();
-        let c = Word(slot.config.load(Ordering::SeqCst));
-        // occupied, and the same occupant as the generation we read: a removal (and reuse)
-        // moves the generation on, a weight or health change does not
-        if !c.occupied() || !c.of_generation(generation) || slot.generation() != generation {
-            return None;
-        }
-        Some(BackendId::new(index as u32, generation))
-    }
-
-    /// Ids of all backends in the pool, in slot order (each read as [`Pool::id_at`] reads
-    /// it): an iterator that is also a slice, kept on the stack (`8·N` bytes).
-    pub fn ids(&self) -> Ids<N> {
-        let mut out = Ids {
-            ids: [BackendId::new(0, 0); N],
-            front: 0,
-            len: 0,
-        };
-        for i in 0..N {
-            if let Some(id) = self.id_at(i)
-                && let Some(dst) = out.ids.get_mut(out.len)
-            {
-                *dst = id;
-                out.len += 1;
-            }
-        }
-        out
-    }
-
-    /// In-flight count at `index` (0 for an empty slot or an index out of range).
-    pub fn in_flight_at(&self, index: usize) -> u32 {
-        self.slots.get(index).map_or(0, Slot::in_flight)
-    }
-
     // ----- helpers -----
 
     /// Runs `f` with the slot of `id` pinned (see the module docs), or says why it cannot.
@@ -456,14 +327,19 @@ impl<const N: usize> Pool<N> {
         r
     }
 
-    fn slot_of(&self, id: BackendId) -> Result<&Slot, BackendError> {
+    pub(super) fn slot_of(&self, id: BackendId) -> Result<&Slot, BackendError> {
         self.slots
             .get(id.index())
             .ok_or(BackendError::NoSuchBackend)
     }
 
     /// Is `config` (just loaded from `slot`) still the backend `id` names?
-    fn check(&self, slot: &Slot, config: Word, id: BackendId) -> Result<(), BackendError> {
+    pub(super) fn check(
+        &self,
+        slot: &Slot,
+        config: Word,
+        id: BackendId,
+    ) -> Result<(), BackendError> {
         match config.state() {
             S_UP | S_DOWN | S_DRAINING => {}
             S_EMPTY => return Err(BackendError::NoSuchBackend),
@@ -501,40 +377,3 @@ impl<const N: usize> Pool<N> {
         self.total_weight.fetch_sub(sub, Ordering::AcqRel);
     }
 }
-
-/// The ids [`Pool::ids`] found, in slot order: iterate them, or read them as a slice.
-#[derive(Debug, Clone)]
-pub struct Ids<const N: usize> {
-    ids: [BackendId; N],
-    front: usize,
-    len: usize,
-}
-
-impl<const N: usize> Ids<N> {
-    /// The ids not yet iterated, as a slice.
-    pub fn as_slice(&self) -> &[BackendId] {
-        self.ids.get(self.front..self.len).unwrap_or(&[])
-    }
-}
-
-impl<const N: usize> core::ops::Deref for Ids<N> {
-    type Target = [BackendId];
-    fn deref(&self) -> &[BackendId] {
-        self.as_slice()
-    }
-}
-
-impl<const N: usize> Iterator for Ids<N> {
-    type Item = BackendId;
-    fn next(&mut self) -> Option<BackendId> {
-        let id = *self.ids.get(self.front..self.len)?.first()?;
-        self.front += 1;
-        Some(id)
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.len - self.front;
-        (n, Some(n))
-    }
-}
-
-impl<const N: usize> ExactSizeIterator for Ids<N> {}

@@ -6,7 +6,8 @@
 //! Strategies read the pool through a [`View`]; only configuration calls and leases write it.
 //!
 //! The code follows one request's flow: `word` (the bit layout of the packed words),
-//! `slot` (one backend's atomics), `admin` (add, remove, `set_*`), `view` (what a pick may
+//! `slot` (one backend's atomics), `backend` and `admin` (add, remove, `set_*`), `read`
+//! (`info`, `id_at`, `ids`), `view` (what a pick may
 //! consider: the one eligibility rule), then the lease's `try_acquire` / `release` /
 //! `record` in [`lease`](crate::lease), and `outlier` (failure streaks, ejection, panic).
 //!
@@ -42,12 +43,15 @@ use crate::error::ConfigError;
 use crate::sync::{AtomicU32, Ordering};
 
 mod admin;
+mod backend;
 mod outlier;
+mod read;
 mod slot;
 mod view;
 mod word;
 
-pub use admin::{Backend, Ids};
+pub use backend::Backend;
+pub use read::Ids;
 pub(crate) use slot::Slot;
 pub use view::{Candidate, View};
 pub(crate) use word::{BACKUP, Flight, Word};
