@@ -1,51 +1,33 @@
 //! Least response time (nginx Plus `least_time`, Finagle/tower peak-EWMA as a full scan).
 
 use crate::pool::{BackendId, Pool};
-use crate::rng::Stream;
 use crate::select::{Request, Select};
 use crate::strategy::cost::Latency;
 use crate::strategy::rule::Lowest;
 
-/// The eligible backend with the lowest `latency × (in_flight + 1) / weight`.
-///
-/// The latency is the pool's per-backend peak-sensitive moving average (see [`crate::Pool`]
-/// and [`Pool::with_half_life_ms`]): a slow response raises it at once, fast ones lower it
-/// gradually, and without samples it decays towards zero with the pool's half-life, so a
-/// penalised backend is retried once its estimate has decayed below the others' costs. The
-/// estimate is read as of the request's clock ([`Request::with_now_us`]).
-///
-/// A backend with no sample yet is *tried, not starved*: its latency counts as the lowest
-/// estimate among the sampled eligible backends, so it competes as their equal on load, and
-/// wins ties against them. With no samples anywhere this is weighted least connections.
-///
-/// Costs are compared exactly by cross-multiplication (in 128 bits, since
-/// `latency × (in_flight + 1)` alone may take 64). Ties are broken at random, as in
-/// [`LeastConn`](crate::LeastConn).
-///
-/// Cost: O(n) relaxed loads, no writes.
-#[derive(Debug)]
-pub struct LeastTime {
-    stream: Stream,
-}
-
-impl Default for LeastTime {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl LeastTime {
+seeded_strategy! {
+    /// The eligible backend with the lowest `latency × (in_flight + 1) / weight`.
+    ///
+    /// The latency is the pool's per-backend peak-sensitive moving average (see [`crate::Pool`]
+    /// and [`Pool::with_half_life_ms`]): a slow response raises it at once, fast ones lower it
+    /// gradually, and without samples it decays towards zero with the pool's half-life, so a
+    /// penalised backend is retried once its estimate has decayed below the others' costs. The
+    /// estimate is read as of the request's clock ([`Request::with_now_us`]).
+    ///
+    /// A backend with no sample yet is *tried, not starved*: its latency counts as the lowest
+    /// estimate among the sampled eligible backends, so it competes as their equal on load, and
+    /// wins ties against them. With no samples anywhere this is weighted least connections.
+    ///
+    /// Costs are compared exactly by cross-multiplication (in 128 bits, since
+    /// `latency × (in_flight + 1)` alone may take 64). Ties are broken at random, as in
+    /// [`LeastConn`](crate::LeastConn).
+    ///
+    /// Cost: O(n) relaxed loads, no writes.
+    LeastTime,
     /// Least time with tie-breaks from a stream seeded with 0.
-    pub const fn new() -> Self {
-        Self::with_seed(0)
-    }
-
+    new;
     /// Least time whose tie-break stream is seeded with `seed`.
-    pub const fn with_seed(seed: u64) -> Self {
-        LeastTime {
-            stream: Stream::new(seed),
-        }
-    }
+    with_seed
 }
 
 impl<const N: usize> Select<N> for LeastTime {

@@ -34,6 +34,45 @@ use core::str::FromStr;
 use crate::pool::{BackendId, Pool};
 use crate::select::{Request, Select};
 
+/// A strategy whose only state is the random stream for requests without an RNG: the
+/// struct, `Default`, `new` and `with_seed`, with their docs.
+macro_rules! seeded_strategy {
+    (
+        $(#[$doc:meta])*
+        $name:ident,
+        $(#[$new_doc:meta])*
+        new;
+        $(#[$seed_doc:meta])*
+        with_seed
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name {
+            stream: crate::rng::Stream,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl $name {
+            $(#[$new_doc])*
+            pub const fn new() -> Self {
+                Self::with_seed(0)
+            }
+
+            $(#[$seed_doc])*
+            pub const fn with_seed(seed: u64) -> Self {
+                $name {
+                    stream: crate::rng::Stream::new(seed),
+                }
+            }
+        }
+    };
+}
+
 mod bounded_load;
 mod cost;
 mod jump;

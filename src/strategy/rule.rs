@@ -122,3 +122,18 @@ pub(crate) fn two_choices<const N: usize>(
     let b = weighted_slot(view, req, stream, Some(a.index()));
     Some((a, b))
 }
+
+/// The two-choices rule: of two distinct weighted draws, the second if `b_wins(a, b)`, else
+/// the first (the draws are already random, so a tie goes to the first); the only
+/// candidate when there is one.
+#[inline(always)]
+pub(crate) fn better_of_two<const N: usize>(
+    view: &View<'_, N>,
+    req: &mut Request<'_>,
+    stream: &Stream,
+    b_wins: impl Fn(&Candidate, &Candidate) -> bool,
+) -> Option<Candidate> {
+    let (a, b) = two_choices(view, req, stream)?;
+    let Some(b) = b else { return Some(a) };
+    Some(if b_wins(&a, &b) { b } else { a })
+}
