@@ -21,8 +21,7 @@ use crate::support as common;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
 
-use common::{SplitMix, max_prefix_deviation_fast, nginx_swrr};
-use tinylb::rand_core::Rng;
+use common::{max_prefix_deviation_fast, nginx_swrr};
 use tinylb::{BackendId, Maglev, Pool, Request, Select, WeightedRoundRobin};
 
 // ---------------------------------------------------------------------------------------
@@ -239,24 +238,7 @@ fn maglev_disruption_per_n() {
 
 /// The weight sets of the README's smoothness table.
 fn wrr_sets() -> Vec<(String, Vec<u32>)> {
-    let mut sets: Vec<(String, Vec<u32>)> = vec![
-        ("[1000,1,1,1]".into(), vec![1000, 1, 1, 1]),
-        ("[100,1]".into(), vec![100, 1]),
-        ("[50,30,10,5,3,1,1]".into(), vec![50, 30, 10, 5, 3, 1, 1]),
-        ("[1;63]+[64]".into(), {
-            let mut v = vec![1; 63];
-            v.push(64);
-            v
-        }),
-        ("[5,1,1]".into(), vec![5, 1, 1]),
-    ];
-    for seed in 1..=2u64 {
-        let mut rng = SplitMix(seed);
-        let v: Vec<u32> = (0..64).map(|_| 1 + (rng.next_u64() % 100) as u32).collect();
-        sets.push((format!("64 × random 1..=100 (seed {seed})"), v));
-    }
-    sets.push(("64 × 1..=64".into(), (1..=64).collect()));
-    sets
+    common::wrr_weight_sets(2)
 }
 
 /// Picks from two threads at once, merged in the order of a sequence number each thread

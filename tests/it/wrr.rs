@@ -446,23 +446,7 @@ fn grpc_model_matches_grpc_tests() {
 #[test]
 #[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn wrr_smoothness_table() {
-    let mut sets: Vec<(String, Vec<u32>)> = vec![
-        ("[1000,1,1,1]".into(), vec![1000, 1, 1, 1]),
-        ("[100,1]".into(), vec![100, 1]),
-        ("[50,30,10,5,3,1,1]".into(), vec![50, 30, 10, 5, 3, 1, 1]),
-        ("[1;63]+[64]".into(), {
-            let mut v = vec![1; 63];
-            v.push(64);
-            v
-        }),
-        ("[5,1,1]".into(), vec![5, 1, 1]),
-    ];
-    for seed in 1..=4u64 {
-        let mut rng = SplitMix(seed);
-        let v: Vec<u32> = (0..64).map(|_| 1 + (rng.next_u64() % 100) as u32).collect();
-        sets.push((format!("64 × rand 1..=100 (seed {seed})"), v));
-    }
-    sets.push(("64 × 1..=64".into(), (1..=64).collect()));
+    let sets = crate::support::wrr_weight_sets(4);
 
     // two-thread runs per set: a few in a debug build (under 10 s), more in release
     const RUNS: usize = if cfg!(debug_assertions) { 1 } else { 20 };

@@ -277,3 +277,26 @@ pub fn max_prefix_deviation_fast(weights: &[u32], seq: &[usize]) -> f64 {
     }
     worst as f64 / total as f64
 }
+
+/// The weight sets of the README's WRR smoothness table: five fixed sets, `random` sets of
+/// 64 weights in 1..=100 (seeds 1, 2, ..), and 64 × 1..=64.
+pub fn wrr_weight_sets(random: u64) -> Vec<(String, Vec<u32>)> {
+    let mut sets: Vec<(String, Vec<u32>)> = vec![
+        ("[1000,1,1,1]".into(), vec![1000, 1, 1, 1]),
+        ("[100,1]".into(), vec![100, 1]),
+        ("[50,30,10,5,3,1,1]".into(), vec![50, 30, 10, 5, 3, 1, 1]),
+        ("[1;63]+[64]".into(), {
+            let mut v = vec![1; 63];
+            v.push(64);
+            v
+        }),
+        ("[5,1,1]".into(), vec![5, 1, 1]),
+    ];
+    for seed in 1..=random {
+        let mut rng = SplitMix(seed);
+        let v: Vec<u32> = (0..64).map(|_| 1 + (rng.next() % 100) as u32).collect();
+        sets.push((format!("64 × random 1..=100 (seed {seed})"), v));
+    }
+    sets.push(("64 × 1..=64".into(), (1..=64).collect()));
+    sets
+}
