@@ -65,7 +65,11 @@ const _: () = assert!(SLOT <= 64, "a backend slot must stay within 64 bytes");
 #[cfg(feature = "defmt")]
 const _: () = {
     const fn is_format<T: defmt::Format>() {}
-    is_format::<tinylb::Error>();
+    is_format::<tinylb::BackendError>();
+    is_format::<tinylb::ConfigError>();
+    is_format::<tinylb::TableError>();
+    is_format::<tinylb::Backend>();
+    is_format::<tinylb::Unstamped>();
     is_format::<tinylb::Health>();
     is_format::<tinylb::BackendId>();
     is_format::<tinylb::BackendInfo>();
