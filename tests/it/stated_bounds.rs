@@ -172,6 +172,7 @@ const MAGLEV_STATED: [(&str, f64, f64); 3] = [
 
 #[test]
 #[cfg_attr(miri, ignore = "slow under miri")]
+#[cfg_attr(target_family = "wasm", ignore = "tables of 65537 entries: minutes under WASI, checked natively")]
 fn maglev_disruption_is_as_stated() {
     let grid = grid_100n();
     let measured = [
@@ -450,6 +451,7 @@ fn wrr_two_threads_long_run() {
 /// departs from nginx's sequence at hundreds of positions or more (printed), so it would fail.
 #[test]
 #[cfg_attr(miri, ignore = "threads and many picks")]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn wrr_two_threads_whole_periods_within_a_few_picks() {
     const BOUND: u32 = 8;
     let runs = if cfg!(debug_assertions) { 4 } else { 20 };
