@@ -35,7 +35,8 @@ step "stress release" cargo test --release --test stress
 #   and chi-square over 10^5..10^6 picks
 #   tests/it: threads, resilience_threads, and the tests skipped below by name: threads or
 #   model runs of 10^5..10^6 steps (> 4 min each; tests/stress.rs covers the same protocols
-#   at miri's pace)
+#   at miri's pace), and the two panic regressions that parse every strategy name (a Maglev
+#   table of 8191 entries each: > 10 min)
 #   unit tests neg_log2_precision, roots_are_close: 10^5..10^6 evaluations against f64
 #   tests/loom.rs (needs --cfg loom), proxy_e2e.rs (tokio sockets), no_alloc.rs (a global
 #   allocator), firmware (bare metal): not for miri
@@ -54,6 +55,8 @@ VERIFY_MIRI_SKIP=(
     --skip select_lease_never_exceeds_a_cap_and_moves_on --skip pool_agrees_with_the_model
     --skip id_at_sees_a_backend_whose_weight_is_changing --skip rr_some_under_contention
     --skip two_threads_counts_stay_exact --skip fresh_id_is_never_stale
+    --skip panic_makes_an_ejected_backup_eligible_when_nothing_else_is
+    --skip same_without_a_backup_tier_picks_the_ejected_primary
 )
 # the subjects of tests/it that run under miri (libtest filters: module paths)
 VERIFY_MIRI_IT=(pool:: lease:: bad_input::table:: send_sync:: regressions:: least_time::
