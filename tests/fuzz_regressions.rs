@@ -81,7 +81,10 @@ fn config_duration_with_carrying_nanos() {
 /// ejected backup is picked ("below the panic threshold every backend is eligible again").
 /// Picks returned `None` here before the fix; the model demands `Some` of every strategy.
 #[test]
-#[cfg_attr(miri, ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls")]
+#[cfg_attr(
+    miri,
+    ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls"
+)]
 fn panic_picks_an_ejected_backup_when_nothing_else_can() {
     let add = |backup| Op::Add {
         weight: 1,
@@ -153,7 +156,10 @@ fn every_pick() -> Vec<Op> {
 /// every share with the model; every strategy must pick the backup while the primary's
 /// share is 0.
 #[test]
-#[cfg_attr(miri, ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls")]
+#[cfg_attr(
+    miri,
+    ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls"
+)]
 fn eligibility_follows_tiers_and_shares() {
     let add = |backup, cap| Op::Add {
         weight: 3,
@@ -236,7 +242,10 @@ fn is_eligible_ends_an_expired_ejection_it_judges() {
 /// Every name and alias of the one table, plain, padded, shouted and with a suffix, through
 /// the `config` target's name check (which derives what must parse from the same table).
 #[test]
-#[cfg_attr(miri, ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls")]
+#[cfg_attr(
+    miri,
+    ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls"
+)]
 fn every_documented_name_and_alias() {
     let count: usize = STRATEGY_NAMES.iter().map(|r| 1 + r.aliases.len()).sum();
     assert!(count < 256, "every name reachable by a u8");

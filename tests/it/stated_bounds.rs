@@ -172,7 +172,10 @@ const MAGLEV_STATED: [(&str, f64, f64); 3] = [
 
 #[test]
 #[cfg_attr(miri, ignore = "slow under miri")]
-#[cfg_attr(target_family = "wasm", ignore = "tables of 65537 entries: minutes under WASI, checked natively")]
+#[cfg_attr(
+    target_family = "wasm",
+    ignore = "tables of 65537 entries: minutes under WASI, checked natively"
+)]
 fn maglev_disruption_is_as_stated() {
     let grid = grid_100n();
     let measured = [
