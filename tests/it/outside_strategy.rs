@@ -6,7 +6,7 @@ use core::num::NonZeroU32;
 use core::time::Duration;
 
 use tinylb::{
-    Backend, BackendId, Candidate, Config, Ejection, Health, Lease, Outcome, Pool, Request, Select,
+    Backend, BackendId, Candidate, Config, Health, Lease, Outcome, Pool, Request, Select,
     SelectExt, SlowStart,
 };
 
@@ -45,17 +45,7 @@ fn honours_backups() {
 }
 
 fn ejecting() -> Pool<4> {
-    Pool::with_config(
-        Config::new()
-            .ejection(Ejection {
-                consecutive_failures: 1,
-                base_ms: 10_000,
-                max_ms: 10_000,
-                max_ejection_percent: 100,
-            })
-            .panic_threshold_percent(50),
-    )
-    .unwrap()
+    Pool::with_config(crate::support::eject_on_first_failure()).unwrap()
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::thread;
 
 use crate::support::{Spec, build_pool};
 use tinylb::{
-    Backend, BackendError, Config, Ejection, Lease, Outcome, Pool, Request, RoundRobin, Select,
-    Strategy, WeightedRoundRobin,
+    Backend, BackendError, Lease, Outcome, Pool, Request, RoundRobin, Select, Strategy,
+    WeightedRoundRobin,
 };
 
 /// Weighted round robin: with the heaviest backend at its cap, `select` returned `None` on
@@ -105,17 +105,7 @@ fn id_at_sees_a_backend_whose_weight_is_changing() {
 #[test]
 fn panic_spills_to_healthy_backups_first() {
     use tinylb::LeastConn;
-    let pool: Pool<8> = Pool::with_config(
-        Config::new()
-            .ejection(Ejection {
-                consecutive_failures: 1,
-                base_ms: 10_000,
-                max_ms: 10_000,
-                max_ejection_percent: 100,
-            })
-            .panic_threshold_percent(50),
-    )
-    .unwrap();
+    let pool: Pool<8> = Pool::with_config(crate::support::eject_on_first_failure()).unwrap();
     let primaries: Vec<_> = (0..3).map(|_| pool.add(1).unwrap()).collect();
     let backup = pool.add_backend(Backend::new(1).backup()).unwrap();
     for &p in &primaries {
@@ -181,14 +171,7 @@ fn fresh_id_is_never_stale() {
 /// Found by the fuzz model.
 #[test]
 fn panic_makes_an_ejected_backup_eligible_when_nothing_else_is() {
-    let config = Config::new()
-        .ejection(Ejection {
-            consecutive_failures: 1,
-            base_ms: 10_000,
-            max_ms: 10_000,
-            max_ejection_percent: 100,
-        })
-        .panic_threshold_percent(50);
+    let config = crate::support::eject_on_first_failure();
     let pool: Pool<4> = Pool::with_config(config).unwrap();
     let primary = pool.add(1).unwrap();
     let backup = pool.add_backend(Backend::new(1).backup()).unwrap();
@@ -215,14 +198,7 @@ fn panic_makes_an_ejected_backup_eligible_when_nothing_else_is() {
 /// The same panic without a backup tier picks the ejected primary.
 #[test]
 fn same_without_a_backup_tier_picks_the_ejected_primary() {
-    let config = Config::new()
-        .ejection(Ejection {
-            consecutive_failures: 1,
-            base_ms: 10_000,
-            max_ms: 10_000,
-            max_ejection_percent: 100,
-        })
-        .panic_threshold_percent(50);
+    let config = crate::support::eject_on_first_failure();
     let pool: Pool<4> = Pool::with_config(config).unwrap();
     let a = pool.add(1).unwrap();
     Lease::acquire(&pool, a)

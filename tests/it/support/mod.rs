@@ -300,3 +300,16 @@ pub fn wrr_weight_sets(random: u64) -> Vec<(String, Vec<u32>)> {
     sets.push(("64 × 1..=64".into(), (1..=64).collect()));
     sets
 }
+
+/// A pool policy that ejects a backend on its first failure for 10 s, lets every backend be
+/// ejected, and panics below 50 % healthy: the shortest way into ejection and panic.
+pub fn eject_on_first_failure() -> tinylb::Config {
+    tinylb::Config::new()
+        .ejection(tinylb::Ejection {
+            consecutive_failures: 1,
+            base_ms: 10_000,
+            max_ms: 10_000,
+            max_ejection_percent: 100,
+        })
+        .panic_threshold_percent(50)
+}
