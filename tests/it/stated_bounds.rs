@@ -18,9 +18,6 @@
 
 use crate::support as common;
 
-use core::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Barrier;
-
 use common::{max_prefix_deviation_fast, nginx_swrr};
 use tinylb::{BackendId, Maglev, Pool, Request, Select, WeightedRoundRobin};
 
@@ -245,36 +242,6 @@ fn wrr_sets() -> Vec<(String, Vec<u32>)> {
     common::wrr_weight_sets(2)
 }
 
-/// Picks from two threads at once, merged in the order of a sequence number each thread
-/// takes right after its pick (the record may put a pick a little later than the picker
-/// served it, if the thread was preempted in between: recording noise).
-fn two_threads(picks: usize, pick: &(dyn Fn() -> usize + Sync)) -> Vec<usize> {
-    let seq = AtomicUsize::new(0);
-    let barrier = Barrier::new(2);
-    let mut merged = vec![usize::MAX; picks];
-    std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2)
-            .map(|t| {
-                let (seq, barrier) = (&seq, &barrier);
-                s.spawn(move || {
-                    let mine = picks / 2 + t * (picks % 2);
-                    let mut out = Vec::with_capacity(mine);
-                    barrier.wait();
-                    for _ in 0..mine {
-                        let i = pick();
-                        out.push((seq.fetch_add(1, Ordering::Relaxed), i));
-                    }
-                    out
-                })
-            })
-            .collect();
-        for (k, i) in hs.into_iter().flat_map(|h| h.join().unwrap()) {
-            merged[k] = i;
-        }
-    });
-    merged
-}
-
 /// What one two-thread run shows.
 #[derive(Debug, Default, Clone, Copy)]
 struct Run {
@@ -359,7 +326,7 @@ fn ours_merged(weights: &[u32], picks: usize) -> Vec<usize> {
             .index()
     };
     let mut merged = vec![pick()];
-    merged.extend(two_threads(picks - 1, &pick));
+    merged.extend(common::merged_two_threads(picks - 1, &pick));
     merged
 }
 
@@ -373,7 +340,7 @@ fn ours(weights: &[u32], picks: usize) -> Run {
 fn locked_nginx(weights: &[u32], picks: usize) -> Run {
     let reference = nginx_swrr(weights, picks);
     let next = std::sync::Mutex::new(0usize);
-    let merged = two_threads(picks, &|| {
+    let merged = common::merged_two_threads(picks, &|| {
         let mut k = next.lock().unwrap();
         *k += 1;
         reference[*k - 1]

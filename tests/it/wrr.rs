@@ -16,9 +16,7 @@ use crate::support::{
     max_prefix_deviation_fast, nginx_swrr, spec_strategy,
 };
 use core::num::NonZeroU32;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use proptest::prelude::*;
-use std::sync::Barrier;
 use tinylb::rand_core::Rng;
 use tinylb::{Health, Lease, MAX_WEIGHT, Pool, Request, Select, WeightedRoundRobin};
 
@@ -343,47 +341,13 @@ fn grpc_dev(weights: &[u32], clamp: bool, picks: usize, starts: &[u32]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Picks from two threads at once, in the order they came out: each thread calls `pick` and
-/// right after it takes a global sequence number (`fetch_add` on a shared counter); the picks
-/// are merged in sequence-number order. That order may differ a little from the order in
-/// which the picker served them (a thread can be preempted between the two), so the
-/// deviation measured on it includes some measurement noise; the locked-nginx control
-/// measures that noise alone.
-fn merged_two_threads(picks: usize, pick: &(dyn Fn() -> usize + Sync)) -> Vec<usize> {
-    let seq = AtomicUsize::new(0);
-    let barrier = Barrier::new(2);
-    let parts: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2)
-            .map(|t| {
-                let (seq, barrier) = (&seq, &barrier);
-                s.spawn(move || {
-                    let mine = picks / 2 + (t * (picks % 2));
-                    let mut out = Vec::with_capacity(mine);
-                    barrier.wait();
-                    for _ in 0..mine {
-                        let i = pick();
-                        out.push((seq.fetch_add(1, Ordering::Relaxed), i));
-                    }
-                    out
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let mut merged = vec![usize::MAX; picks];
-    for (s, i) in parts.into_iter().flatten() {
-        merged[s] = i;
-    }
-    merged
-}
-
 /// Worst deviation over `runs` two-thread runs of ours (a fresh pool and strategy each run).
 fn ours_two_threads(weights: &[u32], picks: usize, runs: usize) -> f64 {
     (0..runs)
         .map(|_| {
             let pool = pool_of(weights);
             let wrr = WeightedRoundRobin::<N>::new();
-            let merged = merged_two_threads(picks, &|| {
+            let merged = crate::support::merged_two_threads(picks, &|| {
                 wrr.select(&pool, &mut Request::new())
                     .expect("eligible")
                     .index()
@@ -405,7 +369,7 @@ fn locked_nginx_two_threads(weights: &[u32], picks: usize, runs: usize) -> f64 {
     (0..runs)
         .map(|_| {
             let next = std::sync::Mutex::new(0usize);
-            let merged = merged_two_threads(picks, &|| {
+            let merged = crate::support::merged_two_threads(picks, &|| {
                 let mut k = next.lock().unwrap();
                 let i = reference[*k];
                 *k += 1;

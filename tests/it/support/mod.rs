@@ -313,3 +313,37 @@ pub fn eject_on_first_failure() -> tinylb::Config {
         })
         .panic_threshold_percent(50)
 }
+
+/// Picks from two threads at once, in the order they came out: each thread calls `pick` and
+/// right after it takes a global sequence number (`fetch_add` on a shared counter); the picks
+/// are merged in sequence-number order. That order may differ a little from the order in
+/// which the picker served them (a thread can be preempted between the two), so the
+/// deviation measured on it includes some measurement noise; the locked-nginx control
+/// measures that noise alone.
+pub fn merged_two_threads(picks: usize, pick: &(dyn Fn() -> usize + Sync)) -> Vec<usize> {
+    let seq = core::sync::atomic::AtomicUsize::new(0);
+    let barrier = std::sync::Barrier::new(2);
+    let parts: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|t| {
+                let (seq, barrier) = (&seq, &barrier);
+                s.spawn(move || {
+                    let mine = picks / 2 + (t * (picks % 2));
+                    let mut out = Vec::with_capacity(mine);
+                    barrier.wait();
+                    for _ in 0..mine {
+                        let i = pick();
+                        out.push((seq.fetch_add(1, core::sync::atomic::Ordering::Relaxed), i));
+                    }
+                    out
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut merged = vec![usize::MAX; picks];
+    for (s, i) in parts.into_iter().flatten() {
+        merged[s] = i;
+    }
+    merged
+}
