@@ -1,0 +1,2 @@
+//! Throughput through `Balance` against tower's `p2c::Balance` (written next).
+fn main() {}
