@@ -16,7 +16,7 @@ use crate::clock::{Clock, DefaultClock, SharedClock};
 use crate::error::BoxError;
 use crate::future::{ClassifyFn, Finish, ResponseFuture};
 use crate::local::Endpoints;
-use crate::shared::{Shared, WeightFn};
+use crate::shared::{ChangeFn, Shared, WeightFn};
 use crate::status::Monitor;
 use crate::weighted::Weighted;
 
@@ -102,6 +102,7 @@ where
     key: Option<Arc<KeyFn<Req>>>,
     classify: ClassifyFn<Resp<D, Req>, Fail<D, Req>>,
     clock: Box<dyn Clock>,
+    on_change: Option<ChangeFn<S, N>>,
 }
 
 impl<D, Req, S, const N: usize> fmt::Debug for Builder<D, Req, S, N>
@@ -136,6 +137,7 @@ where
             key: None,
             classify: Box::new(|r| r.is_ok()),
             clock: Box::new(DefaultClock::default()),
+            on_change: None,
         }
     }
 
@@ -169,11 +171,18 @@ where
 {
     /// Starts a balancer whose strategy is named as in a configuration file (`p2c`,
     /// `least_conn`, `maglev`, `round_robin`, ...: [`tinylb::strategy::STRATEGY_NAMES`]).
+    ///
+    /// For `maglev`, the table is rebuilt when discovery changes the endpoints, before any
+    /// request sees the change ([`Builder::on_change`]).
     pub fn by_name(
         discover: D,
         name: &str,
     ) -> Result<Builder<D, Req, tinylb::Strategy<N>, N>, ParseStrategyError> {
-        Ok(Self::builder(discover, name.parse()?))
+        Ok(Self::builder(discover, name.parse()?).on_change(|pool, s| {
+            if let tinylb::Strategy::Maglev(m) = s {
+                m.refresh(pool);
+            }
+        }))
     }
 }
 
@@ -216,6 +225,16 @@ where
         self
     }
 
+    /// Runs `f` after each batch of discovery changes (and each endpoint removed for a
+    /// failed `poll_ready`), on the discovery path, before any clone picks among the new
+    /// endpoints: the place to rebuild what a strategy derives from membership, such as a
+    /// Maglev table (`|pool, m| { m.refresh(pool); }`), so that no request pays for it and
+    /// no key is routed by the fallback while the first table is built.
+    pub fn on_change(mut self, f: impl Fn(&Pool<N>, &S) + Send + Sync + 'static) -> Self {
+        self.on_change = Some(Box::new(f));
+        self
+    }
+
     /// The clock picks are judged at and latencies measured with.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Box::new(clock);
@@ -235,6 +254,7 @@ where
                 self.pool,
                 self.strategy,
                 self.weight,
+                self.on_change,
             )),
             local: Endpoints::new(N),
             key: self.key,

@@ -25,6 +25,9 @@ use crate::error::{BoxError, DiscoverError};
 /// The weight of a newly discovered endpoint, from its key and service.
 pub(crate) type WeightFn<K, S> = Box<dyn Fn(&K, &S) -> u32 + Send + Sync>;
 
+/// Called after discovery changed the pool, before any clone sees the change.
+pub(crate) type ChangeFn<Sel, const N: usize> = Box<dyn Fn(&Pool<N>, &Sel) + Send + Sync>;
+
 /// One discovered endpoint: its key, its backend in the pool, the master copy of its
 /// service, and the registry revision it was inserted at (a replacement gets a new one).
 pub(crate) struct Entry<K, S> {
@@ -54,6 +57,7 @@ pub(crate) struct Shared<D: Discover, Sel, const N: usize> {
     pub(crate) wake: Arc<DiscoverWake>,
     pub(crate) registry: Mutex<Registry<D>>,
     weight: WeightFn<D::Key, D::Service>,
+    on_change: Option<ChangeFn<Sel, N>>,
 }
 
 /// The waker the `Discover` stream is polled with: it raises a flag (so that no clone
@@ -110,6 +114,7 @@ where
         pool: Pool<N>,
         strategy: Sel,
         weight: WeightFn<D::Key, D::Service>,
+        on_change: Option<ChangeFn<Sel, N>>,
     ) -> Self {
         let wake = Arc::new(DiscoverWake::default());
         wake.woken.store(true, Ordering::Release);
@@ -126,6 +131,7 @@ where
                 rev: 0,
             }),
             weight,
+            on_change,
         }
     }
 
@@ -161,6 +167,9 @@ where
     /// those waiting for an endpoint.
     fn publish(&self, reg: &Registry<D>, before: u64) {
         if reg.rev != before {
+            if let Some(f) = &self.on_change {
+                f(&self.pool, &self.strategy);
+            }
             self.version.store(reg.rev, Ordering::Release);
             self.wake.wake_waiters();
         }

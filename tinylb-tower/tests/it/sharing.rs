@@ -69,6 +69,9 @@ async fn maglev_keys_stick_to_their_backend() {
     let (list, _) = mocks(5);
     let mut lb: Balance<_, u64, _, 8> =
         Balance::builder(ServiceList::new(list), Maglev::<8, 1021>::new())
+            .on_change(|pool, m| {
+                m.refresh(pool);
+            })
             .key(|req: &u64| Some(tinylb::hash::hash_bytes(&req.to_le_bytes())))
             .build();
     let mut first = std::collections::HashMap::new();
@@ -86,4 +89,40 @@ async fn maglev_keys_stick_to_their_backend() {
         5,
         "fifty keys over five backends reach all five"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maglev_keys_stick_across_clones_on_threads() {
+    for round in 0..20 {
+        let (list, _) = mocks(3);
+        let lb: Balance<_, u64, _, 8> = Balance::by_name(ServiceList::new(list), "maglev")
+            .unwrap()
+            .key(|req: &u64| Some(tinylb::hash::hash_bytes(&req.to_le_bytes())))
+            .build();
+        let tasks: Vec<_> = (0..4u64)
+            .map(|t| {
+                let mut lb = lb.clone();
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    for i in 0..50u64 {
+                        let key = (t * 50 + i) % 20;
+                        let fut = lb.ready().await.unwrap().call(key);
+                        let backend = fut.backend().map(|b| b.index());
+                        let got = fut.await.unwrap();
+                        assert_eq!(backend, Some(got));
+                        seen.push((key, got));
+                        tokio::task::yield_now().await;
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let mut first = std::collections::HashMap::new();
+        for t in tasks {
+            for (key, got) in t.await.unwrap() {
+                let was = *first.entry(key).or_insert(got);
+                assert_eq!(was, got, "round {round}: key {key}");
+            }
+        }
+    }
 }
