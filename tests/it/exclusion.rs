@@ -1,6 +1,7 @@
 //! Exclusion (`Request::excluding`, `Tried`), against reference models: no strategy returns
 //! an excluded backend; each keeps its own guarantee over the rest; a retry loop visits
 //! every eligible backend once and then says `Excluded`.
+#![allow(clippy::indexing_slicing)]
 
 use proptest::prelude::*;
 

@@ -1,5 +1,6 @@
 //! `Request::prefer` (stickiness with fallback), the reason for no pick (`NoBackend`) and the
 //! pool-wide in-flight cap, against a reference model of the view's rules.
+#![allow(clippy::indexing_slicing)]
 
 use core::num::NonZeroU32;
 use core::time::Duration;
@@ -226,7 +227,7 @@ fn the_pool_wide_cap_under_threads() {
                 let mut rng = support::SplitMix(t);
                 let mut held = Vec::new();
                 for _ in 0..20_000 {
-                    if rng.next() % 2 == 0 {
+                    if rng.next().is_multiple_of(2) {
                         if let Ok(l) = lb.try_lease(pool, &mut Request::new().with_rng(&mut rng)) {
                             held.push(l);
                         }
