@@ -227,9 +227,10 @@ impl<'a> Request<'a> {
 /// in turn, and you return one of the view's [`Candidate`](crate::Candidate)s
 /// ([`View::get`](crate::View::get) by index, [`View::candidates`](crate::View::candidates)
 /// to scan). The view has already applied every eligibility rule (health, the backup tier,
-/// ejection and panic mode, slow start's effective weight, the in-flight cap), so a
-/// strategy that only returns candidates honours them all, and the id it returns carries the
-/// generation the view judged. Return `None` rather than panic. Randomness comes from
+/// ejection and panic mode, slow start's effective weight, the in-flight cap, the request's
+/// exclusion), and the pick applies the request's preference, so a strategy that only
+/// returns candidates honours them all, and the id it returns carries the generation the
+/// view judged. Return `None` rather than panic. Randomness comes from
 /// [`Request::rng`] (or a stream of your own), the clock from [`Request::now_us`]. `N` ties
 /// a strategy that keeps per-backend state to the pool size at compile time.
 pub trait Select<const N: usize> {

@@ -19,6 +19,9 @@ seeded_strategy! {
     /// sampler of [`Random`](crate::Random) (the second excluding the first), so with one eligible
     /// backend it is picked, and with none the result is `None`.
     ///
+    /// A retry ([`Request::excluding`](crate::Request::excluding)) draws its two among the
+    /// backends that are not excluded, by the same weights.
+    ///
     /// Cost: two weighted draws (usually two RNG calls) and four relaxed loads.
     PowerOfTwo,
     /// P2C with a stream seeded with 0 for requests that carry no RNG.
