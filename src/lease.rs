@@ -133,6 +133,8 @@ where
 {
     pool: P,
     id: BackendId,
+    /// Holds a unit of the pool-wide cap ([`Pool::set_max_in_flight`]).
+    pooled: bool,
 }
 
 impl<P, const N: usize> fmt::Debug for Lease<P, N>
@@ -148,19 +150,25 @@ impl<P, const N: usize> Lease<P, N>
 where
     P: Deref<Target = Pool<N>>,
 {
-    /// Wraps an in-flight unit already taken on `id`.
-    pub(crate) fn new(pool: P, id: BackendId) -> Self {
-        Lease { pool, id }
+    /// Wraps an in-flight unit already taken on `id` (and a unit of the pool-wide cap if
+    /// `pooled`).
+    pub(crate) fn new(pool: P, id: BackendId, pooled: bool) -> Self {
+        Lease { pool, id, pooled }
     }
 
-    /// Takes a lease on a backend you chose yourself (for example the one a previous request
-    /// of the same session used). Fails, changing nothing, if the backend is gone, not up,
-    /// has weight 0, or is at its cap. Ejection and the backup tier are the strategies'
-    /// business: this call does not look at them.
+    /// Takes a lease on exactly the backend `id`. Fails, changing nothing, if the backend is
+    /// gone, not up, has weight 0, is at its cap, or the pool is at its pool-wide cap.
+    /// Ejection and the backup tier are not looked at: to stick to a session's backend only
+    /// while a pick may take it, use [`Request::prefer`](crate::Request::prefer) with a
+    /// strategy instead.
     pub fn acquire(pool: P, id: BackendId) -> Option<Self> {
+        let pooled = pool.reserve().ok()?;
         if pool.try_acquire(id) {
-            Some(Lease { pool, id })
+            Some(Lease { pool, id, pooled })
         } else {
+            if pooled {
+                pool.unreserve();
+            }
             None
         }
     }
@@ -195,6 +203,9 @@ where
 {
     fn drop(&mut self) {
         self.pool.release(self.id);
+        if self.pooled {
+            self.pool.unreserve();
+        }
     }
 }
 

@@ -19,6 +19,9 @@ seeded_strategy! {
     /// sampler of [`Random`](crate::Random) (the second excluding the first), so with one eligible
     /// backend it is picked, and with none the result is `None`.
     ///
+    /// A retry ([`Request::excluding`](crate::Request::excluding)) draws its two among the
+    /// backends that are not excluded, by the same weights.
+    ///
     /// Cost: two weighted draws (usually two RNG calls) and four relaxed loads.
     PowerOfTwo,
     /// P2C with a stream seeded with 0 for requests that carry no RNG.
@@ -29,7 +32,7 @@ seeded_strategy! {
 
 impl<const N: usize> Select<N> for PowerOfTwo {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req.now_us(), |view| {
+        pool.pick(req, |view, req| {
             better_of_two(view, req, &self.stream, |a, b| {
                 Conns::of(b).cmp(&Conns::of(a)) == Cmp::Less
             })
@@ -63,7 +66,7 @@ seeded_strategy! {
 
 impl<const N: usize> Select<N> for PeakEwma {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req.now_us(), |view| {
+        pool.pick(req, |view, req| {
             better_of_two(view, req, &self.stream, |a, b| {
                 Latency::b_wins(&Latency::of(view, a), &Latency::of(view, b))
             })

@@ -10,6 +10,11 @@ seeded_strategy! {
     /// Weighted rendezvous hashing: every eligible backend draws a score from (key, backend),
     /// the best score wins. No table, O(n) per pick, exact minimal disruption.
     ///
+    /// **Retries**: a request that excludes its first backend
+    /// ([`Request::excluding`](crate::Request::excluding)) gets the key's second-best score,
+    /// and so on down the key's own ranking: deterministic, and spread over the others by
+    /// weight.
+    ///
     /// # Algorithm
     ///
     /// For key `k` and slot `i`, `u_i = (mix64(mix64(k) ⊕ salt_i) | 1) / 2^64` is uniform in
@@ -76,6 +81,6 @@ seeded_strategy! {
 impl<const N: usize> Select<N> for Rendezvous {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = mix64(key_of(req, &self.stream));
-        pool.pick(req.now_us(), move |view| winner(view, key, true))
+        pool.pick(req, move |view, _| winner(view, key, true))
     }
 }
