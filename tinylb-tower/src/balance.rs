@@ -8,34 +8,36 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use tinylb::{Config, ConfigError, Lease, ParseStrategyError, Pool, Request, Select, SelectExt};
+use tinylb::{Lease, Pool, Request, Select, SelectExt, Tried};
 use tower::Service;
 use tower::discover::Discover;
 
-use crate::clock::{Clock, DefaultClock, SharedClock};
+use crate::attempts::Attempts;
 use crate::error::BoxError;
-use crate::future::{ClassifyFn, Finish, ResponseFuture};
+use crate::future::{Finish, ResponseFuture};
 use crate::local::Endpoints;
-use crate::shared::{ChangeFn, Shared, WeightFn};
+use crate::shared::Shared;
 use crate::status::Monitor;
-use crate::weighted::Weighted;
 
 /// The affinity key of a request, for hash strategies (Maglev, rendezvous, jump, bounded
 /// load); `None` for a request without one.
 pub(crate) type KeyFn<Req> = dyn Fn(&Req) -> Option<u64> + Send + Sync;
 
-type Resp<D, Req> = <<D as Discover>::Service as Service<Req>>::Response;
-type Fail<D, Req> = <<D as Discover>::Service as Service<Req>>::Error;
+/// The request's [`Attempts`] handle, if it carries one.
+pub(crate) type AttemptsFn<Req, const N: usize> = dyn Fn(&Req) -> Option<Attempts<N>> + Send + Sync;
+
+pub(crate) type Resp<D, Req> = <<D as Discover>::Service as Service<Req>>::Response;
+pub(crate) type Fail<D, Req> = <<D as Discover>::Service as Service<Req>>::Error;
 
 /// Balances requests over the endpoints of a [`Discover`] stream with a tinylb strategy.
 ///
 /// * **Endpoints** come from `D`: `Change::Insert(key, service)` adds a backend to a
-///   [`tinylb::Pool<N>`] with the weight [`Builder::weight`] gives it (a new service for a
+///   [`tinylb::Pool<N>`] with the weight [`Builder::weight`](crate::Builder::weight) gives it (a new service for a
 ///   known key keeps the backend and its counters); `Change::Remove(key)` removes it (never
 ///   picked again; the requests it has out finish normally, and its slot is reused only
 ///   once the last of them lets go).
 /// * **Picks** are made by any [`Select<N>`] (`S`), among the endpoints that are ready,
-///   with the affinity key [`Builder::key`] reads from the request. The pick takes a
+///   with the affinity key [`Builder::key`](crate::Builder::key) reads from the request. The pick takes a
 ///   [`Lease`], which the [`ResponseFuture`] finishes with the outcome.
 /// * **Readiness** as tower's balancer has it: endpoints that are not ready are not picked,
 ///   and are polled by `poll_ready` (only those; see the crate docs); an endpoint whose
@@ -51,11 +53,12 @@ where
     D: Discover,
     D::Service: Service<Req>,
 {
-    shared: Arc<Shared<D, S, N>>,
-    local: Endpoints<D::Service>,
-    key: Option<Arc<KeyFn<Req>>>,
-    finish: Arc<Finish<Resp<D, Req>, Fail<D, Req>>>,
-    _req: PhantomData<fn(Req)>,
+    pub(crate) shared: Arc<Shared<D, S, N>>,
+    pub(crate) local: Endpoints<D::Service>,
+    pub(crate) key: Option<Arc<KeyFn<Req>>>,
+    pub(crate) attempts: Option<Arc<AttemptsFn<Req, N>>>,
+    pub(crate) finish: Arc<Finish<Resp<D, Req>, Fail<D, Req>>>,
+    pub(crate) _req: PhantomData<fn(Req)>,
 }
 
 impl<D, Req, S, const N: usize> fmt::Debug for Balance<D, Req, S, N>
@@ -81,39 +84,12 @@ where
     fn clone(&self) -> Self {
         Balance {
             shared: self.shared.clone(),
-            local: Endpoints::new(N),
+            local: Endpoints::new(),
             key: self.key.clone(),
+            attempts: self.attempts.clone(),
             finish: self.finish.clone(),
             _req: PhantomData,
         }
-    }
-}
-
-/// Configures a [`Balance`]: made by [`Balance::builder`] or [`Balance::by_name`].
-pub struct Builder<D, Req, S, const N: usize>
-where
-    D: Discover,
-    D::Service: Service<Req>,
-{
-    discover: D,
-    strategy: S,
-    pool: Pool<N>,
-    weight: WeightFn<D::Key, D::Service>,
-    key: Option<Arc<KeyFn<Req>>>,
-    classify: ClassifyFn<Resp<D, Req>, Fail<D, Req>>,
-    clock: Box<dyn Clock>,
-    on_change: Option<ChangeFn<S, N>>,
-}
-
-impl<D, Req, S, const N: usize> fmt::Debug for Builder<D, Req, S, N>
-where
-    D: Discover,
-    D::Service: Service<Req>,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("config", self.pool.config())
-            .finish()
     }
 }
 
@@ -122,25 +98,6 @@ where
     D: Discover,
     D::Service: Service<Req>,
 {
-    /// Starts a balancer over `discover`'s endpoints that picks with `strategy`. Name the
-    /// pool size when nothing else does: `Balance::<_, _, _, 16>::builder(..)`.
-    ///
-    /// Defaults: every endpoint has weight 1, requests have no key, `Ok` is a success and
-    /// `Err` a failure, the pool has [`Config::new`] (no ejection), and the clock is
-    /// [`DefaultClock`].
-    pub fn builder(discover: D, strategy: S) -> Builder<D, Req, S, N> {
-        Builder {
-            discover,
-            strategy,
-            pool: Pool::new(),
-            weight: Box::new(|_, _| 1),
-            key: None,
-            classify: Box::new(|r| r.is_ok()),
-            clock: Box::new(DefaultClock::default()),
-            on_change: None,
-        }
-    }
-
     /// A [`Monitor`] of this balancer's endpoints, for another task.
     pub fn monitor(&self) -> Monitor<D::Key, N>
     where
@@ -161,120 +118,6 @@ where
     /// Number of endpoints this clone has ready.
     pub fn ready_len(&self) -> usize {
         self.local.ready_len()
-    }
-}
-
-impl<D, Req, const N: usize> Balance<D, Req, tinylb::Strategy<N>, N>
-where
-    D: Discover,
-    D::Service: Service<Req>,
-{
-    /// Starts a balancer whose strategy is named as in a configuration file (`p2c`,
-    /// `least_conn`, `maglev`, `round_robin`, ...: [`tinylb::strategy::STRATEGY_NAMES`]).
-    ///
-    /// For `maglev`, the table is rebuilt when discovery changes the endpoints, before any
-    /// request sees the change ([`Builder::on_change`]).
-    pub fn by_name(
-        discover: D,
-        name: &str,
-    ) -> Result<Builder<D, Req, tinylb::Strategy<N>, N>, ParseStrategyError> {
-        Ok(Self::builder(discover, name.parse()?).on_change(|pool, s| {
-            if let tinylb::Strategy::Maglev(m) = s {
-                m.refresh(pool);
-            }
-        }))
-    }
-}
-
-impl<D, Req, S, const N: usize> Builder<D, Req, S, N>
-where
-    D: Discover,
-    D::Service: Service<Req>,
-{
-    /// The pool's policy: latency half-life, slow start, outlier ejection (which the
-    /// classifier's failures feed), panic threshold.
-    pub fn config(mut self, config: Config) -> Result<Self, ConfigError> {
-        self.pool = Pool::with_config(config)?;
-        Ok(self)
-    }
-
-    /// Each new endpoint's weight, from its key and service.
-    pub fn weight(
-        mut self,
-        f: impl Fn(&D::Key, &D::Service) -> u32 + Send + Sync + 'static,
-    ) -> Self {
-        self.weight = Box::new(f);
-        self
-    }
-
-    /// The request's affinity key, for hash strategies: for example a header's bytes
-    /// through [`tinylb::hash::hash_bytes`].
-    pub fn key(mut self, f: impl Fn(&Req) -> Option<u64> + Send + Sync + 'static) -> Self {
-        self.key = Some(Arc::new(f));
-        self
-    }
-
-    /// Whether a response (or error) is the backend's success: failures extend its
-    /// failure streak (and eject it, with [`Config::ejection`]). For HTTP, count 5xx as
-    /// failures: `|r| matches!(r, Ok(resp) if !resp.status().is_server_error())`.
-    pub fn classify(
-        mut self,
-        f: impl Fn(Result<&Resp<D, Req>, &Fail<D, Req>>) -> bool + Send + Sync + 'static,
-    ) -> Self {
-        self.classify = Box::new(f);
-        self
-    }
-
-    /// Runs `f` after each batch of discovery changes (and each endpoint removed for a
-    /// failed `poll_ready`), on the discovery path, before any clone picks among the new
-    /// endpoints: the place to rebuild what a strategy derives from membership, such as a
-    /// Maglev table (`|pool, m| { m.refresh(pool); }`), so that no request pays for it and
-    /// no key is routed by the fallback while the first table is built.
-    pub fn on_change(mut self, f: impl Fn(&Pool<N>, &S) + Send + Sync + 'static) -> Self {
-        self.on_change = Some(Box::new(f));
-        self
-    }
-
-    /// The clock picks are judged at and latencies measured with.
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Box::new(clock);
-        self
-    }
-
-    /// The balancer.
-    pub fn build(self) -> Balance<D, Req, S, N>
-    where
-        D: Unpin,
-        D::Key: Hash + Clone,
-        D::Error: Into<BoxError>,
-    {
-        Balance {
-            shared: Arc::new(Shared::new(
-                self.discover,
-                self.pool,
-                self.strategy,
-                self.weight,
-                self.on_change,
-            )),
-            local: Endpoints::new(N),
-            key: self.key,
-            finish: Arc::new(Finish {
-                clock: SharedClock(self.clock),
-                classify: self.classify,
-            }),
-            _req: PhantomData,
-        }
-    }
-}
-
-impl<D, Req, S, Inner, const N: usize> Builder<D, Req, S, N>
-where
-    D: Discover<Service = Weighted<Inner>>,
-    Inner: Service<Req>,
-{
-    /// Each endpoint's weight is the one its [`Weighted`] wrapper carries.
-    pub fn weight_from_service(self) -> Self {
-        self.weight(|_, s| s.weight)
     }
 }
 
@@ -300,24 +143,73 @@ where
         self.local.sync(entries, reg.rev);
     }
 
-    /// A lease on a ready endpoint: the strategy's pick when that endpoint is ready here.
-    fn pick(&self, req: &mut Request<'_>) -> Option<Lease<Arc<Pool<N>>, N>> {
+    /// A lease on an endpoint ready here, not yet tried by this request: the strategy's
+    /// pick, with the copies that are not ready (and the request's attempts) excluded.
+    fn pick(
+        &self,
+        key: Option<u64>,
+        now_us: u64,
+        attempts: Option<&Attempts<N>>,
+    ) -> Option<Lease<Arc<Pool<N>>, N>> {
         let pool = &self.shared.pool;
         let strategy = &self.shared.strategy;
-        let tries = pool.len() + 1;
-        for _ in 0..tries {
-            let lease = strategy.lease(pool.clone(), req)?;
-            if self.local.is_ready(lease.index(), lease.id()) {
-                return Some(lease);
+        let tried = attempts.map(Attempts::tried).filter(|t| !t.is_empty());
+        // the common case: every copy ready, a first attempt: a plain pick
+        let mut excluded = match tried {
+            None if self.local.all_ready() => {
+                let lease =
+                    strategy.lease(pool.clone(), &mut request_for::<N>(key, now_us, None))?;
+                if self.local.is_ready(lease.index(), lease.id()) {
+                    return Some(lease);
+                }
+                // a backend discovery added that this clone has no copy of yet
+                let mut t = Tried::new();
+                t.insert(lease.id());
+                t
+            }
+            Some(ref t) => t.clone(),
+            None => Tried::new(),
+        };
+        for id in self.local.pending_ids() {
+            excluded.insert(id);
+        }
+        let mut reuse_tried = false;
+        for _ in 0..=N {
+            let got =
+                strategy.try_lease(pool.clone(), &mut request_for(key, now_us, Some(&excluded)));
+            match got {
+                Ok(lease) if self.local.is_ready(lease.index(), lease.id()) => return Some(lease),
+                Ok(lease) => {
+                    excluded.insert(lease.id());
+                }
+                Err(tinylb::NoBackend::Excluded) if !reuse_tried && tried.is_some() => {
+                    // every untried backend is out: a tried one rather than none
+                    reuse_tried = true;
+                    excluded = Tried::new();
+                    for id in self.local.pending_ids() {
+                        excluded.insert(id);
+                    }
+                }
+                Err(_) => return None,
             }
         }
-        // the strategy keeps choosing endpoints that are not ready here: the first ready
-        // eligible one
-        let now = req.now_us();
-        self.local
-            .ready_ids()
-            .filter(|id| pool.is_eligible(id.index(), now))
-            .find_map(|id| Lease::acquire(pool.clone(), id))
+        None
+    }
+}
+
+/// The pick's request: the key, the clock, and what it must not get.
+fn request_for<const N: usize>(
+    key: Option<u64>,
+    now_us: u64,
+    excluding: Option<&Tried<N>>,
+) -> Request<'_> {
+    let mut r = Request::new().with_now_us(now_us);
+    if let Some(k) = key {
+        r = r.with_key(k);
+    }
+    match excluding {
+        Some(t) => r.excluding(t),
+        None => r,
     }
 }
 
@@ -366,13 +258,14 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let now = self.finish.clock.0.now_us();
-        let mut r = Request::new().with_now_us(now);
-        if let Some(key) = self.key.as_ref().and_then(|f| f(&req)) {
-            r = r.with_key(key);
-        }
-        let Some(lease) = self.pick(&mut r) else {
+        let key = self.key.as_ref().and_then(|f| f(&req));
+        let attempts = self.attempts.as_ref().and_then(|f| f(&req));
+        let Some(lease) = self.pick(key, now, attempts.as_ref()) else {
             return ResponseFuture::no_backend(self.finish.clone());
         };
+        if let Some(a) = &attempts {
+            a.insert(lease.id());
+        }
         match self.local.call(lease.index(), req) {
             Some(fut) => ResponseFuture::called(fut, lease, now, self.finish.clone()),
             None => ResponseFuture::no_backend(self.finish.clone()),

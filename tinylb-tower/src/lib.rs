@@ -49,20 +49,28 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod attempts;
 mod balance;
+mod builder;
 mod clock;
 mod error;
 mod future;
 mod local;
+#[cfg(feature = "retry")]
+mod retry;
 mod shared;
 mod status;
 mod weighted;
 
-pub use balance::{Balance, Builder};
+pub use attempts::Attempts;
+pub use balance::Balance;
+pub use builder::Builder;
 #[cfg(feature = "tokio")]
 pub use clock::TokioClock;
 pub use clock::{Clock, DefaultClock, StdClock};
 pub use error::{BoxError, DiscoverError, NoBackend};
 pub use future::ResponseFuture;
+#[cfg(feature = "retry")]
+pub use retry::{AttemptsLayer, RetryUntried, WithAttempts, attempts_in_extensions};
 pub use status::{Monitor, Status};
 pub use weighted::Weighted;

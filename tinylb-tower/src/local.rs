@@ -18,8 +18,9 @@
 //!
 //! Readiness is this clone's business (its copies, its connections), so it is not written
 //! into the shared pool's health (which is the operator's and the health checker's, and
-//! which `set_health` changes also end ejections and restart slow start): a pick skips the
-//! copies that are not ready (see [`Endpoints::is_ready`]).
+//! which `set_health` changes also end ejections and restart slow start): a pick excludes
+//! the copies that are not ready through the request's exclusion set (`tinylb::Tried`,
+//! `Request::excluding`), which every strategy honours in its own way.
 
 use tinylb::BackendId;
 use tower::Service;
@@ -54,9 +55,11 @@ pub(crate) struct Polled {
 }
 
 impl<S> Endpoints<S> {
-    pub(crate) fn new(n: usize) -> Self {
+    /// No copies yet, and no allocation: a clone made per request (as `tower::retry`
+    /// makes one) costs nothing until it is polled.
+    pub(crate) fn new() -> Self {
         Endpoints {
-            slots: (0..n).map(|_| None).collect(),
+            slots: Vec::new(),
             pending: Vec::new(),
             ready: 0,
             seen: None,
@@ -73,13 +76,16 @@ impl<S> Endpoints<S> {
         matches!(self.slots.get(index), Some(Some(l)) if l.ready && l.id == id)
     }
 
-    /// Ids of the ready copies (for a fallback pick).
-    pub(crate) fn ready_ids(&self) -> impl Iterator<Item = BackendId> + '_ {
-        self.slots
+    /// `true` if no copy is pending (every copy this clone has is ready).
+    pub(crate) fn all_ready(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Ids of the pending copies: what a pick must exclude.
+    pub(crate) fn pending_ids(&self) -> impl Iterator<Item = BackendId> + '_ {
+        self.pending
             .iter()
-            .flatten()
-            .filter(|l| l.ready)
-            .map(|l| l.id)
+            .filter_map(|&i| self.slots.get(i)?.as_ref().map(|l| l.id))
     }
 
     /// Replaces the copies by the registry's, keeping each copy whose backend and revision
@@ -90,6 +96,9 @@ impl<S> Endpoints<S> {
         S: Clone + 'a,
     {
         for (index, entry) in entries {
+            if self.slots.len() <= index {
+                self.slots.resize_with(index + 1, || None);
+            }
             let Some(slot) = self.slots.get_mut(index) else {
                 continue;
             };

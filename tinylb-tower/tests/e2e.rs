@@ -112,10 +112,18 @@ fn get(user: u32) -> Request<Empty<Bytes>> {
 
 fn served_by(r: &Result<Response<Incoming>, BoxError>) -> &'static str {
     match r.as_ref().ok().and_then(|r| r.headers().get("x-backend")) {
-        Some(v) if v == "fast" => "fast",
-        Some(v) if v == "slow" => "slow",
-        Some(v) if v == "failing" => "failing",
-        _ => "error",
+        Some(v) if r.as_ref().is_ok_and(|r| r.status().is_server_error()) => {
+            if v == "failing" {
+                "failing"
+            } else {
+                "5xx"
+            }
+        }
+        Some(v) => ["fast", "slow", "failing", "a", "b", "c"]
+            .into_iter()
+            .find(|n| v == n)
+            .unwrap_or("unknown"),
+        None => "error",
     }
 }
 
@@ -274,4 +282,68 @@ async fn cancelled_requests_give_their_unit_back() {
     }
     assert!(cancelled >= 10, "{cancelled}");
     assert_eq!(s.mon.in_flight(), 0);
+}
+
+/// A backend killed mid-run loses no request that a retry on another backend can save.
+#[cfg(feature = "retry")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_backend_loses_no_request_with_retries_on_untried_backends() {
+    use tinylb_tower::{AttemptsLayer, RetryUntried, attempts_in_extensions};
+    use tower::retry::RetryLayer;
+
+    for retries in [true, false] {
+        let mut backends = [
+            Some(backend("a", Kind::Fast).await),
+            Some(backend("b", Kind::Fast).await),
+            Some(backend("c", Kind::Fast).await),
+        ];
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        let list: Vec<Endpoint> = backends
+            .iter()
+            .flatten()
+            .map(|b| tower::util::BoxCloneSyncService::new(endpoint(client.clone(), b.addr)))
+            .collect();
+        let lb: Balance<_, Request<Empty<Bytes>>, _, 8> =
+            Balance::by_name(ServiceList::new(list), "round_robin")
+                .unwrap()
+                .config(Config::new().ejection(Ejection {
+                    consecutive_failures: 2,
+                    base_ms: 60_000,
+                    max_ms: 60_000,
+                    max_ejection_percent: 34,
+                }))
+                .unwrap()
+                .classify(|r| matches!(r, Ok(resp) if !resp.status().is_server_error()))
+                .attempts(attempts_in_extensions::<Empty<Bytes>, 8>)
+                .build();
+        let mon = lb.monitor();
+        let mut svc = tower::ServiceBuilder::new()
+            .layer(AttemptsLayer::<8>::new())
+            .option_layer(retries.then(|| RetryLayer::new(RetryUntried::new(2))))
+            .service(lb);
+        let mut shares: HashMap<&str, u32> = HashMap::new();
+        let run = async {
+            for i in 0..60 {
+                if i == 15 {
+                    backends[1] = None; // killed: its listener and connections
+                }
+                let r = svc.ready().await.unwrap().call(get(i)).await;
+                *shares.entry(served_by(&r)).or_insert(0) += 1;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("bounded in time");
+        println!("retries {retries}: {shares:?}");
+        let b = mon.snapshot().into_iter().find(|s| s.key == 1).unwrap();
+        assert!(b.info.ejected, "the killed backend is ejected: {b:?}");
+        if retries {
+            assert_eq!(shares.get("error"), None, "{shares:?}");
+            assert_eq!(shares["a"] + shares["b"] + shares["c"], 60, "{shares:?}");
+        } else {
+            // the control: without retries, the requests the killed backend had fail
+            assert!(shares.get("error").is_some_and(|&e| e >= 1), "{shares:?}");
+        }
+        assert_eq!(mon.in_flight(), 0);
+    }
 }

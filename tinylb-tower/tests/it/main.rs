@@ -3,6 +3,7 @@
 
 mod discovery;
 mod readiness;
+mod retries;
 mod sharing;
 
 use std::convert::Infallible;
@@ -71,7 +72,10 @@ impl std::fmt::Display for Broken {
 }
 impl std::error::Error for Broken {}
 
-impl Service<u64> for Mock {
+/// The mock answers requests of each of these types the same way.
+macro_rules! mock_service {
+    ($($t:ty),*) => {$(
+impl Service<$t> for Mock {
     type Response = usize;
     type Error = Broken;
     type Future = Pin<Box<dyn std::future::Future<Output = Result<usize, Broken>> + Send>>;
@@ -88,7 +92,7 @@ impl Service<u64> for Mock {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _: u64) -> Self::Future {
+    fn call(&mut self, _: $t) -> Self::Future {
         self.gate.calls.fetch_add(1, Ordering::SeqCst);
         let index = self.index;
         if self.hang {
@@ -96,6 +100,28 @@ impl Service<u64> for Mock {
         } else {
             Box::pin(async move { Ok(index) })
         }
+    }
+}
+    )*};
+}
+
+mock_service!(u64);
+
+/// A mock endpoint for requests that carry their `Attempts`.
+#[derive(Debug, Clone)]
+pub(crate) struct Tracked(pub(crate) Mock);
+
+impl Service<crate::retries::Req> for Tracked {
+    type Response = usize;
+    type Error = Broken;
+    type Future = <Mock as Service<u64>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Broken>> {
+        Service::<u64>::poll_ready(&mut self.0, cx)
+    }
+
+    fn call(&mut self, req: crate::retries::Req) -> Self::Future {
+        self.0.call(req.0)
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 
 use tinylb::{PowerOfTwo, RoundRobin};
+
 use tinylb_tower::Balance;
 use tower::discover::ServiceList;
 use tower::{Service, ServiceExt};
@@ -13,25 +14,31 @@ use crate::{mocks, poll_ready_now};
 
 #[tokio::test]
 async fn a_pending_endpoint_gets_nothing_until_it_is_ready() {
-    let (list, gates) = mocks(3);
-    gates[1].closed.store(true, Ordering::SeqCst);
-    let mut lb: Balance<_, u64, _, 8> =
-        Balance::builder(ServiceList::new(list), RoundRobin::new()).build();
-    let mut got = [0usize; 3];
-    for _ in 0..90 {
-        let i = lb.ready().await.unwrap().call(0).await.unwrap();
-        got[i] += 1;
+    // least_conn and maglev would choose the pending endpoint again and again if it were
+    // not excluded from their picks
+    for name in ["round_robin", "least_conn", "maglev", "p2c"] {
+        let (list, gates) = mocks(3);
+        gates[1].closed.store(true, Ordering::SeqCst);
+        let mut lb: Balance<_, u64, _, 8> = Balance::by_name(ServiceList::new(list), name)
+            .unwrap()
+            .key(|k: &u64| Some(*k))
+            .build();
+        let mut got = [0usize; 3];
+        for k in 0..90 {
+            let i = lb.ready().await.unwrap().call(k).await.unwrap();
+            got[i] += 1;
+        }
+        assert_eq!(got[1], 0, "{name}: {got:?}");
+        assert!(got[0] > 15 && got[2] > 15, "{name}: {got:?}");
+        gates[1].open();
+        let mut got = [0usize; 3];
+        for k in 0..90 {
+            let i = lb.ready().await.unwrap().call(k).await.unwrap();
+            got[i] += 1;
+        }
+        assert!(got.iter().all(|&g| g >= 15), "{name}: {got:?}");
+        assert_eq!(lb.monitor().in_flight(), 0);
     }
-    assert_eq!(got[1], 0, "{got:?}");
-    assert!(got[0] > 30 && got[2] > 30, "{got:?}");
-    gates[1].open();
-    let mut got = [0usize; 3];
-    for _ in 0..90 {
-        let i = lb.ready().await.unwrap().call(0).await.unwrap();
-        got[i] += 1;
-    }
-    assert!(got.iter().all(|&g| g >= 20), "{got:?}");
-    assert_eq!(lb.monitor().in_flight(), 0);
 }
 
 #[tokio::test]
