@@ -138,7 +138,10 @@ where
     /// Polls the stream if its waker fired since the last poll, and applies every change
     /// it has ready. A stream that has ended keeps the endpoints it gave (as tower does).
     pub(crate) fn poll_discover(&self) -> Result<(), DiscoverError> {
-        if !self.wake.woken.swap(false, Ordering::AcqRel) {
+        // a load first: the common case (nothing new) writes nothing to the shared line
+        if !self.wake.woken.load(Ordering::Acquire)
+            || !self.wake.woken.swap(false, Ordering::AcqRel)
+        {
             return Ok(());
         }
         let waker = Waker::from(self.wake.clone());
