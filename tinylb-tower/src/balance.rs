@@ -58,6 +58,7 @@ where
     pub(crate) key: Option<Arc<KeyFn<Req>>>,
     pub(crate) attempts: Option<Arc<AttemptsFn<Req, N>>>,
     pub(crate) finish: Arc<Finish<Resp<D, Req>, Fail<D, Req>>>,
+    pub(crate) pool_ref: PoolRef<N>,
     pub(crate) _req: PhantomData<fn(Req)>,
 }
 
@@ -87,7 +88,8 @@ where
             local: Endpoints::new(),
             key: self.key.clone(),
             attempts: self.attempts.clone(),
-            finish: self.finish.clone(),
+            finish: Arc::new((*self.finish).clone()),
+            pool_ref: PoolRef::new(self.shared.pool.clone()),
             _req: PhantomData,
         }
     }
@@ -150,15 +152,16 @@ where
         key: Option<u64>,
         now_us: u64,
         attempts: Option<&Attempts<N>>,
-    ) -> Option<Lease<Arc<Pool<N>>, N>> {
-        let pool = &self.shared.pool;
+    ) -> Option<Lease<PoolRef<N>, N>> {
         let strategy = &self.shared.strategy;
         let tried = attempts.map(Attempts::tried).filter(|t| !t.is_empty());
         // the common case: every copy ready, a first attempt: a plain pick
         let mut excluded = match tried {
             None if self.local.all_ready() => {
-                let lease =
-                    strategy.lease(pool.clone(), &mut request_for::<N>(key, now_us, None))?;
+                let lease = strategy.lease(
+                    self.pool_ref.clone(),
+                    &mut request_for::<N>(key, now_us, None),
+                )?;
                 if self.local.is_ready(lease.index(), lease.id()) {
                     return Some(lease);
                 }
@@ -175,8 +178,10 @@ where
         }
         let mut reuse_tried = false;
         for _ in 0..=N {
-            let got =
-                strategy.try_lease(pool.clone(), &mut request_for(key, now_us, Some(&excluded)));
+            let got = strategy.try_lease(
+                self.pool_ref.clone(),
+                &mut request_for(key, now_us, Some(&excluded)),
+            );
             match got {
                 Ok(lease) if self.local.is_ready(lease.index(), lease.id()) => return Some(lease),
                 Ok(lease) => {
@@ -194,6 +199,35 @@ where
             }
         }
         None
+    }
+}
+
+/// The pool as a request's lease holds it: the shared pool through a pointer of this clone's
+/// own, so that the reference count each request takes and drops is not a cache line that
+/// every clone (every connection task) writes.
+#[derive(Debug)]
+pub struct PoolRef<const N: usize>(Arc<ClonesPool<N>>);
+
+/// One clone's pointer to the shared pool (allocated once per clone).
+#[derive(Debug)]
+struct ClonesPool<const N: usize>(Arc<Pool<N>>);
+
+impl<const N: usize> Clone for PoolRef<N> {
+    fn clone(&self) -> Self {
+        PoolRef(self.0.clone())
+    }
+}
+
+impl<const N: usize> PoolRef<N> {
+    pub(crate) fn new(pool: Arc<Pool<N>>) -> Self {
+        PoolRef(Arc::new(ClonesPool(pool)))
+    }
+}
+
+impl<const N: usize> std::ops::Deref for PoolRef<N> {
+    type Target = Pool<N>;
+    fn deref(&self) -> &Pool<N> {
+        &self.0.0
     }
 }
 
@@ -228,7 +262,7 @@ where
         <D::Service as Service<Req>>::Future,
         Resp<D, Req>,
         Fail<D, Req>,
-        Lease<Arc<Pool<N>>, N>,
+        Lease<PoolRef<N>, N>,
     >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
@@ -257,7 +291,7 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let now = self.finish.clock.0.now_us();
+        let now = self.finish.clock.now_us();
         let key = self.key.as_ref().and_then(|f| f(&req));
         let attempts = self.attempts.as_ref().and_then(|f| f(&req));
         let Some(lease) = self.pick(key, now, attempts.as_ref()) else {

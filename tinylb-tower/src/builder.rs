@@ -10,8 +10,8 @@ use tower::Service;
 use tower::discover::Discover;
 
 use crate::attempts::Attempts;
-use crate::balance::{AttemptsFn, Balance, Fail, KeyFn, Resp};
-use crate::clock::{Clock, DefaultClock, SharedClock};
+use crate::balance::{AttemptsFn, Balance, Fail, KeyFn, PoolRef, Resp};
+use crate::clock::{Clock, DefaultClock};
 use crate::error::BoxError;
 use crate::future::{ClassifyFn, Finish};
 use crate::local::Endpoints;
@@ -37,7 +37,7 @@ where
             weight: Box::new(|_, _| 1),
             key: None,
             attempts: None,
-            classify: Box::new(|r| r.is_ok()),
+            classify: Arc::new(|r| r.is_ok()),
             clock: Box::new(DefaultClock::default()),
             on_change: None,
         }
@@ -143,7 +143,7 @@ where
         mut self,
         f: impl Fn(Result<&Resp<D, Req>, &Fail<D, Req>>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.classify = Box::new(f);
+        self.classify = Arc::new(f);
         self
     }
 
@@ -170,19 +170,21 @@ where
         D::Key: Hash + Clone,
         D::Error: Into<BoxError>,
     {
+        let shared = Arc::new(Shared::new(
+            self.discover,
+            self.pool,
+            self.strategy,
+            self.weight,
+            self.on_change,
+        ));
         Balance {
-            shared: Arc::new(Shared::new(
-                self.discover,
-                self.pool,
-                self.strategy,
-                self.weight,
-                self.on_change,
-            )),
+            pool_ref: PoolRef::new(shared.pool.clone()),
+            shared,
             local: Endpoints::new(),
             key: self.key,
             attempts: self.attempts,
             finish: Arc::new(Finish {
-                clock: SharedClock(self.clock),
+                clock: Arc::from(self.clock),
                 classify: self.classify,
             }),
             _req: PhantomData,

@@ -4,8 +4,6 @@
 //! reads one at two points per request, when the backend is picked and when its response
 //! future completes, and reports the difference as the latency of the lease's outcome.
 
-use std::fmt;
-
 /// A monotonic clock in microseconds (any epoch): the time a pick judges at and the two
 /// ends of a request's latency.
 ///
@@ -88,15 +86,6 @@ pub type DefaultClock = StdClock;
 
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// A clock behind a shared pointer, printable.
-pub(crate) struct SharedClock(pub(crate) Box<dyn Clock>);
-
-impl fmt::Debug for SharedClock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Clock")
-    }
 }
 
 #[cfg(test)]

@@ -10,23 +10,32 @@ use std::time::Duration;
 
 use tinylb::{Lease, Outcome, Pool};
 
-use crate::clock::SharedClock;
+use crate::clock::Clock;
 use crate::error::{BoxError, NoBackend};
 
 /// Decides whether a response (or error) counts as the backend's success.
-pub(crate) type ClassifyFn<T, E> = Box<dyn Fn(Result<&T, &E>) -> bool + Send + Sync>;
+pub(crate) type ClassifyFn<T, E> = Arc<dyn Fn(Result<&T, &E>) -> bool + Send + Sync>;
 
-/// What a response future needs to report its outcome: the clock and the classifier.
+/// What a response future needs to report its outcome: the clock and the classifier. Each
+/// balancer clone has its own (the pointers inside are shared), so that the reference count
+/// a request takes on it is not a cache line every clone writes.
 pub(crate) struct Finish<T, E> {
-    pub(crate) clock: SharedClock,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) classify: ClassifyFn<T, E>,
+}
+
+impl<T, E> Clone for Finish<T, E> {
+    fn clone(&self) -> Self {
+        Finish {
+            clock: self.clock.clone(),
+            classify: self.classify.clone(),
+        }
+    }
 }
 
 impl<T, E> fmt::Debug for Finish<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Finish")
-            .field("clock", &self.clock)
-            .finish()
+        f.debug_struct("Finish").finish_non_exhaustive()
     }
 }
 
@@ -127,7 +136,7 @@ where
         };
         this.state.set(State::Done);
         if let Some(lease) = this.lease.take() {
-            let now = this.finish.clock.0.now_us();
+            let now = this.finish.clock.now_us();
             let latency = Duration::from_micros(now.saturating_sub(*this.started_us));
             let outcome = if (this.finish.classify)(result.as_ref()) {
                 Outcome::success_after(latency)

@@ -63,7 +63,7 @@ mod status;
 mod weighted;
 
 pub use attempts::Attempts;
-pub use balance::Balance;
+pub use balance::{Balance, PoolRef};
 pub use builder::Builder;
 #[cfg(feature = "tokio")]
 pub use clock::TokioClock;

@@ -52,7 +52,7 @@ pub(crate) struct Shared<D: Discover, Sel, const N: usize> {
     /// The registry's revision, readable without the lock: a clone whose copy is older
     /// takes the lock and copies again.
     pub(crate) version: AtomicU64,
-    /// Endpoints discovery offered that the pool refused (full, weight too large).
+    /// Endpoints (or new weights of known ones) discovery offered that the pool refused.
     pub(crate) refused: AtomicU64,
     pub(crate) wake: Arc<DiscoverWake>,
     pub(crate) registry: Mutex<Registry<D>>,
@@ -187,14 +187,16 @@ where
         let rev = reg.rev;
         if let Some(&index) = reg.by_key.get(&key)
             && let Some(Some(entry)) = reg.slots.get_mut(index)
-            && self.pool.set_weight(entry.id, weight).is_ok()
         {
+            if self.pool.set_weight(entry.id, weight).is_err() {
+                // the pool cannot take the new weight (total above MAX_TOTAL_WEIGHT, or
+                // above MAX_WEIGHT): the backend keeps its old one, and gets the new service
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            }
             entry.svc = svc;
             entry.rev = rev;
             return;
         }
-        // unknown key, or its backend cannot take the new weight: replace it outright
-        self.remove(reg, &key);
         match self.pool.add(weight) {
             Ok(id) => {
                 if let Some(slot) = reg.slots.get_mut(id.index()) {

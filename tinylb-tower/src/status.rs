@@ -104,8 +104,10 @@ impl<K, const N: usize> Monitor<K, N> {
         (0..N).map(|i| u64::from(self.pool.in_flight_at(i))).sum()
     }
 
-    /// Endpoints discovery offered that the pool refused (full: `N` backends, or draining
-    /// removed ones; or a weight above [`tinylb::MAX_WEIGHT`]). They are not balanced to.
+    /// Endpoints discovery offered that the pool refused (full: `N` backends, or removed ones
+    /// still draining; or a weight above [`tinylb::MAX_WEIGHT`] or one that would take the
+    /// total above [`tinylb::MAX_TOTAL_WEIGHT`]). A refused new endpoint is not balanced to;
+    /// a known one whose new weight is refused keeps its old weight (and its new service).
     pub fn refused(&self) -> u64 {
         self.names.refused()
     }
