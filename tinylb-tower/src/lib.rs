@@ -16,7 +16,9 @@
 //!   from a [`Discover`](tower::discover::Discover) stream, which must be `Unpin` (box it
 //!   with `Box::pin` otherwise), exactly as `p2c::Balance` takes them.
 //! * `tower/src/ready_cache/cache.rs`: a pending/ready split of the endpoint services, only
-//!   ready ones picked, a service's readiness used up by one call (see the `local` module).
+//!   ready ones picked (the others are excluded from the pick with tinylb's
+//!   `Request::excluding`, which every strategy honours its own way), a service's readiness
+//!   used up by one call.
 //! * `tower/src/balance/p2c/service.rs`: `poll_ready` drives discovery and the pending
 //!   services, fails only when discovery fails, and drops an endpoint whose `poll_ready`
 //!   fails; it is not O(n) per call (tower's "specialize the balancer for P2C" and "only
@@ -30,7 +32,14 @@
 //! Where it differs: the pick happens in `call`, not `poll_ready`, because hash strategies
 //! need the request's key; `poll_ready` is ready when some endpoint is. A request that then
 //! finds no ready endpoint eligible (all ejected or at their caps) fails with
-//! [`NoBackend`] rather than wait.
+//! [`NoBackend`] rather than wait. The balancer can be cloned (tower's cannot, and is put
+//! behind a `Buffer`): clones share the pool, the strategy and discovery, and each has its own
+//! copies of the endpoint services. A request can carry its [`Attempts`], so that a retry
+//! layer above sends it to a backend it has not tried (feature `retry`: `RetryUntried`,
+//! `AttemptsLayer`).
+//!
+//! Features: `tokio` (default): the default clock is `tokio::time::Instant`; `retry`: the
+//! HTTP retry policy and layer (adds `tower/retry` and `http`).
 //!
 //! ```no_run
 //! use std::convert::Infallible;
