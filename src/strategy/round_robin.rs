@@ -66,6 +66,7 @@ impl RoundRobin {
 }
 
 impl<const N: usize> Select<N> for RoundRobin {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, _| {
             let n = view.len() as u32;

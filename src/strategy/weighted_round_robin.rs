@@ -374,6 +374,7 @@ fn any_eligible<const N: usize>(view: &View<'_, N>, start: usize) -> Option<Cand
 }
 
 impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let epoch = pool.epoch();
         if self.built_for.load(Ordering::Acquire) != epoch.wrapping_add(1) {
