@@ -82,6 +82,10 @@ pub enum ConfigError {
     /// under a bound smaller than its fair share. Returned by
     /// [`BoundedLoad::new`](crate::BoundedLoad::new).
     BalanceFactorTooLow,
+    /// A choice count outside `1..=`[`MAX_CHOICES`](crate::strategy::MAX_CHOICES).
+    /// Returned by [`PowerOfTwo::with_choices`](crate::PowerOfTwo::with_choices) and
+    /// [`PeakEwma::with_choices`](crate::PeakEwma::with_choices).
+    InvalidChoiceCount,
 }
 
 impl fmt::Display for ConfigError {
@@ -95,6 +99,13 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::InvalidPercent => "a percentage above 100",
             ConfigError::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",
+            ConfigError::InvalidChoiceCount => {
+                return write!(
+                    f,
+                    "the choice count is outside 1..=MAX_CHOICES ({})",
+                    crate::strategy::MAX_CHOICES
+                );
+            }
         })
     }
 }

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`pool`], [`lease`] | the pool's and the lease's public contracts, against a model |
 //! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`] | one strategy each: its row of DESIGN.md's strategy table |
+//! | [`choices`] | `k` choices for P2C and peak-EWMA, against a model of the sampler |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
 //! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
 //! | [`bad_input`] | every refused call returns its error and changes nothing |
@@ -26,6 +27,7 @@ mod support;
 
 mod backup;
 mod bad_input;
+mod choices;
 mod ejection;
 mod hashing;
 mod lease;
