@@ -27,8 +27,8 @@ pub use pool::{
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
 pub use strategy::{
-    LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PowerOfTwo, Random,
-    RoundRobin, Strategy, WeightedRoundRobin,
+    First, LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PickFirst, PowerOfTwo,
+    Random, RoundRobin, Strategy, WeightedRoundRobin,
 };
 pub use tried::Tried;
 

@@ -13,13 +13,16 @@
 //! | [`Rendezvous`] | `rendezvous` | O(n) scan, no writes | a seed |
 //! | [`Jump`] | `jump` | O(ln n), no writes | a seed |
 //! | [`BoundedLoad`] | `bounded_load` | O(n): two scans, no writes | factor + seed |
+//! | [`First`] | `first` | O(1) while the first backend has room, O(n) worst case | none |
+//! | [`PickFirst`] | `pick_first` | O(n) scan, no writes | the seed's key |
 //!
 //! Every strategy is built the same way: `new(..)` with its required parameters (none for
 //! most; the balance factor for [`BoundedLoad`], which returns a `Result`; Maglev's table
 //! sizes are checked at compile time by [`Maglev::new`] or at run time by
 //! [`Maglev::try_new`]), and `with_seed(.., seed)`, the same with a seed for the random
 //! stream used when a request carries no RNG (and, for round robin and weighted round robin,
-//! for where the rotation starts). [`PowerOfTwo`] and [`PeakEwma`] also have
+//! for where the rotation starts; for [`PickFirst`], the order itself). [`First`] has
+//! nothing to seed: `new()` alone. [`PowerOfTwo`] and [`PeakEwma`] also have
 //! `with_choices(k, seed)`, the best of `k` draws instead of two. Every pick reads its
 //! candidates through the pool's [`View`](crate::View); the shared rules (fair
 //! tie-breaking, the lowest-cost scan, two or `k` weighted choices), load metrics (in-flight
@@ -51,12 +54,14 @@ pub const MAX_CHOICES: u8 = 8;
 
 mod bounded_load;
 mod cost;
+mod first;
 mod jump;
 mod least_conn;
 mod least_time;
 mod maglev;
 mod names;
 mod p2c;
+mod pick_first;
 mod probe;
 mod random;
 mod rendezvous;
@@ -67,12 +72,14 @@ pub(crate) mod score;
 mod weighted_round_robin;
 
 pub use bounded_load::{BoundedLoad, DEFAULT_BALANCE_FACTOR};
+pub use first::First;
 pub use jump::Jump;
 pub use least_conn::LeastConn;
 pub use least_time::LeastTime;
 pub use maglev::{DEFAULT_TABLE_SIZE, MAX_MAGLEV_SLOTS, Maglev};
 pub use names::{STRATEGY_NAMES, StrategyName};
 pub use p2c::{PeakEwma, PowerOfTwo};
+pub use pick_first::PickFirst;
 pub use random::Random;
 pub use rendezvous::Rendezvous;
 pub use round_robin::RoundRobin;
@@ -130,6 +137,10 @@ pub enum Strategy<const N: usize, const M: usize = DEFAULT_TABLE_SIZE> {
     PowerOfTwo(PowerOfTwo),
     /// See [`PeakEwma`].
     PeakEwma(PeakEwma),
+    /// See [`First`].
+    First(First),
+    /// See [`PickFirst`].
+    PickFirst(PickFirst),
 }
 
 impl<const N: usize, const M: usize> Strategy<N, M> {
@@ -152,6 +163,8 @@ impl<const N: usize, const M: usize> Strategy<N, M> {
             Strategy::BoundedLoad(_) => names::CANONICAL[8],
             Strategy::PowerOfTwo(_) => names::CANONICAL[9],
             Strategy::PeakEwma(_) => names::CANONICAL[10],
+            Strategy::First(_) => names::CANONICAL[11],
+            Strategy::PickFirst(_) => names::CANONICAL[12],
         }
     }
 
@@ -176,7 +189,9 @@ impl<const N: usize, const M: usize> Strategy<N, M> {
             7 => Strategy::Jump(Jump::with_seed(seed)),
             8 => Strategy::BoundedLoad(BoundedLoad::build(DEFAULT_BALANCE_FACTOR, seed)),
             9 => Strategy::PowerOfTwo(PowerOfTwo::with_seed(seed)),
-            _ => Strategy::PeakEwma(PeakEwma::with_seed(seed)),
+            10 => Strategy::PeakEwma(PeakEwma::with_seed(seed)),
+            11 => Strategy::First(First::new()),
+            _ => Strategy::PickFirst(PickFirst::with_seed(seed)),
         })
     }
 }
@@ -203,6 +218,8 @@ impl<const N: usize, const M: usize> Select<N> for Strategy<N, M> {
             Strategy::BoundedLoad(s) => s.select(pool, req),
             Strategy::PowerOfTwo(s) => s.select(pool, req),
             Strategy::PeakEwma(s) => s.select(pool, req),
+            Strategy::First(s) => s.select(pool, req),
+            Strategy::PickFirst(s) => s.select(pool, req),
         }
     }
 }

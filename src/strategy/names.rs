@@ -60,6 +60,14 @@ pub const STRATEGY_NAMES: &[StrategyName] = &[
         name: "peak_ewma",
         aliases: &["p2c_ewma", "p2c_peak_ewma", "ewma"],
     },
+    StrategyName {
+        name: "first",
+        aliases: &[],
+    },
+    StrategyName {
+        name: "pick_first",
+        aliases: &[],
+    },
 ];
 
 /// Number of built-in strategies.

@@ -199,7 +199,7 @@ pub fn by_name(out: &mut [u8; 50]) {
 }
 
 /// The names [`every_strategy`] runs, one row of [`EVERY_STRATEGY`] each.
-pub const EVERY_NAME: [&str; 11] = [
+pub const EVERY_NAME: [&str; 13] = [
     "round_robin",
     "weighted_round_robin",
     "least_conn",
@@ -211,6 +211,8 @@ pub const EVERY_NAME: [&str; 11] = [
     "bounded_load",
     "p2c",
     "peak_ewma",
+    "first",
+    "pick_first",
 ];
 
 /// The key of pick `k` in [`every_strategy`]: a Weyl sequence, so every pick has a new key.
@@ -304,7 +306,7 @@ pub const PEAK_EWMA: [u8; 24] = [
     4, 0, 4, 1, 2, 4, 0, 2, 4, 2, 4, 4, 4, 0, 2, 4, 2, 0, 2, 4, 4, 0, 4, 4,
 ];
 /// `every_strategy`, one row of 12 picks per name of [`EVERY_NAME`].
-pub const EVERY_STRATEGY: [[u8; 12]; 11] = [
+pub const EVERY_STRATEGY: [[u8; 12]; 13] = [
     [2, 4, 0, 1, 2, 4, 0, 1, 2, 4, 0, 1], // round_robin
     [2, 1, 4, 0, 2, 4, 0, 2, 4, 4, 2, 0], // weighted_round_robin
     [4, 0, 4, 0, 2, 0, 1, 0, 2, 1, 2, 1], // least_conn
@@ -316,6 +318,8 @@ pub const EVERY_STRATEGY: [[u8; 12]; 11] = [
     [0, 1, 0, 4, 1, 0, 2, 4, 0, 2, 4, 1], // bounded_load
     [2, 0, 4, 0, 4, 2, 4, 0, 4, 0, 4, 2], // p2c
     [4, 2, 4, 0, 2, 4, 2, 0, 2, 0, 0, 2], // peak_ewma
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], // first
+    [4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4], // pick_first
 ];
 
 /// What [`check_all`] tells its caller about each vector: `(vector, row, want, got)`, with

@@ -5,7 +5,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`pool`], [`lease`] | the pool's and the lease's public contracts, against a model |
-//! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`] | one strategy each: its row of DESIGN.md's strategy table |
+//! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`], [`first`], [`pick_first`] | one strategy each: its row of DESIGN.md's strategy table |
 //! | [`choices`] | `k` choices for P2C and peak-EWMA, against a model of the sampler |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
 //! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
@@ -29,6 +29,7 @@ mod backup;
 mod bad_input;
 mod choices;
 mod ejection;
+mod first;
 mod hashing;
 mod lease;
 mod least_conn;
@@ -36,6 +37,7 @@ mod least_time;
 mod outside_strategy;
 mod p2c;
 mod peak_ewma;
+mod pick_first;
 mod pool;
 mod random;
 mod regressions;
