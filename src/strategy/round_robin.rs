@@ -1,4 +1,5 @@
-//! Round robin (nginx `round-robin` with equal weights, HAProxy `static-rr`).
+//! Round robin (nginx `round-robin` with equal weights; HAProxy's `static-rr` is weighted:
+//! [`WeightedRoundRobin`](crate::WeightedRoundRobin)).
 
 use crate::pool::{BackendId, Pool};
 use crate::select::{Request, Select};

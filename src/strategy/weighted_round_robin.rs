@@ -1,4 +1,4 @@
-//! Smooth weighted round robin (nginx's algorithm), lock-free.
+//! Smooth weighted round robin (nginx's algorithm; HAProxy's `static-rr`), lock-free.
 
 use crate::pool::{BackendId, Candidate, Pool, View};
 use crate::rng::{Stream, below_from, mix64};

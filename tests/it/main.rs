@@ -7,6 +7,7 @@
 //! | [`pool`], [`lease`] | the pool's and the lease's public contracts, against a model |
 //! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`], [`first`], [`pick_first`] | one strategy each: its row of DESIGN.md's strategy table |
 //! | [`choices`] | `k` choices for P2C and peak-EWMA, against a model of the sampler |
+//! | [`anchor_names`] | names the anchors use for different things (`static-rr`, `random`) |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
 //! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
 //! | [`bad_input`] | every refused call returns its error and changes nothing |
@@ -25,6 +26,7 @@
 
 mod support;
 
+mod anchor_names;
 mod backup;
 mod bad_input;
 mod choices;
