@@ -22,14 +22,14 @@ const N: usize = 12;
 
 /// One backend of the model.
 #[derive(Debug)]
-struct Model {
+struct Model<'p> {
     id: BackendId,
     up: bool,
     cap: Option<u32>,
-    held: Vec<Lease<&'static Pool<N>, N>>,
+    held: Vec<Lease<&'p Pool<N>, N>>,
 }
 
-impl Model {
+impl Model<'_> {
     fn has_room(&self) -> bool {
         self.up && self.cap.is_none_or(|c| (self.held.len() as u32) < c)
     }
@@ -61,7 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// The model's pick: the lowest index with room, not in `excluded`.
-fn model_pick(backends: &[Model], excluded: u16) -> Option<BackendId> {
+fn model_pick(backends: &[Model<'_>], excluded: u16) -> Option<BackendId> {
     backends
         .iter()
         .enumerate()
@@ -77,9 +77,9 @@ proptest! {
         weights in prop::collection::vec(1u32..=9, 1..=N),
         ops in prop::collection::vec(op(), 1..60),
     ) {
-        // leaked so the model can hold leases on it beside the pool's owner
-        let pool: &'static Pool<N> = Box::leak(Box::new(Pool::new()));
-        let mut backends: Vec<Model> = weights
+        let pool_owned: Pool<N> = Pool::new();
+        let pool = &pool_owned;
+        let mut backends: Vec<Model<'_>> = weights
             .iter()
             .map(|&w| Model { id: pool.add(w).unwrap(), up: true, cap: None, held: Vec::new() })
             .collect();
