@@ -12,8 +12,8 @@
 
 use tinylb::rand_core::{Rng, TryRng};
 use tinylb::{
-    BackendId, Health, Lease, LeastConn, LeastTime, Outcome, PeakEwma, Pool, PowerOfTwo, Random,
-    Request, RoundRobin, Select, SelectExt, Strategy, WeightedRoundRobin,
+    BackendId, Health, Lease, LeastConn, LeastTime, Outcome, PeakEwma, PickFirst, Pool, PowerOfTwo,
+    Random, Request, RoundRobin, Select, SelectExt, Strategy, Tried, WeightedRoundRobin,
 };
 
 /// Slots in the pool.
@@ -146,6 +146,28 @@ pub fn least_conn(rng: Option<&mut dyn Rng>, out: &mut [u8]) {
 /// `PowerOfTwo::with_seed(SEED)` in the same held-leases scenario as [`least_conn`].
 pub fn p2c(rng: Option<&mut dyn Rng>, out: &mut [u8]) {
     held_leases(&PowerOfTwo::with_seed(SEED), rng, out);
+}
+
+/// `PowerOfTwo::with_choices(3, SEED)` in the same held-leases scenario as [`p2c`].
+pub fn p2c_three_choices(rng: Option<&mut dyn Rng>, out: &mut [u8]) {
+    if let Ok(s) = PowerOfTwo::with_choices(3, SEED) {
+        held_leases(&s, rng, out);
+    }
+}
+
+/// The order of `PickFirst::with_seed(SEED)` over the fixed pool, read off its picks: each
+/// pick excludes the backends picked before it ([`NONE`] once none is left).
+pub fn pick_first_order(out: &mut [u8]) {
+    let pool = pool(1000);
+    let s = PickFirst::with_seed(SEED);
+    let mut tried = Tried::<N>::new();
+    for o in out.iter_mut() {
+        let id = s.select(&pool, &mut Request::new().excluding(&tried));
+        if let Some(id) = id {
+            tried.insert(id);
+        }
+        *o = index(id);
+    }
 }
 
 /// Latencies recorded at t = 0 µs (backend 3 is down and has none): [900, 300, 1200, -,
@@ -305,6 +327,12 @@ pub const P2C_CALLER_RNG: [u8; 24] = [
 pub const PEAK_EWMA: [u8; 24] = [
     4, 0, 4, 1, 2, 4, 0, 2, 4, 2, 4, 4, 4, 0, 2, 4, 2, 0, 2, 4, 4, 0, 4, 4,
 ];
+/// `p2c_three_choices` with the strategy's stream, 24 picks.
+pub const P2C_THREE_CHOICES: [u8; 24] = [
+    4, 1, 4, 2, 0, 0, 4, 2, 2, 4, 0, 4, 2, 4, 1, 0, 4, 4, 1, 2, 2, 4, 2, 0,
+];
+/// `pick_first_order`: the four eligible backends in the seed's order, then nothing.
+pub const PICK_FIRST_ORDER: [u8; 6] = [1, 0, 4, 2, NONE, NONE];
 /// `every_strategy`, one row of 12 picks per name of [`EVERY_NAME`].
 pub const EVERY_STRATEGY: [[u8; 12]; 13] = [
     [2, 4, 0, 1, 2, 4, 0, 1, 2, 4, 0, 1], // round_robin
@@ -384,6 +412,15 @@ pub fn check_all(report: &mut Report<'_>) -> usize {
         p2c(Some(&mut SplitMix(SEED)), out)
     });
     one("PEAK_EWMA", "", &PEAK_EWMA, &mut peak_ewma);
+    one("P2C_THREE_CHOICES", "", &P2C_THREE_CHOICES, &mut |out| {
+        p2c_three_choices(None, out)
+    });
+    one(
+        "PICK_FIRST_ORDER",
+        "",
+        &PICK_FIRST_ORDER,
+        &mut pick_first_order,
+    );
     for (name, want) in EVERY_NAME.iter().zip(&EVERY_STRATEGY) {
         one("EVERY_STRATEGY", name, want, &mut |out| {
             if let Ok(out) = out.try_into() {
