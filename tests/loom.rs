@@ -54,6 +54,43 @@ fn lease_never_exceeds_the_cap() {
     });
 }
 
+/// The pool-wide cap against racing leases on two backends: with a pool cap of one, two
+/// threads never both hold a lease, a refused lease gives back what it reserved, and the
+/// pool-wide count returns to zero.
+#[test]
+fn pool_wide_cap_is_never_exceeded() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        let b = pool.add(1).unwrap();
+        pool.set_max_in_flight(NonZeroU32::new(1));
+        let p2 = pool.clone();
+        let t = thread::spawn(move || {
+            let l = Lease::acquire(&*p2, b);
+            let held = l.is_some();
+            assert!(
+                p2.pooled_in_flight() <= 2,
+                "at most one transient over-count"
+            );
+            drop(l);
+            held
+        });
+        let mine = Lease::acquire(&*pool, a);
+        let both_now = mine.is_some() && pool.in_flight_at(1) == 1;
+        let other = t.join().unwrap();
+        assert!(!both_now, "the pool-wide cap was exceeded");
+        drop(mine);
+        let _ = other;
+        assert_eq!(
+            pool.pooled_in_flight(),
+            0,
+            "a pool unit was lost or given back twice"
+        );
+        assert_eq!(pool.in_flight_at(0) + pool.in_flight_at(1), 0);
+    });
+}
+
 /// Slot removal and reuse against a racing lease (the generation check): a lease taken on
 /// the old backend keeps its slot from being reused while it lives, and a lease that lost
 /// the race gives its unit back; a removed id can never lease the slot's next occupant.
