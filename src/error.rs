@@ -82,6 +82,9 @@ pub enum ConfigError {
     /// under a bound smaller than its fair share. Returned by
     /// [`BoundedLoad::new`](crate::BoundedLoad::new).
     BalanceFactorTooLow,
+    /// A [`WeightPolicy`](crate::WeightPolicy) with a zero expiry or update period, or a
+    /// period at or above 2^31 ms. Returned by [`LoadWeights::new`](crate::LoadWeights::new).
+    InvalidWeightPolicy,
 }
 
 impl fmt::Display for ConfigError {
@@ -95,6 +98,9 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::InvalidPercent => "a percentage above 100",
             ConfigError::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",
+            ConfigError::InvalidWeightPolicy => {
+                "a weight policy needs 0 < expiry_ms, update_period_ms and blackout_ms < 2^31 ms"
+            }
         })
     }
 }

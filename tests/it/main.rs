@@ -32,6 +32,7 @@ mod hashing;
 mod lease;
 mod least_conn;
 mod least_time;
+mod load_reports;
 mod outside_strategy;
 mod p2c;
 mod peak_ewma;
