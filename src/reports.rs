@@ -282,7 +282,7 @@ impl<const N: usize> LoadWeights<N> {
                 usable += 1;
             }
         }
-        let mean = if usable > 0 { sum / usable } else { 0 };
+        let mean = sum.checked_div(usable).unwrap_or(0);
         for r in raw.iter_mut().take(ids.len()) {
             if usable < 2 {
                 *r = 1;
