@@ -176,6 +176,8 @@ where
     /// The slot index (`N` fits 16 bits).
     index: u16,
     pending: Pending,
+    /// Holds a unit of the pool-wide cap ([`Pool::set_max_in_flight`]).
+    pooled: bool,
     /// The clock tick of the reported outcome, while `pending` is a success or a failure.
     at_ms: u32,
 }
@@ -207,26 +209,33 @@ impl<P, const N: usize> Lease<P, N>
 where
     P: Deref<Target = Pool<N>>,
 {
-    /// Wraps an in-flight unit already taken on `id`.
-    pub(crate) fn new(pool: P, id: BackendId) -> Self {
+    /// Wraps an in-flight unit already taken on `id` (and a unit of the pool-wide cap if
+    /// `pooled`).
+    pub(crate) fn new(pool: P, id: BackendId, pooled: bool) -> Self {
         Lease {
             pool,
             generation: id.generation(),
             // a pool has at most 65535 slots; an index past them names no slot (inert)
             index: u16::try_from(id.index()).unwrap_or(u16::MAX),
             pending: Pending::Nothing,
+            pooled,
             at_ms: 0,
         }
     }
 
-    /// Takes a lease on a backend you chose yourself (for example the one a previous request
-    /// of the same session used). Fails, changing nothing, if the backend is gone, not up,
-    /// has weight 0, or is at its cap. Ejection and the backup tier are the strategies'
-    /// business: this call does not look at them.
+    /// Takes a lease on exactly the backend `id`. Fails, changing nothing, if the backend is
+    /// gone, not up, has weight 0, is at its cap, or the pool is at its pool-wide cap.
+    /// Ejection and the backup tier are not looked at: to stick to a session's backend only
+    /// while a pick may take it, use [`Request::prefer`](crate::Request::prefer) with a
+    /// strategy instead.
     pub fn acquire(pool: P, id: BackendId) -> Option<Self> {
+        let pooled = pool.reserve().ok()?;
         if pool.try_acquire(id) {
-            Some(Lease::new(pool, id))
+            Some(Lease::new(pool, id, pooled))
         } else {
+            if pooled {
+                pool.unreserve();
+            }
             None
         }
     }
@@ -299,6 +308,9 @@ where
             Pending::Failure => self.pool.count_end(id, false, self.at_ms),
         }
         self.pool.release(id);
+        if self.pooled {
+            self.pool.unreserve();
+        }
     }
 }
 

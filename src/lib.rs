@@ -15,13 +15,14 @@ mod select;
 pub mod strategy;
 pub mod subset;
 mod sync;
+mod tried;
 
 pub use config::{Config, DEFAULT_HALF_LIFE_MS, Ejection, SlowStart};
 pub use error::{BackendError, ConfigError, TableError};
 pub use lease::{Lease, Outcome, Unstamped};
 pub use pool::{
     Backend, BackendId, BackendInfo, Candidate, FULL_SHARE, Health, Ids, MAX_IN_FLIGHT,
-    MAX_TOTAL_WEIGHT, MAX_WEIGHT, Pool, View,
+    MAX_TOTAL_WEIGHT, MAX_WEIGHT, NoBackend, Pool, View,
 };
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
@@ -29,6 +30,7 @@ pub use strategy::{
     LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PowerOfTwo, Random,
     RoundRobin, Strategy, WeightedRoundRobin,
 };
+pub use tried::Tried;
 
 /// The `rand_core` crate tinylb's [`Request::with_rng`] takes randomness from, re-exported
 /// so that callers name the same version.

@@ -6,11 +6,12 @@ use core::ops::Deref;
 use rand_core::Rng;
 
 use crate::lease::Lease;
-use crate::pool::{BackendId, Pool};
+use crate::pool::{BackendId, NoBackend, Pool};
 use crate::rng::Stream;
+use crate::tried::Tried;
 
 /// Everything a pick may need besides the pool: a hash key (for affinity), the caller's
-/// clock, and randomness.
+/// clock, randomness, and what the request must not get or would rather get.
 ///
 /// All parts are optional; a strategy uses what it needs and ignores the rest:
 ///
@@ -20,6 +21,12 @@ use crate::rng::Stream;
 /// * `rng`: a [`rand_core::Rng`] for strategies that draw random numbers. Without one they
 ///   draw from a stream seeded once when the strategy was built, which is deterministic for a
 ///   single thread.
+/// * exclusion ([`Request::excluding`]): a [`Tried`] set of backends this request must not
+///   get (a retry's previous attempts); the pool's view leaves them out for every strategy;
+/// * preference ([`Request::prefer`]): a backend to take if a pick may take it (a session's
+///   previous backend), else the strategy picks as usual.
+///
+/// Neither of the last two costs anything when absent: a pick checks one flag.
 ///
 /// ```
 /// # use tinylb::Request;
@@ -30,6 +37,17 @@ pub struct Request<'a> {
     key: Option<u64>,
     now_us: u64,
     rng: Option<&'a mut dyn Rng>,
+    /// Exclusion and preference, `None` for a plain request: one word to write when a
+    /// request is made and one to test when it is picked for.
+    extra: Option<Extra<'a>>,
+}
+
+/// What a request excludes or prefers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extra<'a> {
+    /// A [`Tried`] set's per-slot tags.
+    excluded: Option<&'a [u8]>,
+    prefer: Option<BackendId>,
 }
 
 impl fmt::Debug for Request<'_> {
@@ -38,6 +56,8 @@ impl fmt::Debug for Request<'_> {
             .field("key", &self.key)
             .field("now_us", &self.now_us)
             .field("rng", &self.rng.as_ref().map(|_| "dyn Rng"))
+            .field("excluding", &self.is_excluding())
+            .field("prefer", &self.preferred())
             .finish()
     }
 }
@@ -49,12 +69,13 @@ impl Default for Request<'_> {
 }
 
 impl<'a> Request<'a> {
-    /// A request with no key, time 0 and no RNG.
+    /// A request with no key, time 0, no RNG, no exclusion and no preference.
     pub const fn new() -> Self {
         Request {
             key: None,
             now_us: 0,
             rng: None,
+            extra: None,
         }
     }
 
@@ -82,6 +103,46 @@ impl<'a> Request<'a> {
         self
     }
 
+    /// Excludes the backends in `tried`: no strategy returns one of them for this request
+    /// (each skips them in its own way: see [`Pool::pick`]). When every backend a pick could
+    /// take is excluded, the pick finds nothing and [`SelectExt::try_select`] says
+    /// [`NoBackend::Excluded`], so the caller can decide, as Envoy does, to reuse one anyway.
+    pub const fn excluding<const N: usize>(mut self, tried: &'a Tried<N>) -> Self {
+        let prefer = self.preferred();
+        self.extra = Some(Extra {
+            excluded: Some(tried.tags()),
+            prefer,
+        });
+        self
+    }
+
+    /// Prefers backend `id` (a session's previous backend, a cookie's value): a pick returns
+    /// it if the pool's view would let a pick take it (the first tier with any candidate,
+    /// health, ejection and panic, share, cap, and this request's exclusion), and otherwise
+    /// picks as the strategy does. A preferred backend that is taken costs the strategy
+    /// nothing: no schedule moves, no random draw is made.
+    pub const fn prefer(mut self, id: BackendId) -> Self {
+        let excluded = self.excluded();
+        self.extra = Some(Extra {
+            excluded,
+            prefer: Some(id),
+        });
+        self
+    }
+
+    /// The preferred backend, if any.
+    pub const fn preferred(&self) -> Option<BackendId> {
+        match &self.extra {
+            Some(e) => e.prefer,
+            None => None,
+        }
+    }
+
+    /// `true` if the request excludes some backends ([`Request::excluding`]).
+    pub const fn is_excluding(&self) -> bool {
+        self.excluded().is_some()
+    }
+
     /// Sets the clock in place, for a request value reused across picks.
     pub fn set_now_us(&mut self, now_us: u64) {
         self.now_us = now_us;
@@ -103,6 +164,42 @@ impl<'a> Request<'a> {
         match &mut self.rng {
             Some(r) => Some(&mut **r),
             None => None,
+        }
+    }
+
+    /// `true` if the request carries an exclusion or a preference.
+    #[inline(always)]
+    pub(crate) const fn constrained(&self) -> bool {
+        self.extra.is_some()
+    }
+
+    /// The exclusion's per-slot tags.
+    #[inline]
+    pub(crate) const fn excluded(&self) -> Option<&'a [u8]> {
+        match &self.extra {
+            Some(e) => e.excluded,
+            None => None,
+        }
+    }
+
+    /// The same request for one attempt that also excludes `tried`, borrowing this one's RNG.
+    pub(crate) fn excluding_too<'s, const N: usize>(
+        &'s mut self,
+        tried: &'s Tried<N>,
+    ) -> Request<'s> {
+        let prefer = self.preferred();
+        let rng: Option<&'s mut dyn Rng> = match &mut self.rng {
+            Some(r) => Some(&mut **r),
+            None => None,
+        };
+        Request {
+            key: self.key,
+            now_us: self.now_us,
+            rng,
+            extra: Some(Extra {
+                excluded: Some(tried.tags()),
+                prefer,
+            }),
         }
     }
 
@@ -150,31 +247,99 @@ impl<const N: usize, S: Select<N> + ?Sized> Select<N> for &S {
 /// Helpers on top of [`Select`], for every strategy.
 pub trait SelectExt<const N: usize>: Select<N> {
     /// Picks a backend and takes a [`Lease`] on it: its in-flight count goes up by one now
-    /// and down by one, exactly once, when the lease is dropped.
+    /// and down by one, exactly once, when the lease is dropped. `None` when no backend can
+    /// take the request: [`SelectExt::try_lease`] says why.
     ///
     /// The in-flight cap is never exceeded, even when threads race for the last unit: the
     /// loser picks again, at most once per slot in use, and then reports `None`.
     ///
     /// `pool` is anything that derefs to the pool: `&Pool<N>`, `&'static Pool<N>`, or an
     /// `Arc<Pool<N>>` (so the lease can move into a spawned task).
+    #[inline]
     fn lease<P>(&self, pool: P, req: &mut Request<'_>) -> Option<Lease<P, N>>
     where
         P: Deref<Target = Pool<N>>,
     {
-        let acquired = {
+        self.try_lease(pool, req).ok()
+    }
+
+    /// [`SelectExt::lease`], saying why there is no lease ([`NoBackend`]): nothing in the
+    /// pool, nothing up, everything at its cap (or the pool at its pool-wide cap), or
+    /// everything left excluded by the request.
+    fn try_lease<P>(&self, pool: P, req: &mut Request<'_>) -> Result<Lease<P, N>, NoBackend>
+    where
+        P: Deref<Target = Pool<N>>,
+    {
+        let (id, pooled) = {
             let p: &Pool<N> = &pool;
+            let pooled = p.reserve()?;
             let tries = p.live_slots().len() + 1;
             let mut got = None;
             for _ in 0..tries {
-                let id = self.select(p, req)?;
+                let Some(id) = self.select(p, req) else { break };
                 if p.try_acquire(id) {
                     got = Some(id);
                     break;
                 }
             }
-            got
-        }?;
-        Some(Lease::new(pool, acquired))
+            match got {
+                Some(id) => (id, pooled),
+                None => {
+                    if pooled {
+                        p.unreserve();
+                    }
+                    return Err(p.why_none(req));
+                }
+            }
+        };
+        Ok(Lease::new(pool, id, pooled))
+    }
+
+    /// [`Select::select`], saying why there is no backend ([`NoBackend`]; computed only when
+    /// there is none).
+    #[inline]
+    fn try_select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Result<BackendId, NoBackend> {
+        match self.select(pool, req) {
+            Some(id) => Ok(id),
+            None => Err(pool.why_none(req)),
+        }
+    }
+
+    /// One attempt of a retry loop: a lease on a backend not in `tried`, which is then added
+    /// to `tried` (so the next attempt goes elsewhere). `req`'s own exclusion, if any, is
+    /// replaced by `tried` for this attempt; its key, clock, RNG and preference are kept.
+    ///
+    /// ```
+    /// use tinylb::{NoBackend, Pool, Random, Request, SelectExt, Tried};
+    /// let pool: Pool<8> = Pool::new();
+    /// for _ in 0..3 {
+    ///     pool.add(1).unwrap();
+    /// }
+    /// let lb = Random::with_seed(7);
+    /// let mut tried = Tried::new();
+    /// let mut req = Request::new();
+    /// let first = lb.lease_untried(&pool, &mut req, &mut tried).unwrap();
+    /// let second = lb.lease_untried(&pool, &mut req, &mut tried).unwrap();
+    /// assert_ne!(first.id(), second.id());
+    /// let _third = lb.lease_untried(&pool, &mut req, &mut tried).unwrap();
+    /// let fourth = lb.lease_untried(&pool, &mut req, &mut tried);
+    /// assert_eq!(fourth.unwrap_err(), NoBackend::Excluded);
+    /// ```
+    fn lease_untried<P>(
+        &self,
+        pool: P,
+        req: &mut Request<'_>,
+        tried: &mut Tried<N>,
+    ) -> Result<Lease<P, N>, NoBackend>
+    where
+        P: Deref<Target = Pool<N>>,
+    {
+        let lease = {
+            let mut attempt = req.excluding_too(tried);
+            self.try_lease(pool, &mut attempt)?
+        };
+        tried.insert(lease.id());
+        Ok(lease)
     }
 }
 

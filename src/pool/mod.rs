@@ -8,7 +8,8 @@
 //! The code follows one request's flow: `word` (the bit layout of the packed words),
 //! `slot` (one backend's atomics), `backend` and `admin` (add, remove, `set_*`), `read`
 //! (`info`, `id_at`, `ids`), `view` (what a pick may
-//! consider: the one eligibility rule), then the lease's `try_acquire` / `release` /
+//! consider: the one eligibility rule), `pick` (the tiers, exclusion and preference),
+//! `miss` (why a pick found nothing; the pool-wide cap), then the lease's `try_acquire` / `release` /
 //! `record` in [`lease`](crate::lease), and `outlier` (failure streaks, ejection, panic).
 //!
 //! # Slot life cycle
@@ -44,13 +45,16 @@ use crate::sync::{AtomicU32, Ordering};
 
 mod admin;
 mod backend;
+mod miss;
 mod outlier;
+mod pick;
 mod read;
 mod slot;
 mod view;
 mod word;
 
 pub use backend::Backend;
+pub use miss::NoBackend;
 pub use read::Ids;
 pub(crate) use slot::Slot;
 pub use view::{Candidate, View};
@@ -180,6 +184,10 @@ pub struct Pool<const N: usize> {
     ejected: AtomicU32,
     /// Backends in the backup tier.
     backups: AtomicU32,
+    /// The pool-wide in-flight cap, [`word::NO_CAP`] for none.
+    pool_cap: AtomicU32,
+    /// Leases out that count against `pool_cap`.
+    pool_in_flight: AtomicU32,
     config: Config,
 }
 
@@ -232,6 +240,8 @@ impl<const N: usize> Pool<N> {
             up: AtomicU32::new(0),
             ejected: AtomicU32::new(0),
             backups: AtomicU32::new(0),
+            pool_cap: AtomicU32::new(word::NO_CAP),
+            pool_in_flight: AtomicU32::new(0),
             config,
         }
     }
@@ -362,6 +372,8 @@ impl<const N: usize> Pool<N> {
             &self.up,
             &self.ejected,
             &self.backups,
+            &self.pool_cap,
+            &self.pool_in_flight,
         ] {
             a.touch();
         }

@@ -12,7 +12,13 @@
 //! 4. **slow start**: a backend in its ramp has a lower effective weight;
 //! 5. **share**: a backend's weight is scaled by its share in this pool
 //!    ([`Pool::set_share`]: this proxy's subset of a large fleet); share 0 is out;
-//! 6. **cap**: a backend at its in-flight cap is out.
+//! 6. **cap**: a backend at its in-flight cap is out;
+//! 7. **exclusion**: a backend in the request's [`Tried`](crate::Tried) set is out
+//!    ([`Request::excluding`](crate::Request::excluding)).
+//!
+//! A request's preference ([`Request::prefer`](crate::Request::prefer)) is applied by
+//! [`Pool::pick`] on top: the preferred backend is taken in the first tier where the view
+//! holds it, before the strategy is asked.
 //!
 //! What passes is a [`Candidate`]: the slot index, the config word as judged (so the id a
 //! pick returns names the backend the pick judged, not whatever took the slot since), the
@@ -21,11 +27,18 @@
 use core::fmt;
 use core::num::NonZeroU32;
 
-use crate::clock::{elapsed_ms, reached, stamp, tick_ms};
+use crate::clock::{elapsed_ms, reached, stamp};
 use crate::sync::Ordering;
 
+use crate::tried::tag_of;
+
 use super::word::{EJECTED, SHARED, WARMING, shared_weight};
-use super::{BackendId, Pool, Slot, Word};
+use super::{Pool, Slot, Word};
+
+/// Set in a view's `want` when the request excludes backends: no config word matches it, so
+/// every slot takes the flagged path, where the exclusion is checked. A pick without
+/// exclusion pays nothing for it.
+const CONSTRAINED: u32 = 1 << 31;
 
 /// One backend a pick may choose, as the [`View`] judged it.
 ///
@@ -34,8 +47,8 @@ use super::{BackendId, Pool, Slot, Word};
 /// reused in between, the pick chooses again rather than name the new occupant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Candidate {
-    index: u32,
-    word: Word,
+    pub(crate) index: u32,
+    pub(crate) word: Word,
     weight: NonZeroU32,
     in_flight: u32,
 }
@@ -77,6 +90,7 @@ pub struct View<'p, const N: usize> {
     now_ms: u32,
     panic: bool,
     want: u32,
+    excluded: Option<&'p [u8]>,
 }
 
 impl<const N: usize> fmt::Debug for View<'_, N> {
@@ -86,19 +100,28 @@ impl<const N: usize> fmt::Debug for View<'_, N> {
             .field("now_ms", &self.now_ms)
             .field("panic", &self.panic)
             .field("backup_tier", &self.is_backup_tier())
+            .field("excluding", &self.excluded.is_some())
             .finish()
     }
 }
 
 impl<'p, const N: usize> View<'p, N> {
     #[inline]
-    fn new(pool: &'p Pool<N>, now_ms: u32, panic: bool, backup: bool) -> Self {
+    pub(crate) fn new(
+        pool: &'p Pool<N>,
+        now_ms: u32,
+        panic: bool,
+        backup: bool,
+        excluded: Option<&'p [u8]>,
+    ) -> Self {
+        let constrained = if excluded.is_some() { CONSTRAINED } else { 0 };
         View {
             pool,
             slots: pool.live_slots(),
             now_ms,
             panic,
-            want: Word::want(backup),
+            want: Word::want(backup) | constrained,
+            excluded,
         }
     }
 
@@ -138,7 +161,7 @@ impl<'p, const N: usize> View<'p, N> {
     #[inline(always)]
     fn judge_slot(&self, index: usize, slot: &'p Slot) -> Option<(Candidate, &'p Slot)> {
         let c = slot.word();
-        let weight = NonZeroU32::new(self.weight_of(slot, c)?)?;
+        let weight = NonZeroU32::new(self.weight_of(index, slot, c)?)?;
         let in_flight = slot.in_flight();
         if !slot.has_room(in_flight) {
             return None;
@@ -198,22 +221,54 @@ impl<'p, const N: usize> View<'p, N> {
         self.pool
     }
 
+    /// `true` if the request excludes some backends ([`Request::excluding`]): a strategy
+    /// whose rule charges a backend for a turn it did not get (a schedule) can tell an
+    /// excluded backend from one that is out for other reasons.
+    ///
+    /// [`Request::excluding`]: crate::Request::excluding
+    #[inline]
+    pub fn has_exclusion(&self) -> bool {
+        self.excluded.is_some()
+    }
+
+    /// `true` if the request excludes the backend now at `index` (such a backend is never a
+    /// candidate: [`View::get`] returns `None` for it).
+    #[inline]
+    pub fn is_excluded(&self, index: usize) -> bool {
+        match self.slots.get(index) {
+            Some(slot) => self.excludes(index, slot.word()),
+            None => false,
+        }
+    }
+
+    /// `true` if the request excludes the backend at `index` whose config word is `c`.
+    #[inline]
+    pub(crate) fn excludes(&self, index: usize, c: Word) -> bool {
+        match self.excluded {
+            Some(tags) => tags.get(index) == Some(&tag_of(c.generation_bits())),
+            None => false,
+        }
+    }
+
     /// Effective weight of `slot` (config word `c`) in this view, cap aside.
     #[inline]
-    fn weight_of(&self, slot: &Slot, c: Word) -> Option<u32> {
+    pub(crate) fn weight_of(&self, index: usize, slot: &Slot, c: Word) -> Option<u32> {
         let w = c.weight();
-        // fast path: one load, no flags
+        // fast path: one load, no flags (never taken when the request excludes backends)
         if c.pick_bits() == self.want {
             return if w > 0 { Some(w) } else { None };
         }
-        if c.tier_bits() != self.want || w == 0 {
+        if c.tier_bits() != self.want & !CONSTRAINED || w == 0 {
             return None;
         }
-        self.flagged_weight(slot, c)
+        self.flagged_weight(index, slot, c)
     }
 
     #[cold]
-    fn flagged_weight(&self, slot: &Slot, c: Word) -> Option<u32> {
+    fn flagged_weight(&self, index: usize, slot: &Slot, c: Word) -> Option<u32> {
+        if self.excludes(index, c) {
+            return None;
+        }
         let w = self.ramped_weight(slot, c)?;
         if c.has(SHARED) {
             return shared_weight(w, slot.share.load(Ordering::Acquire));
@@ -284,104 +339,3 @@ impl<const N: usize> Clone for View<'_, N> {
     }
 }
 impl<const N: usize> Copy for View<'_, N> {}
-
-impl<const N: usize> Pool<N> {
-    /// Runs one pick: `choose` is called with the view of the primary tier at `now_us` and
-    /// returns the candidate it chooses (or `None`); if it finds nothing and the pool has
-    /// backups, it is called again with the backup tier's view. The result is the chosen
-    /// candidate's id, with the generation the view judged.
-    ///
-    /// This is how every built-in strategy picks, and how a strategy written in another
-    /// crate honours tiers, panic mode, ejection, slow start and caps without knowing them:
-    ///
-    /// ```
-    /// use tinylb::{BackendId, Pool, Request, Select};
-    ///
-    /// /// HAProxy's `first`: the lowest-index backend a pick may take.
-    /// struct First;
-    /// impl<const N: usize> Select<N> for First {
-    ///     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-    ///         pool.pick(req.now_us(), |view| view.candidates().next())
-    ///     }
-    /// }
-    ///
-    /// let pool: Pool<4> = Pool::new();
-    /// let a = pool.add(1).unwrap();
-    /// let b = pool.add(1).unwrap();
-    /// assert_eq!(First.select(&pool, &mut Request::new()), Some(a));
-    /// pool.set_health(a, tinylb::Health::Down).unwrap();
-    /// assert_eq!(First.select(&pool, &mut Request::new()), Some(b));
-    /// ```
-    ///
-    /// In panic with a backup tier, the order is: backups that are not ejected first (as
-    /// Envoy spills to the next priority before it panics), then the primaries with ejected
-    /// ones back in, then every backup.
-    #[inline(always)]
-    pub fn pick(
-        &self,
-        now_us: u64,
-        mut choose: impl FnMut(&View<'_, N>) -> Option<Candidate>,
-    ) -> Option<BackendId> {
-        let now = tick_ms(now_us);
-        let panic = self.panic_now();
-        if !(panic && self.has_backups()) {
-            // the common case: the primaries, one call site for `choose` so that it inlines
-            if let Some(c) = choose(&View::new(self, now, panic, false))
-                && let Some(id) = self.judged_id(&c)
-            {
-                return Some(id);
-            }
-        }
-        self.pick_rest(now, panic, &mut choose)
-    }
-
-    /// The rest of [`Pool::pick`], out of the hot path: the primaries again if the slot the
-    /// first choice named was removed and reused meanwhile, then the backups; or, in panic
-    /// with a backup tier, Envoy's order (backups that are not ejected, as the next priority
-    /// before panic; then the primaries with ejected ones back in; then every backup).
-    #[cold]
-    #[inline(never)]
-    fn pick_rest(
-        &self,
-        now: u32,
-        panic: bool,
-        choose: &mut impl FnMut(&View<'_, N>) -> Option<Candidate>,
-    ) -> Option<BackendId> {
-        let backups = self.has_backups();
-        let order: &[(bool, bool)] = match (panic && backups, backups) {
-            (true, _) => &[(true, false), (false, true), (true, true)],
-            (false, true) => &[(false, panic), (true, panic)],
-            (false, false) => &[(false, panic)],
-        };
-        for &(backup, in_panic) in order {
-            for _ in 0..2 {
-                let Some(c) = choose(&View::new(self, now, in_panic, backup)) else {
-                    break;
-                };
-                if let Some(id) = self.judged_id(&c) {
-                    return Some(id);
-                }
-                // the slot was removed and reused since the view judged it: choose again
-            }
-        }
-        None
-    }
-
-    /// The id of the backend `c` judged, if its slot still holds it.
-    #[inline(always)]
-    fn judged_id(&self, c: &Candidate) -> Option<BackendId> {
-        let generation = self.generation_of(c.index());
-        c.word
-            .of_generation(generation)
-            .then(|| BackendId::new(c.index, generation))
-    }
-
-    /// `true` if a pick at `now_us` may return the backend at `index`: it is a candidate in
-    /// the first tier (in [`Pool::pick`]'s order) that has any candidate. O(n); for
-    /// diagnostics and tests, not for routing. Like a pick, it ends an ejection whose time
-    /// is up.
-    pub fn is_eligible(&self, index: usize, now_us: u64) -> bool {
-        let first = self.pick(now_us, |v| v.get(index).or_else(|| v.candidates().next()));
-        first.is_some_and(|id| id.index() == index)
-    }
-}

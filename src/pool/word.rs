@@ -105,6 +105,11 @@ impl Word {
     pub(crate) const fn of_generation(self, generation: u32) -> bool {
         (self.0 >> GEN_SHIFT) == (generation & GEN_BITS)
     }
+    /// The low four bits of the occupant's generation.
+    #[inline]
+    pub(crate) const fn generation_bits(self) -> u32 {
+        self.0 >> GEN_SHIFT
+    }
     /// The same generation bits in a word of another state and weight, no flags.
     #[inline]
     pub(crate) const fn same_generation(self, state: u32, weight: u32) -> Self {

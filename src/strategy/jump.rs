@@ -82,6 +82,6 @@ fn pick<const N: usize>(view: &View<'_, N>, key: u64) -> Option<Candidate> {
 impl<const N: usize> Select<N> for Jump {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = key_of(req, &self.stream);
-        pool.pick(req.now_us(), move |view| pick(view, key))
+        pool.pick(req, move |view, _| pick(view, key))
     }
 }

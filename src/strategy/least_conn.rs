@@ -27,7 +27,7 @@ seeded_strategy! {
 
 impl<const N: usize> Select<N> for LeastConn {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req.now_us(), |view| {
+        pool.pick(req, |view, req| {
             let mut lowest = Lowest::new();
             for c in view.candidates() {
                 lowest.offer(c, Conns::of(&c), Conns::cmp, req, &self.stream);

@@ -33,7 +33,7 @@ seeded_strategy! {
 impl<const N: usize> Select<N> for LeastTime {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let half_life = pool.half_life_ms();
-        pool.pick(req.now_us(), |view| {
+        pool.pick(req, |view, req| {
             // the best sampled and the best unsampled backend, each by its own class's cost
             let mut sampled = Lowest::new();
             let mut unsampled = Lowest::new();

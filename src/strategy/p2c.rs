@@ -29,7 +29,7 @@ seeded_strategy! {
 
 impl<const N: usize> Select<N> for PowerOfTwo {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req.now_us(), |view| {
+        pool.pick(req, |view, req| {
             better_of_two(view, req, &self.stream, |a, b| {
                 Conns::of(b).cmp(&Conns::of(a)) == Cmp::Less
             })
@@ -63,7 +63,7 @@ seeded_strategy! {
 
 impl<const N: usize> Select<N> for PeakEwma {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req.now_us(), |view| {
+        pool.pick(req, |view, req| {
             better_of_two(view, req, &self.stream, |a, b| {
                 Latency::b_wins(&Latency::of(view, a), &Latency::of(view, b))
             })

@@ -34,7 +34,7 @@ seeded_strategy! {
 impl<const N: usize> Select<N> for Random {
     #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req.now_us(), |view| {
+        pool.pick(req, |view, req| {
             weighted_slot(view, req, &self.stream, None)
         })
     }

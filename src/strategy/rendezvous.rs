@@ -76,6 +76,6 @@ seeded_strategy! {
 impl<const N: usize> Select<N> for Rendezvous {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = mix64(key_of(req, &self.stream));
-        pool.pick(req.now_us(), move |view| winner(view, key, true))
+        pool.pick(req, move |view, _| winner(view, key, true))
     }
 }

@@ -67,7 +67,7 @@ impl RoundRobin {
 
 impl<const N: usize> Select<N> for RoundRobin {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req.now_us(), |view| {
+        pool.pick(req, |view, _| {
             let n = view.len() as u32;
             let mut last = 0;
             for _ in 0..n {

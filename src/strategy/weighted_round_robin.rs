@@ -264,21 +264,72 @@ impl<const N: usize> WeightedRoundRobin<N> {
             (0, 0)
         };
         let total = self.totals.get(k)?.load(Ordering::Relaxed);
-        let ticket = self.tickets.get(k)?;
         if total == 0 {
+            let ticket = self.tickets.get(k)?;
             // not built yet (another thread is building it right now) or built before the
             // tier had a backend: the candidates in turn (the rebuild resets the ticket), so
             // picks made meanwhile do not all land on the first one
             let start = ticket.fetch_add(1, Ordering::Relaxed) as usize;
             return any_eligible(view, start);
         }
+        if view.has_exclusion() {
+            return self.pick_excluding(view, req, k, tier, total);
+        }
+        self.turns(view, req, k, tier, total as i64, |_| true)
+    }
+
+    /// One pick for a request that excludes backends: nginx's rule over the backends that
+    /// are not excluded (the credit `t·w_i − W'·c_i` with `W'` their total weight), so a run
+    /// of picks that all exclude the same set is exactly nginx's schedule over the rest.
+    /// An excluded backend's counter does not move: it keeps its credit, and the next pick
+    /// that may take it finds its turn still owed.
+    #[cold]
+    #[inline(never)]
+    fn pick_excluding(
+        &self,
+        view: &View<'_, N>,
+        req: &mut Request<'_>,
+        k: usize,
+        tier: u32,
+        total: u32,
+    ) -> Option<Candidate> {
+        let n = view.len().min(N);
+        let excluded: u64 = (0..n)
+            .filter(|&i| view.is_excluded(i))
+            .filter_map(|i| self.weights.get(i))
+            .map(|w| w.load(Ordering::Relaxed))
+            .filter(|w| *w != 0 && w & BACKUP_BIT == tier)
+            .map(|w| (w & !BACKUP_BIT) as u64)
+            .sum();
+        let rest = (total as u64).saturating_sub(excluded);
+        if rest == 0 {
+            // every scheduled backend is excluded: whatever the schedule does not know yet
+            let start = self.tickets.get(k)?.load(Ordering::Relaxed) as usize;
+            return any_eligible(view, start);
+        }
+        self.turns(view, req, k, tier, rest as i64, |i| !view.is_excluded(i))
+    }
+
+    /// The schedule's turns among the slots `keep` accepts, with `total` the weight they
+    /// share: the next ticket's leader if it can take the request, else the next ticket.
+    #[inline(always)]
+    fn turns(
+        &self,
+        view: &View<'_, N>,
+        req: &mut Request<'_>,
+        k: usize,
+        tier: u32,
+        total: i64,
+        keep: impl Fn(usize) -> bool,
+    ) -> Option<Candidate> {
+        let ticket = self.tickets.get(k)?;
         let n = view.len().min(N);
         for _ in 0..=n {
             let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             if t >= FOLD_AT {
                 self.fold(k, tier);
             }
-            let i = self.leader(t, total as i64, n, tier)?;
+            let i = self.leader_where(t, total, n, tier, &keep)?;
             if let Some(c) = self.picks.get(i) {
                 c.fetch_add(1, Ordering::Relaxed);
             }
@@ -303,7 +354,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
         // heavy backend at its cap holding several turns in a row): take the candidate the
         // schedule favours most now, so a pick never fails while one is eligible.
         let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let Some(i) = self.leader_where(t, total as i64, n, tier, |i| view.get(i).is_some()) else {
+        let Some(i) = self.leader_where(t, total, n, tier, |i| keep(i) && view.get(i).is_some())
+        else {
             // the schedule is older than the pool (a rebuild is under way elsewhere)
             return any_eligible(view, t as usize);
         };
@@ -327,7 +379,7 @@ impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
         if self.built_for.load(Ordering::Acquire) != epoch.wrapping_add(1) {
             self.rebuild(pool, epoch);
         }
-        pool.pick(req.now_us(), |view| self.pick_in(view, req))
+        pool.pick(req, |view, req| self.pick_in(view, req))
     }
 }
 

@@ -15,14 +15,14 @@ struct Last;
 
 impl<const N: usize> Select<N> for Last {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req.now_us(), |view| view.candidates().last())
+        pool.pick(req, |view, _| view.candidates().last())
     }
 }
 
 /// Every candidate the view offers, for inspection.
 fn offered<const N: usize>(pool: &Pool<N>, now_us: u64) -> Vec<Candidate> {
     let mut seen = Vec::new();
-    pool.pick(now_us, |view| {
+    pool.pick(&mut Request::new().with_now_us(now_us), |view, _| {
         seen = view.candidates().collect();
         seen.first().copied()
     });

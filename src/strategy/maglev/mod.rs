@@ -364,6 +364,6 @@ impl<const N: usize, const M: usize> Select<N> for Maglev<N, M> {
             self.refresh(pool);
         }
         let key = key_of(req, &self.stream);
-        pool.pick(req.now_us(), move |view| self.pick(view, key))
+        pool.pick(req, move |view, _| self.pick(view, key))
     }
 }
