@@ -140,6 +140,70 @@ fn a_held_lease_blocks_reuse_of_its_slot() {
     });
 }
 
+/// A lease that reports mid-request and then ends (by drop or `finish`) while its backend
+/// is removed and a new one added: the late count lands on the old backend or nowhere, never
+/// on the new backend, whose totals start at zero, and the unit comes back once.
+#[test]
+fn a_late_report_never_counts_on_the_slots_next_backend() {
+    for finish in [false, true] {
+        model(move || {
+            let pool = Arc::new(Pool::<2>::new());
+            pool.loom_init();
+            let old = pool.add(1).unwrap();
+            let mut lease = Lease::acquire(&*pool, old).unwrap();
+            let p2 = pool.clone();
+            let t = thread::spawn(move || pool_remove_then_add(&p2, old));
+            lease.report(Outcome::failure_after(Duration::from_micros(5)).at_us(1_000));
+            if finish {
+                lease.finish(Outcome::success_after(Duration::from_micros(5)).at_us(2_000));
+            } else {
+                drop(lease);
+            }
+            let new = t.join().unwrap();
+            let i = pool.info(new).unwrap();
+            assert_eq!(
+                (
+                    i.requests,
+                    i.successes,
+                    i.failures,
+                    i.abandoned,
+                    i.failure_streak
+                ),
+                (0, 0, 0, 0, 0),
+                "a late count landed on the new backend"
+            );
+            assert_eq!(
+                i.latency_us, None,
+                "a late sample landed on the new backend"
+            );
+            assert_eq!(pool.in_flight_at(0) + pool.in_flight_at(1), 0);
+        });
+    }
+}
+
+/// Two leases on one backend ending at once, one by a reported outcome dropped, one
+/// abandoned or finished: no count is lost and each lease counts exactly one outcome.
+#[test]
+fn racing_lease_ends_each_count_once() {
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        let mut mine = Lease::acquire(&*pool, a).unwrap();
+        let theirs = Lease::acquire(pool.clone(), a).unwrap();
+        let t = thread::spawn(move || drop(theirs));
+        mine.report(Outcome::failure_after(Duration::from_micros(5)).at_us(1_000));
+        drop(mine);
+        t.join().unwrap();
+        let i = pool.info(a).unwrap();
+        assert_eq!(
+            (i.requests, i.successes, i.failures, i.abandoned),
+            (2, 0, 1, 1)
+        );
+        assert_eq!((i.failure_streak, i.in_flight), (1, 0));
+    });
+}
+
 fn pool_remove_then_add(pool: &Pool<2>, old: tinylb::BackendId) -> tinylb::BackendId {
     pool.remove(old).unwrap();
     pool.add(1).unwrap()

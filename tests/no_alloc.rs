@@ -1,7 +1,7 @@
 //! No allocation on any path: a counting global allocator around every hot path (select,
-//! lease, finish, drop) of every strategy, at n = 8 and n = 64, with and without a caller
-//! RNG; around the retry path (exclusion, preference, the reason for a miss, the pool-wide
-//! cap); and around every configuration call of the pool.
+//! lease, `record_latency`, `report`, finish, drop) of every strategy, at n = 8 and n = 64,
+//! with and without a caller RNG; around the retry path (exclusion, preference, the reason
+//! for a miss, the pool-wide cap); and around every configuration call of the pool.
 //!
 //! The counter is a `thread_local!` `Cell` initialised with `const { ... }`: counting never
 //! allocates itself, and allocations by libtest's other threads (other tests, the output
@@ -123,7 +123,7 @@ fn hot_path<const N: usize>(name: &str, with_rng: bool) {
                 picked += 1;
             }
             req.set_now_us(now + 1);
-            let Some(lease) = s.lease(&pool, &mut req) else {
+            let Some(mut lease) = s.lease(&pool, &mut req) else {
                 continue;
             };
             let lat = 100 + (k * 37 + lease.index() as u64 * 1_000) % 5_000;
@@ -131,6 +131,12 @@ fn hot_path<const N: usize>(name: &str, with_rng: bool) {
                 0 => lease.finish(Outcome::success_after(Duration::from_micros(lat)).at_us(now)),
                 1 => lease.finish(Outcome::failure_after(Duration::from_micros(lat)).at_us(now)),
                 _ => {
+                    // a latency sample and a report on a lease kept, then (every other
+                    // time) dropped with its report counted
+                    lease.record_latency(Duration::from_micros(lat / 2), now);
+                    if k % 2 == 0 {
+                        lease.report(Outcome::success_after(Duration::from_micros(lat)).at_us(now));
+                    }
                     // replacing drops the lease held before
                     if let Some(slot) = held.get_mut((k / 3 % 4) as usize) {
                         *slot = Some(lease);
@@ -239,6 +245,7 @@ fn pool_configuration_does_not_allocate() {
             pool.set_cap(id, NonZeroU32::new(k as u32 + 1)).unwrap();
             pool.set_cap(id, None).unwrap();
             black_box(pool.info(id).unwrap());
+            black_box(pool.info_at(id, k as u64 * 1_000_000).unwrap());
         }
         let l = Lease::acquire(&pool, ids[3]).unwrap();
         pool.remove(ids[3]).unwrap();

@@ -127,6 +127,7 @@ impl<const N: usize> Pool<N> {
         }
         if done {
             slot.ejections.store(times, Ordering::Release);
+            slot.ejected_total.fetch_add(1, Ordering::Relaxed);
             self.bump_epoch();
         } else {
             self.ejected.fetch_sub(1, Ordering::AcqRel);

@@ -5,6 +5,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`pool`], [`lease`] | the pool's and the lease's public contracts, against a model |
+//! | [`report`], [`totals`] | reporting more than once per lease; per-backend totals and the decayed latency |
 //! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`] | one strategy each: its row of DESIGN.md's strategy table |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
 //! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
@@ -40,6 +41,7 @@ mod pool;
 mod prefer;
 mod random;
 mod regressions;
+mod report;
 mod resilience_threads;
 mod round_robin;
 mod send_sync;
@@ -48,5 +50,6 @@ mod stated_bounds;
 mod subset;
 mod threads;
 mod time_edges;
+mod totals;
 mod value_stability;
 mod wrr;
