@@ -91,6 +91,31 @@ fn pool_wide_cap_is_never_exceeded() {
     });
 }
 
+/// The rate detector's interval counts against a lease finishing at the same time: the
+/// outcome is counted in exactly one interval (snapshots of monotonic totals, no reset).
+#[test]
+fn rate_intervals_count_each_outcome_once() {
+    use tinylb::{OutlierDetector, RateDetection};
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        let det = Arc::new(OutlierDetector::<1>::new(RateDetection::DEFAULT, 1).unwrap());
+        det.loom_init();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || {
+            let lease = Lease::acquire(&*p2, a).unwrap();
+            lease.finish(
+                tinylb::Outcome::success_after(core::time::Duration::from_micros(5)).at_us(1_000),
+            );
+        });
+        let first = det.evaluate(&pool, 1_000).map_or(0, |e| e.requests);
+        t.join().unwrap();
+        let second = det.evaluate(&pool, 20_000_000).map_or(0, |e| e.requests);
+        assert_eq!(first + second, 1, "counted in neither or both intervals");
+    });
+}
+
 /// Slot removal and reuse against a racing lease (the generation check): a lease taken on
 /// the old backend keeps its slot from being reused while it lives, and a lease that lost
 /// the race gives its unit back; a removed id can never lease the slot's next occupant.

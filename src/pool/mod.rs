@@ -48,6 +48,7 @@ mod backend;
 mod miss;
 mod outlier;
 mod pick;
+mod rate;
 mod read;
 mod slot;
 mod view;
@@ -55,6 +56,7 @@ mod word;
 
 pub use backend::Backend;
 pub use miss::NoBackend;
+pub use rate::{Evaluation, FailurePercentage, OutlierDetector, RateDetection, SuccessRate};
 pub use read::Ids;
 pub(crate) use slot::Slot;
 pub use view::{Candidate, View};

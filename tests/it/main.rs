@@ -40,6 +40,7 @@ mod peak_ewma;
 mod pool;
 mod prefer;
 mod random;
+mod rate_detection;
 mod regressions;
 mod report;
 mod resilience_threads;
