@@ -37,11 +37,17 @@ pub struct Request<'a> {
     key: Option<u64>,
     now_us: u64,
     rng: Option<&'a mut dyn Rng>,
+    /// Exclusion and preference, `None` for a plain request: one word to write when a
+    /// request is made and one to test when it is picked for.
+    extra: Option<Extra<'a>>,
+}
+
+/// What a request excludes or prefers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extra<'a> {
     /// A [`Tried`] set's per-slot tags.
     excluded: Option<&'a [u8]>,
     prefer: Option<BackendId>,
-    /// `excluded` or `prefer` is set: the one flag a pick's fast path reads.
-    constrained: bool,
 }
 
 impl fmt::Debug for Request<'_> {
@@ -50,8 +56,8 @@ impl fmt::Debug for Request<'_> {
             .field("key", &self.key)
             .field("now_us", &self.now_us)
             .field("rng", &self.rng.as_ref().map(|_| "dyn Rng"))
-            .field("excluding", &self.excluded.is_some())
-            .field("prefer", &self.prefer)
+            .field("excluding", &self.is_excluding())
+            .field("prefer", &self.preferred())
             .finish()
     }
 }
@@ -69,9 +75,7 @@ impl<'a> Request<'a> {
             key: None,
             now_us: 0,
             rng: None,
-            excluded: None,
-            prefer: None,
-            constrained: false,
+            extra: None,
         }
     }
 
@@ -104,8 +108,11 @@ impl<'a> Request<'a> {
     /// take is excluded, the pick finds nothing and [`SelectExt::try_select`] says
     /// [`NoBackend::Excluded`], so the caller can decide, as Envoy does, to reuse one anyway.
     pub const fn excluding<const N: usize>(mut self, tried: &'a Tried<N>) -> Self {
-        self.excluded = Some(tried.tags());
-        self.constrained = true;
+        let prefer = self.preferred();
+        self.extra = Some(Extra {
+            excluded: Some(tried.tags()),
+            prefer,
+        });
         self
     }
 
@@ -115,19 +122,25 @@ impl<'a> Request<'a> {
     /// picks as the strategy does. A preferred backend that is taken costs the strategy
     /// nothing: no schedule moves, no random draw is made.
     pub const fn prefer(mut self, id: BackendId) -> Self {
-        self.prefer = Some(id);
-        self.constrained = true;
+        let excluded = self.excluded();
+        self.extra = Some(Extra {
+            excluded,
+            prefer: Some(id),
+        });
         self
     }
 
     /// The preferred backend, if any.
     pub const fn preferred(&self) -> Option<BackendId> {
-        self.prefer
+        match &self.extra {
+            Some(e) => e.prefer,
+            None => None,
+        }
     }
 
     /// `true` if the request excludes some backends ([`Request::excluding`]).
     pub const fn is_excluding(&self) -> bool {
-        self.excluded.is_some()
+        self.excluded().is_some()
     }
 
     /// Sets the clock in place, for a request value reused across picks.
@@ -157,13 +170,16 @@ impl<'a> Request<'a> {
     /// `true` if the request carries an exclusion or a preference.
     #[inline(always)]
     pub(crate) const fn constrained(&self) -> bool {
-        self.constrained
+        self.extra.is_some()
     }
 
     /// The exclusion's per-slot tags.
     #[inline]
     pub(crate) const fn excluded(&self) -> Option<&'a [u8]> {
-        self.excluded
+        match &self.extra {
+            Some(e) => e.excluded,
+            None => None,
+        }
     }
 
     /// The same request for one attempt that also excludes `tried`, borrowing this one's RNG.
@@ -171,6 +187,7 @@ impl<'a> Request<'a> {
         &'s mut self,
         tried: &'s Tried<N>,
     ) -> Request<'s> {
+        let prefer = self.preferred();
         let rng: Option<&'s mut dyn Rng> = match &mut self.rng {
             Some(r) => Some(&mut **r),
             None => None,
@@ -179,9 +196,10 @@ impl<'a> Request<'a> {
             key: self.key,
             now_us: self.now_us,
             rng,
-            excluded: Some(tried.tags()),
-            prefer: self.prefer,
-            constrained: true,
+            extra: Some(Extra {
+                excluded: Some(tried.tags()),
+                prefer,
+            }),
         }
     }
 
@@ -209,9 +227,10 @@ impl<'a> Request<'a> {
 /// in turn, and you return one of the view's [`Candidate`](crate::Candidate)s
 /// ([`View::get`](crate::View::get) by index, [`View::candidates`](crate::View::candidates)
 /// to scan). The view has already applied every eligibility rule (health, the backup tier,
-/// ejection and panic mode, slow start's effective weight, the in-flight cap), so a
-/// strategy that only returns candidates honours them all, and the id it returns carries the
-/// generation the view judged. Return `None` rather than panic. Randomness comes from
+/// ejection and panic mode, slow start's effective weight, the in-flight cap, the request's
+/// exclusion), and the pick applies the request's preference, so a strategy that only
+/// returns candidates honours them all, and the id it returns carries the generation the
+/// view judged. Return `None` rather than panic. Randomness comes from
 /// [`Request::rng`] (or a stream of your own), the clock from [`Request::now_us`]. `N` ties
 /// a strategy that keeps per-backend state to the pool size at compile time.
 pub trait Select<const N: usize> {

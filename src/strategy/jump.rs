@@ -24,7 +24,8 @@ seeded_strategy! {
     /// * **Weights are ignored**: every bucket is equally likely (weight 0 still makes a
     ///   backend ineligible). Use [`Rendezvous`](crate::Rendezvous) or
     ///   [`Maglev`](crate::Maglev) for weights.
-    /// * **Ineligible bucket** (down, draining, at its cap, or removed: a slot in the middle
+    /// * **Ineligible bucket** (down, draining, at its cap, excluded by a retry
+    ///   ([`Request::excluding`](crate::Request::excluding)), or removed: a slot in the middle
     ///   cannot be dropped from jump's range): the key is re-hashed with the probe number up to
     ///   8 times, each a fresh jump over the same `n`, then goes to the eligible backend that
     ///   wins unweighted rendezvous hashing for the key (O(n)). Deterministic, and only the keys

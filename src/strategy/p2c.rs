@@ -33,6 +33,9 @@ seeded_strategy! {
     /// sampler of [`Random`](crate::Random) (the second excluding the first), so with one eligible
     /// backend it is picked, and with none the result is `None`.
     ///
+    /// A retry ([`Request::excluding`](crate::Request::excluding)) draws its two among the
+    /// backends that are not excluded, by the same weights.
+    ///
     /// Cost: two weighted draws (usually two RNG calls) and four relaxed loads.
     ///
     /// **`k` choices** ([`PowerOfTwo::with_choices`]): `k` distinct weighted draws, the

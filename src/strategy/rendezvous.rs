@@ -10,6 +10,11 @@ seeded_strategy! {
     /// Weighted rendezvous hashing: every eligible backend draws a score from (key, backend),
     /// the best score wins. No table, O(n) per pick, exact minimal disruption.
     ///
+    /// **Retries**: a request that excludes its first backend
+    /// ([`Request::excluding`](crate::Request::excluding)) gets the key's second-best score,
+    /// and so on down the key's own ranking: deterministic, and spread over the others by
+    /// weight.
+    ///
     /// # Algorithm
     ///
     /// For key `k` and slot `i`, `u_i = (mix64(mix64(k) ⊕ salt_i) | 1) / 2^64` is uniform in

@@ -17,6 +17,13 @@ const FOLD_AT: u32 = 1 << 31;
 /// is picked exactly `k` times (unless eligibility changes in between), also when many
 /// threads pick at once, because every ticket is drawn once.
 ///
+/// **Retries** ([`Request::excluding`](crate::Request::excluding)): an excluded backend is
+/// skipped like any ineligible one, so the retry takes the next ticket and the excluded
+/// backend's ticket is spent (as Envoy's round robin does when its `previous_hosts` retry
+/// predicate rejects a host and it picks again). The backends that are not excluded keep
+/// the exact rotation. A preferred backend ([`Request::prefer`](crate::Request::prefer))
+/// that is taken draws no ticket.
+///
 /// Cost: one `fetch_add` and one eligibility check per pick; one more of each for every
 /// ineligible slot skipped (at most one rotation).
 ///

@@ -46,6 +46,12 @@ const BACKUP_BIT: u32 = 1 << 31;
 ///   in the new schedule (before the first build they take the eligible backends in turn,
 ///   ignoring weights), so they are not paid back: make the first pick after a
 ///   configuration change from the control path.
+/// * **Retries** ([`Request::excluding`](crate::Request::excluding)): a pick that excludes
+///   backends takes the leader among the others by nginx's rule over them alone (credits
+///   `t·w_i − W'·c_i`, `W'` their total weight), as nginx's `tried` bitmap leaves tried
+///   peers out of its scan (`ngx_http_upstream_get_peer`). An excluded backend is not
+///   charged: its counter does not move, so it keeps the turn it is owed. Picks that all
+///   exclude the same set follow nginx's schedule over the rest exactly.
 /// * A backend that is up but at its in-flight cap *forfeits* its turn: its counter moves
 ///   on as if picked and the pick takes the next ticket, so the turn passes to whoever the
 ///   schedule names next (not to a fixed neighbour), and the capped backend does not come

@@ -1,5 +1,5 @@
 //! The golden vectors on a microcontroller: the same `tests/golden/vectors.rs`,
-//! `tests/golden/hashing.rs` and `tests/golden/subset.rs` that `cargo test` checks on x86-64
+//! `tests/golden/hashing.rs`, `tests/golden/subset.rs` and `tests/golden/retry.rs` that `cargo test` checks on x86-64
 //! and under WASI, checked here on Cortex-M0/M3/M4 under QEMU; then every strategy on a `static` pool. Prints one line per check and the sizes of the
 //! types on this target, and exits through semihosting: status 0 when everything holds,
 //! 1 on any mismatch or panic (`panic-semihosting` with `exit`).
@@ -33,6 +33,10 @@ mod hashing;
 // fleet subsetting: every proxy's subset under each scheme
 #[path = "../../../tests/golden/subset.rs"]
 mod subset;
+
+// retry sequences: each strategy's attempts for a key, each excluding the ones before
+#[path = "../../../tests/golden/retry.rs"]
+mod retry;
 
 use vectors::{DOWN, N, SEED, WEIGHTS};
 
@@ -94,6 +98,7 @@ fn main() -> ! {
     let mut failed = vectors::check_all(&mut report);
     failed += hashing::check_all(&mut report);
     failed += subset::check_all(&mut report);
+    failed += retry::check_all(&mut report);
     let (static_checks, static_failed) = statics();
     checks += static_checks;
     failed += static_failed;

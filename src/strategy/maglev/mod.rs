@@ -78,12 +78,19 @@ pub const MAX_MAGLEV_SLOTS: usize = 32767;
 /// itself costs what `table[key % M]` costs. No mixing is needed: the table is already a
 /// pseudo-random arrangement, and distinct small keys land on distinct entries. If the
 /// backend there is eligible, that is the pick. If not (down, draining, ejected, at its
-/// cap), the mixed key is re-hashed with the probe number up to 8 times, each time trying
+/// cap, or excluded by the request: a retry), the mixed key is re-hashed with the probe number up to 8 times, each time trying
 /// the entry it lands on, and finally the eligible backend that wins weighted rendezvous
 /// hashing for the key (O(n)). The fallback is deterministic and depends only on the key and
 /// the table, so keys of eligible backends never move, and the keys of a backend that comes
 /// back return to it. Each probe lands on a backend with probability proportional to its
 /// weight, so the orphaned keys spread by weight.
+///
+/// **Retries** ([`Request::excluding`](crate::Request::excluding)): a retry of a key goes to
+/// the key's next choice in this order, so it is deterministic for the key and the set
+/// excluded, and the retries of one backend's keys spread over all the others by weight (not
+/// onto one neighbour). The paper's "next preference" would be the next backend in the
+/// permutation that filled the entry; the table keeps only the winner of each entry, so the
+/// next choice here is the re-hash, which spreads the same way at no memory cost.
 ///
 /// **Slow start**: a backend whose effective weight is still ramping up keeps each of its
 /// keys with probability `effective / configured weight`, fixed per key (the others take the

@@ -24,6 +24,11 @@ pub mod vectors;
 #[path = "../../golden/hashing.rs"]
 pub mod hashing;
 
+/// The retry sequences (exclusion), shared with the firmware.
+#[allow(unreachable_pub)]
+#[path = "../../golden/retry.rs"]
+pub mod retry;
+
 mod affinity;
 
 use crate::support::nginx_swrr;
@@ -195,4 +200,20 @@ fn hashing_check_all_agrees() {
     assert!(changed.is_empty(), "changed:\n{}", changed.join("\n"));
     assert_eq!(failed, 0);
     assert_eq!(ran, hashing::HASHES.len() + 10);
+}
+
+/// `retry::check_all`, the retry sequences of every strategy, agrees with its vectors (on a
+/// mismatch it prints every row as it is now).
+#[test]
+fn retry_sequences() {
+    let mut changed = Vec::new();
+    let mut ran = 0;
+    let failed = retry::check_all(&mut |_, row, want, got| {
+        ran += 1;
+        if want != got {
+            changed.push(format!("{row}: want {want:?}\n    got {got:?}"));
+        }
+    });
+    assert!(changed.is_empty(), "RETRY changed:\n{}", changed.join("\n"));
+    assert_eq!((failed, ran), (0, retry::NAMES.len()));
 }
