@@ -27,15 +27,19 @@ const WORKERS_PER_CAPACITY: u32 = 2;
 /// `multi_proxy`: how often a backend closes its load report (and the interval its
 /// utilization, qps and eps are measured over).
 pub(crate) const REPORT_US: u64 = 1_000_000;
-/// `multi_proxy`: the strategies also run with weights from load reports (every one whose
-/// picks follow the pool's weights; round robin ignores them).
-const REPORT_STRATEGIES: [&str; 6] = [
+/// `multi_proxy`: the strategies also run with weights from load reports: every one whose
+/// picks follow the pool's weights (round robin and jump ignore them), gRPC's own (weighted
+/// round robin) and GCP's `WEIGHTED_MAGLEV` first.
+const REPORT_STRATEGIES: [&str; 9] = [
     "weighted_round_robin",
     "random",
     "p2c",
     "maglev",
     "least_conn",
     "peak_ewma",
+    "least_time",
+    "bounded_load",
+    "rendezvous",
 ];
 
 /// One scenario of the simulation, named on the command line by [`Scenario::name`].
