@@ -18,8 +18,8 @@
 //! # Layout
 //!
 //! `scenario.rs` describes the clusters (a [`scenario::Scenario`] per `--scenario` name),
-//! `engine.rs` runs one of them through one strategy (the event loop), `report.rs` prints
-//! the tables and `svg.rs` draws the chart. The RNG is the tests' SplitMix
+//! `engine.rs` runs one of them through one strategy (the event loop), `draw.rs` holds its
+//! random streams, `report.rs` prints the tables and `svg.rs` draws the chart. The RNG is the tests' SplitMix
 //! (`tests/support/splitmix.rs`), one stream per backend, picks and keys.
 //!
 //! # The model
@@ -83,6 +83,7 @@ use std::time::Instant;
 
 use tinylb::Strategy;
 
+mod draw;
 mod engine;
 mod report;
 mod scenario;

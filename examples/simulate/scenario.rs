@@ -3,7 +3,8 @@
 
 use tinylb::{Config, Ejection, SlowStart, WeightPolicy};
 
-use crate::engine::{Draw as _, N, stream};
+use crate::draw::{Draw as _, stream};
+use crate::engine::N;
 use crate::splitmix::SplitMix;
 
 /// tower's `MAX_ENDPOINT_LATENCIES` in PR #76, in milliseconds.
