@@ -39,6 +39,7 @@ mod lease;
 mod least_conn;
 mod least_time;
 mod load_reports;
+mod multi_proxy;
 mod outside_strategy;
 mod p2c;
 mod peak_ewma;
