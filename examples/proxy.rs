@@ -19,11 +19,14 @@
 //!
 //! The pool lives in an `Arc<Pool<64>>`; every client connection takes a `Lease` in the
 //! accept loop and moves it into its task. A failed connect is reported with
-//! `Outcome::failure` and retried on a backend this connection has not tried yet (at most one
-//! attempt per backend); when the connection ends its duration is reported with
-//! `Outcome::success`, which feeds `least_time`'s latency estimate. The proxy's logic is in
-//! `examples/proxy/core.rs`, which `tests/proxy_e2e.rs` includes too, so the end-to-end test
-//! runs exactly this code.
+//! `Outcome::failure` and retried with the library's retry step, `SelectExt::lease_untried`,
+//! which leaves out the backends in the connection's `Tried` set (at most one attempt per
+//! backend); when no backend is left the connection is closed and the `NoBackend` reason
+//! logged. When the connection ends its duration is reported with `Outcome::success`, which
+//! feeds `least_time`'s latency estimate; a client that closes without sending a byte (a TCP
+//! health check) blames no backend. A line of counters is printed every 10 s when one of them
+//! changed. The proxy's logic is in `examples/proxy/core.rs`, which `tests/proxy_e2e.rs`
+//! includes too, so the end-to-end test runs exactly this code.
 
 #[cfg(not(any(target_arch = "wasm32", loom, miri)))]
 #[path = "proxy/core.rs"]
@@ -85,31 +88,6 @@ async fn main() {
         let weight = proxy.pool().info(b.id).map_or(0, |i| i.weight);
         eprintln!("  {} (weight {weight})", b.addr);
     }
-    // a line of counters every 10 s, when something happened
-    let watched = std::sync::Arc::clone(&proxy);
-    tokio::spawn(async move {
-        use core::sync::atomic::Ordering::Relaxed;
-        let mut last = 0;
-        loop {
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            let s = watched.stats();
-            let accepted = s.accepted.load(Relaxed);
-            if accepted == last {
-                continue;
-            }
-            last = accepted;
-            eprintln!(
-                "proxy: {accepted} connections, {} answered, {} unanswered, {} connect failures, \
-                 {} replays, {} marked down, {} marked up",
-                s.answered.load(Relaxed),
-                s.unanswered.load(Relaxed),
-                s.connect_failures.load(Relaxed),
-                s.replays.load(Relaxed),
-                s.marked_down.load(Relaxed),
-                s.marked_up.load(Relaxed),
-            );
-        }
-    });
     if let Err(e) = proxy.serve(listener).await {
         eprintln!("proxy: {e}");
         std::process::exit(1);

@@ -82,6 +82,17 @@ pub enum ConfigError {
     /// under a bound smaller than its fair share. Returned by
     /// [`BoundedLoad::new`](crate::BoundedLoad::new).
     BalanceFactorTooLow,
+    /// A choice count outside `1..=`[`MAX_CHOICES`](crate::strategy::MAX_CHOICES).
+    /// Returned by [`PowerOfTwo::with_choices`](crate::PowerOfTwo::with_choices) and
+    /// [`PeakEwma::with_choices`](crate::PeakEwma::with_choices).
+    InvalidChoiceCount,
+    /// A [`WeightPolicy`](crate::WeightPolicy) with a zero expiry or update period, or a
+    /// period at or above 2^31 ms. Returned by [`LoadWeights::new`](crate::LoadWeights::new).
+    InvalidWeightPolicy,
+    /// A [`RateDetection`](crate::RateDetection) with a zero interval (or one at or above
+    /// 2^31 ms) or a percentage above 100. Returned by
+    /// [`OutlierDetector::new`](crate::OutlierDetector::new).
+    InvalidRateDetection,
 }
 
 impl fmt::Display for ConfigError {
@@ -95,6 +106,19 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::InvalidPercent => "a percentage above 100",
             ConfigError::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",
+            ConfigError::InvalidRateDetection => {
+                "rate detection needs 0 < interval_ms < 2^31 ms and percentages <= 100"
+            }
+            ConfigError::InvalidWeightPolicy => {
+                "a weight policy needs 0 < expiry_ms, update_period_ms and blackout_ms < 2^31 ms"
+            }
+            ConfigError::InvalidChoiceCount => {
+                return write!(
+                    f,
+                    "the choice count is outside 1..=MAX_CHOICES ({})",
+                    crate::strategy::MAX_CHOICES
+                );
+            }
         })
     }
 }

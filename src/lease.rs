@@ -1,16 +1,18 @@
 //! Leases: the in-flight count of one request on one backend, and what a lease does to the
-//! pool (take a unit, record the outcome, give the unit back).
+//! pool (take a unit, record latencies and the outcome, give the unit back); the recording
+//! is in `lease/report.rs`.
 
 use core::fmt;
 use core::ops::Deref;
 use core::time::Duration;
 
-use crate::clock::{elapsed_ms, tick_ms};
-use crate::ewma;
+use crate::clock::tick_ms;
 use crate::pool::{BackendId, CAS_TRIES, Flight, Pool};
 use crate::sync::Ordering;
 
-/// How a request went, reported through [`Lease::finish`].
+mod report;
+
+/// How a request went, reported through [`Lease::finish`] or [`Lease::report`].
 ///
 /// Built in two steps so that the latency (a [`Duration`]) and the caller's clock (an
 /// integer) cannot be swapped silently:
@@ -122,19 +124,73 @@ const fn duration_us(d: Duration) -> u64 {
 ///
 /// `P` is how the lease holds the pool: `&Pool<N>`, `&'static Pool<N>` or `Arc<Pool<N>>`;
 /// with the latter two the lease is `Send + 'static` and can cross `.await` points and move
-/// into spawned tasks.
+/// into spawned tasks. A lease is the pool handle plus 12 bytes: 24 B with a reference or
+/// an `Arc` on x86-64, 16 B on 32-bit targets.
 ///
 /// If the backend is removed while the lease is out, finishing records nothing (the slot's
 /// generation has moved on); dropping still gives back the in-flight unit, which is what
 /// lets the removed slot become reusable.
+///
+/// # Reporting, and what counts
+///
+/// A proxy that streams a body learns two things at two times: the time to first byte when
+/// the response headers arrive, and whether the whole exchange worked when the body ends (or
+/// the task is cancelled). Three calls, one rule:
+///
+/// * [`Lease::record_latency`] (`&self`, any number of times): one latency sample into the
+///   backend's estimate, nothing else. No count, no failure streak.
+/// * [`Lease::report`] (`&mut self`, any number of times): one latency sample now, and the
+///   outcome *the lease will count when it ends*; a later `report` or `finish` replaces it.
+/// * [`Lease::finish`] (consumes the lease): one latency sample and the final outcome.
+///
+/// Each lease counts **exactly one** of success, failure or abandoned, once, when it ends:
+/// the outcome of `finish`, else the last `report`'s (counted at drop, on the clock of that
+/// report), else *abandoned* (dropped with no outcome: cancelled, or the caller did not
+/// say). Only that one outcome moves the backend's totals ([`BackendInfo`](crate::BackendInfo))
+/// and its failure streak (so ejection, which Envoy too decides on one outcome per
+/// request); abandoned moves neither the streak nor the estimate. Every call feeds its own
+/// latency sample: to keep a streamed body's duration out of the estimate, give `finish`
+/// the time to first byte, or `report` at the headers and just drop the lease when the body
+/// ends well.
+///
+/// ```
+/// use core::time::Duration;
+/// use tinylb::{Lease, Outcome, Pool};
+/// let pool: Pool<2> = Pool::new();
+/// let a = pool.add(1).unwrap();
+/// let mut lease = Lease::acquire(&pool, a).unwrap();
+/// // headers after 2 ms: the estimate sees it now, the unit stays out while the body streams
+/// lease.report(Outcome::success_after(Duration::from_millis(2)).at_us(1_000));
+/// assert_eq!(pool.info(a).unwrap().latency_us, Some(2_000));
+/// assert_eq!((pool.in_flight_at(0), pool.info(a).unwrap().requests), (1, 0));
+/// drop(lease); // the body ended: the reported success counts, once
+/// let info = pool.info(a).unwrap();
+/// assert_eq!((info.in_flight, info.requests, info.successes), (0, 1, 1));
+/// ```
 pub struct Lease<P, const N: usize>
 where
     P: Deref<Target = Pool<N>>,
 {
     pool: P,
-    id: BackendId,
+    generation: u32,
+    /// The slot index (`N` fits 16 bits).
+    index: u16,
+    pending: Pending,
     /// Holds a unit of the pool-wide cap ([`Pool::set_max_in_flight`]).
     pooled: bool,
+    /// The clock tick of the reported outcome, while `pending` is a success or a failure.
+    at_ms: u32,
+}
+
+/// What a lease counts when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Nothing reported: counts as abandoned.
+    Nothing,
+    Success,
+    Failure,
+    /// `finish` counted its outcome already: the drop only gives back the unit.
+    Counted,
 }
 
 impl<P, const N: usize> fmt::Debug for Lease<P, N>
@@ -142,7 +198,10 @@ where
     P: Deref<Target = Pool<N>>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lease").field("id", &self.id).finish()
+        f.debug_struct("Lease")
+            .field("id", &self.id())
+            .field("pending", &self.pending)
+            .finish()
     }
 }
 
@@ -153,7 +212,15 @@ where
     /// Wraps an in-flight unit already taken on `id` (and a unit of the pool-wide cap if
     /// `pooled`).
     pub(crate) fn new(pool: P, id: BackendId, pooled: bool) -> Self {
-        Lease { pool, id, pooled }
+        Lease {
+            pool,
+            generation: id.generation(),
+            // a pool has at most 65535 slots; an index past them names no slot (inert)
+            index: u16::try_from(id.index()).unwrap_or(u16::MAX),
+            pending: Pending::Nothing,
+            pooled,
+            at_ms: 0,
+        }
     }
 
     /// Takes a lease on exactly the backend `id`. Fails, changing nothing, if the backend is
@@ -164,7 +231,7 @@ where
     pub fn acquire(pool: P, id: BackendId) -> Option<Self> {
         let pooled = pool.reserve().ok()?;
         if pool.try_acquire(id) {
-            Some(Lease { pool, id, pooled })
+            Some(Lease::new(pool, id, pooled))
         } else {
             if pooled {
                 pool.unreserve();
@@ -175,12 +242,12 @@ where
 
     /// The backend this lease is on.
     pub const fn id(&self) -> BackendId {
-        self.id
+        BackendId::new(self.index as u32, self.generation)
     }
 
     /// The backend's slot index: use it to find its address.
     pub const fn index(&self) -> usize {
-        self.id.index()
+        self.index as usize
     }
 
     /// The pool the lease is in.
@@ -188,11 +255,40 @@ where
         &self.pool
     }
 
-    /// Reports how the request went (latency into the backend's estimate; success resets its
-    /// failure streak, failure extends it), then gives back the in-flight unit.
-    pub fn finish(self, outcome: Outcome) {
+    /// One latency sample into the backend's estimate (for example the time to first byte),
+    /// at the caller's clock `now_us`; the lease, its unit and its outcome stay as they were.
+    /// Counts nothing and leaves the failure streak alone (see [the rule](Lease#reporting-and-what-counts)).
+    pub fn record_latency(&self, latency: Duration, now_us: u64) {
         self.pool
-            .record(self.id, outcome.success, outcome.latency_us, outcome.now_us);
+            .sample(self.id(), duration_us(latency), tick_ms(now_us));
+    }
+
+    /// Reports how the request went so far and keeps the lease: the latency goes into the
+    /// estimate now; the outcome is what the lease counts when it ends, unless a later
+    /// `report` or [`Lease::finish`] replaces it (see [the rule](Lease#reporting-and-what-counts)).
+    pub fn report(&mut self, outcome: Outcome) {
+        let now = tick_ms(outcome.now_us);
+        self.pool.sample(self.id(), outcome.latency_us, now);
+        self.pending = if outcome.success {
+            Pending::Success
+        } else {
+            Pending::Failure
+        };
+        self.at_ms = now;
+    }
+
+    /// Reports how the request went (latency into the backend's estimate; the outcome
+    /// counted, replacing any earlier [`Lease::report`]: success resets the failure streak,
+    /// failure extends it), then gives back the in-flight unit.
+    pub fn finish(self, outcome: Outcome) {
+        let mut this = self;
+        this.pool.record(
+            this.id(),
+            outcome.success,
+            outcome.latency_us,
+            outcome.now_us,
+        );
+        this.pending = Pending::Counted;
         // Drop gives back the unit.
     }
 }
@@ -202,7 +298,16 @@ where
     P: Deref<Target = Pool<N>>,
 {
     fn drop(&mut self) {
-        self.pool.release(self.id);
+        let id = self.id();
+        // count before the unit goes back: while it is out the slot cannot be reused, so a
+        // count never lands on the next backend's totals
+        match self.pending {
+            Pending::Counted => {}
+            Pending::Nothing => self.pool.count_abandoned(self.index()),
+            Pending::Success => self.pool.count_end(id, true, self.at_ms),
+            Pending::Failure => self.pool.count_end(id, false, self.at_ms),
+        }
+        self.pool.release(id);
         if self.pooled {
             self.pool.unreserve();
         }
@@ -260,34 +365,5 @@ impl<const N: usize> Pool<N> {
         if let Some(slot) = self.slot(id.index()) {
             slot.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
-    }
-
-    /// Records a finished request on `id`, unless the backend has been removed since: the
-    /// latency into its estimate, the outcome into its failure streak (and ejection).
-    pub(crate) fn record(&self, id: BackendId, success: bool, latency_us: u64, now_us: u64) {
-        let Some(slot) = self.slot(id.index()) else {
-            return;
-        };
-        if slot.generation() != id.generation() {
-            return;
-        }
-        let now = tick_ms(now_us);
-        let sample = u32::try_from(latency_us).unwrap_or(u32::MAX);
-        let mut est = slot.latency_us.load(Ordering::Relaxed);
-        for _ in 0..CAS_TRIES {
-            let at = slot.latency_at_ms.load(Ordering::Relaxed);
-            let next = ewma::update(est, sample, elapsed_ms(now, at), self.config().half_life_ms);
-            match slot
-                .latency_us
-                .compare_exchange(est, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    slot.latency_at_ms.store(now, Ordering::Relaxed);
-                    break;
-                }
-                Err(v) => est = v,
-            }
-        }
-        self.count_outcome(slot, id, success, now);
     }
 }

@@ -10,6 +10,7 @@ mod ewma;
 pub mod hash;
 mod lease;
 mod pool;
+mod reports;
 mod rng;
 mod select;
 pub mod strategy;
@@ -24,11 +25,13 @@ pub use pool::{
     Backend, BackendId, BackendInfo, Candidate, FULL_SHARE, Health, Ids, MAX_IN_FLIGHT,
     MAX_TOTAL_WEIGHT, MAX_WEIGHT, NoBackend, Pool, View,
 };
+pub use pool::{Evaluation, FailurePercentage, OutlierDetector, RateDetection, SuccessRate};
+pub use reports::{LoadReport, LoadWeights, WeightPolicy};
 pub use select::{Request, Select, SelectExt};
 pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
 pub use strategy::{
-    LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PowerOfTwo, Random,
-    RoundRobin, Strategy, WeightedRoundRobin,
+    First, LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PickFirst, PowerOfTwo,
+    Random, RoundRobin, Strategy, WeightedRoundRobin,
 };
 pub use tried::Tried;
 

@@ -54,6 +54,68 @@ fn lease_never_exceeds_the_cap() {
     });
 }
 
+/// The pool-wide cap against racing leases on two backends: with a pool cap of one, two
+/// threads never both hold a lease, a refused lease gives back what it reserved, and the
+/// pool-wide count returns to zero.
+#[test]
+fn pool_wide_cap_is_never_exceeded() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        let b = pool.add(1).unwrap();
+        pool.set_max_in_flight(NonZeroU32::new(1));
+        let p2 = pool.clone();
+        let t = thread::spawn(move || {
+            let l = Lease::acquire(&*p2, b);
+            let held = l.is_some();
+            assert!(
+                p2.pooled_in_flight() <= 2,
+                "at most one transient over-count"
+            );
+            drop(l);
+            held
+        });
+        let mine = Lease::acquire(&*pool, a);
+        let both_now = mine.is_some() && pool.in_flight_at(1) == 1;
+        let other = t.join().unwrap();
+        assert!(!both_now, "the pool-wide cap was exceeded");
+        drop(mine);
+        let _ = other;
+        assert_eq!(
+            pool.pooled_in_flight(),
+            0,
+            "a pool unit was lost or given back twice"
+        );
+        assert_eq!(pool.in_flight_at(0) + pool.in_flight_at(1), 0);
+    });
+}
+
+/// The rate detector's interval counts against a lease finishing at the same time: the
+/// outcome is counted in exactly one interval (snapshots of monotonic totals, no reset).
+#[test]
+fn rate_intervals_count_each_outcome_once() {
+    use tinylb::{OutlierDetector, RateDetection};
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        let det = Arc::new(OutlierDetector::<1>::new(RateDetection::DEFAULT, 1).unwrap());
+        det.loom_init();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || {
+            let lease = Lease::acquire(&*p2, a).unwrap();
+            lease.finish(
+                tinylb::Outcome::success_after(core::time::Duration::from_micros(5)).at_us(1_000),
+            );
+        });
+        let first = det.evaluate(&pool, 1_000).map_or(0, |e| e.requests);
+        t.join().unwrap();
+        let second = det.evaluate(&pool, 20_000_000).map_or(0, |e| e.requests);
+        assert_eq!(first + second, 1, "counted in neither or both intervals");
+    });
+}
+
 /// Slot removal and reuse against a racing lease (the generation check): a lease taken on
 /// the old backend keeps its slot from being reused while it lives, and a lease that lost
 /// the race gives its unit back; a removed id can never lease the slot's next occupant.
@@ -100,6 +162,70 @@ fn a_held_lease_blocks_reuse_of_its_slot() {
         }
         drop(lease);
         assert_eq!(pool.in_flight_at(0) + pool.in_flight_at(1), 0);
+    });
+}
+
+/// A lease that reports mid-request and then ends (by drop or `finish`) while its backend
+/// is removed and a new one added: the late count lands on the old backend or nowhere, never
+/// on the new backend, whose totals start at zero, and the unit comes back once.
+#[test]
+fn a_late_report_never_counts_on_the_slots_next_backend() {
+    for finish in [false, true] {
+        model(move || {
+            let pool = Arc::new(Pool::<2>::new());
+            pool.loom_init();
+            let old = pool.add(1).unwrap();
+            let mut lease = Lease::acquire(&*pool, old).unwrap();
+            let p2 = pool.clone();
+            let t = thread::spawn(move || pool_remove_then_add(&p2, old));
+            lease.report(Outcome::failure_after(Duration::from_micros(5)).at_us(1_000));
+            if finish {
+                lease.finish(Outcome::success_after(Duration::from_micros(5)).at_us(2_000));
+            } else {
+                drop(lease);
+            }
+            let new = t.join().unwrap();
+            let i = pool.info(new).unwrap();
+            assert_eq!(
+                (
+                    i.requests,
+                    i.successes,
+                    i.failures,
+                    i.abandoned,
+                    i.failure_streak
+                ),
+                (0, 0, 0, 0, 0),
+                "a late count landed on the new backend"
+            );
+            assert_eq!(
+                i.latency_us, None,
+                "a late sample landed on the new backend"
+            );
+            assert_eq!(pool.in_flight_at(0) + pool.in_flight_at(1), 0);
+        });
+    }
+}
+
+/// Two leases on one backend ending at once, one by a reported outcome dropped, one
+/// abandoned or finished: no count is lost and each lease counts exactly one outcome.
+#[test]
+fn racing_lease_ends_each_count_once() {
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let a = pool.add(1).unwrap();
+        let mut mine = Lease::acquire(&*pool, a).unwrap();
+        let theirs = Lease::acquire(pool.clone(), a).unwrap();
+        let t = thread::spawn(move || drop(theirs));
+        mine.report(Outcome::failure_after(Duration::from_micros(5)).at_us(1_000));
+        drop(mine);
+        t.join().unwrap();
+        let i = pool.info(a).unwrap();
+        assert_eq!(
+            (i.requests, i.successes, i.failures, i.abandoned),
+            (2, 0, 1, 1)
+        );
+        assert_eq!((i.failure_streak, i.in_flight), (1, 0));
     });
 }
 

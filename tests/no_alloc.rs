@@ -1,6 +1,7 @@
 //! No allocation on any path: a counting global allocator around every hot path (select,
-//! lease, finish, drop) of every strategy, at n = 8 and n = 64, with and without a caller
-//! RNG, and around every configuration call of the pool.
+//! lease, `record_latency`, `report`, finish, drop) of every strategy, at n = 8 and n = 64,
+//! with and without a caller RNG; around the retry path (exclusion, preference, the reason
+//! for a miss, the pool-wide cap); and around every configuration call of the pool.
 //!
 //! The counter is a `thread_local!` `Cell` initialised with `const { ... }`: counting never
 //! allocates itself, and allocations by libtest's other threads (other tests, the output
@@ -24,7 +25,7 @@ use std::alloc::System;
 use splitmix::SplitMix;
 use tinylb::{
     Backend, BackendError, BackendId, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select,
-    SelectExt, Strategy,
+    SelectExt, Strategy, Tried,
 };
 
 /// `System`, counting every allocation, reallocation and deallocation on this thread.
@@ -122,7 +123,7 @@ fn hot_path<const N: usize>(name: &str, with_rng: bool) {
                 picked += 1;
             }
             req.set_now_us(now + 1);
-            let Some(lease) = s.lease(&pool, &mut req) else {
+            let Some(mut lease) = s.lease(&pool, &mut req) else {
                 continue;
             };
             let lat = 100 + (k * 37 + lease.index() as u64 * 1_000) % 5_000;
@@ -130,6 +131,12 @@ fn hot_path<const N: usize>(name: &str, with_rng: bool) {
                 0 => lease.finish(Outcome::success_after(Duration::from_micros(lat)).at_us(now)),
                 1 => lease.finish(Outcome::failure_after(Duration::from_micros(lat)).at_us(now)),
                 _ => {
+                    // a latency sample and a report on a lease kept, then (every other
+                    // time) dropped with its report counted
+                    lease.record_latency(Duration::from_micros(lat / 2), now);
+                    if k % 2 == 0 {
+                        lease.report(Outcome::success_after(Duration::from_micros(lat)).at_us(now));
+                    }
                     // replacing drops the lease held before
                     if let Some(slot) = held.get_mut((k / 3 % 4) as usize) {
                         *slot = Some(lease);
@@ -157,6 +164,55 @@ fn every_strategy_picks_without_allocating_at_n_64() {
     for name in Strategy::<64>::NAMES {
         hot_path::<64>(name, false);
         hot_path::<64>(name, true);
+    }
+}
+
+/// The retry path: a retry loop of `lease_untried` until `NoBackend`, a preferred pick, a
+/// miss's reason, and the pool-wide cap, for every strategy.
+fn retry_path<const N: usize>(name: &str) {
+    let pool = pool_of::<N>();
+    pool.set_max_in_flight(core::num::NonZeroU32::new(N as u32 * 4));
+    let s: Strategy<N> = Strategy::from_name(name, 42).unwrap();
+    let mut attempts = 0u32;
+    let calls = allocator_calls(|| {
+        for k in 0..200u64 {
+            let mut tried = Tried::<N>::new();
+            let mut req = Request::new().with_key(k).with_now_us(k * 250);
+            let mut held: [Option<Lease<&Pool<N>, N>>; 4] = [None, None, None, None];
+            for slot in held.iter_mut() {
+                match s.lease_untried(&pool, &mut req, &mut tried) {
+                    Ok(lease) => {
+                        attempts += 1;
+                        *slot = Some(lease);
+                    }
+                    Err(why) => {
+                        black_box(why);
+                        break;
+                    }
+                }
+            }
+            let first = held.first().and_then(|l| l.as_ref().map(Lease::id));
+            if let Some(id) = first {
+                let mut sticky = Request::new().prefer(id).excluding(&tried);
+                black_box(s.try_select(&pool, &mut sticky).err());
+            }
+            black_box(pool.why_none(&Request::new().excluding(&tried)));
+            drop(held);
+        }
+    });
+    assert_eq!(calls, 0, "{name} at n = {N}: the retry path allocated");
+    assert!(attempts > 200, "{name}: only {attempts} attempts");
+    assert!((0..N).all(|i| pool.in_flight_at(i) == 0));
+    assert_eq!(pool.pooled_in_flight(), 0);
+}
+
+#[test]
+fn every_strategy_retries_without_allocating() {
+    for name in Strategy::<8>::NAMES {
+        retry_path::<8>(name);
+    }
+    for name in Strategy::<64>::NAMES {
+        retry_path::<64>(name);
     }
 }
 
@@ -189,6 +245,7 @@ fn pool_configuration_does_not_allocate() {
             pool.set_cap(id, NonZeroU32::new(k as u32 + 1)).unwrap();
             pool.set_cap(id, None).unwrap();
             black_box(pool.info(id).unwrap());
+            black_box(pool.info_at(id, k as u64 * 1_000_000).unwrap());
         }
         let l = Lease::acquire(&pool, ids[3]).unwrap();
         pool.remove(ids[3]).unwrap();

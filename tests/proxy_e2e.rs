@@ -8,7 +8,13 @@
 //!   connections and least time well below the slow backend's equal share;
 //! * a dead backend loses no request: connects to it fail, are retried elsewhere, and it is
 //!   marked down (and up again when it comes back); a backend killed while it holds requests
-//!   loses none either when the proxy may replay them;
+//!   loses none either when the proxy may replay them, whichever strategy picks;
+//! * clients that connect and close without a byte (TCP health checks) mark nothing down and
+//!   count no backend failure;
+//! * the stats line is logged on every interval in which any counter changed (a probe
+//!   marking a backend up with no client around too), and not while the proxy is idle;
+//! * a connection closed for want of a backend logs one line with the reason (the pool at
+//!   its cap, every backend tried, none up) and marks nothing down;
 //! * every in-flight count is back to zero at the end.
 //!
 //! Loopback only, bounded in requests (a few hundred) and time (every client has a 5 s
@@ -19,6 +25,7 @@
 mod proxy;
 
 use core::net::SocketAddr;
+use core::num::NonZeroU32;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
@@ -380,32 +387,249 @@ async fn a_dead_backend_loses_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_killed_mid_request_is_replayed_elsewhere() {
     bounded(async {
-        let mut bs = backends().await;
+        for strategy in ["round_robin", "least_conn"] {
+            let mut bs = backends().await;
+            let opts = Options {
+                replay_limit: 4096,
+                ..quiet()
+            };
+            let (proxy, addr) = start_proxy(&bs, &[1, 1, 1], strategy, opts).await;
+            let clients = tokio::spawn(run_clients(addr, 90, 6));
+            // kill the slow backend while it holds at least one request
+            let slow = bs.remove(2);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while slow.active.load(Ordering::SeqCst) == 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "{strategy}: the slow backend never got a request"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            slow.kill().await;
+            // every request is answered (run_clients panics otherwise)
+            let counts = clients.await.expect("no client failed");
+            assert_eq!(counts.values().sum::<usize>(), 90, "{strategy}");
+            let s = proxy.stats();
+            assert!(
+                s.replays.load(Ordering::SeqCst) >= 1,
+                "{strategy}: the killed backend's requests were replayed"
+            );
+            assert_eq!(s.unanswered.load(Ordering::SeqCst), 0, "{strategy}");
+            assert_eq!(s.no_backend.load(Ordering::SeqCst), 0, "{strategy}");
+            // a request the dead backend dropped is a failure to retry, not a silent client
+            assert_eq!(s.silent.load(Ordering::SeqCst), 0, "{strategy}");
+            assert_idle(&proxy).await;
+        }
+    })
+    .await;
+}
+
+/// Waits until `done` holds, for at most 3 s; `what` names it in the failure.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !done() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Asserts every backend is up with no failure streak.
+fn assert_all_up(proxy: &Proxy, context: &str) {
+    for b in proxy.backends() {
+        let info = proxy.pool().info(b.id).expect("in the pool");
+        assert_eq!(info.health, Health::Up, "{context}: {}", b.addr);
+        assert_eq!(info.failure_streak, 0, "{context}: {}", b.addr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_clients_mark_nothing_down() {
+    bounded(async {
+        let bs = backends().await;
+        for strategy in ["round_robin", "least_conn"] {
+            // down after 3 failures: before the fix, three silent clients took the pool out
+            let (proxy, addr) = start_proxy(&bs, &[1, 1, 1], strategy, quiet()).await;
+            let n = 12;
+            for i in 0..n {
+                // a TCP health check: connect, then close without a byte; a few at once
+                let mut checks = JoinSet::new();
+                for _ in 0..=i % 3 {
+                    checks.spawn(async move { drop(TcpStream::connect(addr).await) });
+                }
+                while checks.join_next().await.is_some() {}
+            }
+            let total = (0..n).map(|i| i % 3 + 1).sum::<u64>();
+            let s = proxy.stats();
+            eventually(&format!("{strategy}: {total} connections accepted"), || {
+                s.accepted.load(Ordering::SeqCst) == total
+            })
+            .await;
+            assert_idle(&proxy).await;
+            assert_eq!(s.connect_failures.load(Ordering::SeqCst), 0, "{strategy}");
+            assert_eq!(s.marked_down.load(Ordering::SeqCst), 0, "{strategy}");
+            assert_eq!(s.replays.load(Ordering::SeqCst), 0, "{strategy}");
+            assert_all_up(&proxy, strategy);
+            eventually(&format!("{strategy}: {total} silent clients seen"), || {
+                s.silent.load(Ordering::SeqCst) == total
+            })
+            .await;
+            assert_eq!(s.unanswered.load(Ordering::SeqCst), 0, "{strategy}");
+            // and normal requests still reach every backend
+            let counts = run_clients(addr, 30, 3).await;
+            for name in NAMES {
+                assert!(count(&counts, name) > 0, "{strategy}: {counts:?}");
+            }
+            assert_all_up(&proxy, strategy);
+            assert_idle(&proxy).await;
+        }
+    })
+    .await;
+}
+
+/// The stats lines logged so far.
+fn stats_lines(proxy: &Proxy) -> Vec<String> {
+    let mut lines = proxy.recent_log();
+    lines.retain(|l| l.starts_with("stats: "));
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stats_line_reports_any_change() {
+    bounded(async {
+        let bs = backends().await;
+        let every = Duration::from_millis(20);
         let opts = Options {
-            replay_limit: 4096,
+            stats_every: Some(every),
+            probe_every: every,
             ..quiet()
         };
         let (proxy, addr) = start_proxy(&bs, &[1, 1, 1], "round_robin", opts).await;
-        let clients = tokio::spawn(run_clients(addr, 90, 6));
-        // kill the slow backend while it holds at least one request
-        let slow = bs.remove(2);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while slow.active.load(Ordering::SeqCst) == 0 {
-            assert!(
-                Instant::now() < deadline,
-                "the slow backend never got a request"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        slow.kill().await;
-        // every request is answered (run_clients panics otherwise)
-        let counts = clients.await.expect("no client failed");
-        assert_eq!(counts.values().sum::<usize>(), 90);
-        assert!(
-            proxy.stats().replays.load(Ordering::SeqCst) >= 1,
-            "the killed backend's requests were replayed"
+        // nothing happened: nothing is logged
+        tokio::time::sleep(every * 4).await;
+        assert_eq!(stats_lines(&proxy), Vec::<String>::new());
+
+        run_clients(addr, 6, 2).await;
+        eventually("a stats line with the 6 answers", || {
+            stats_lines(&proxy)
+                .last()
+                .is_some_and(|l| l.starts_with("stats: 6 connections, 6 answered,"))
+        })
+        .await;
+        // idle again: no line on the next intervals
+        let before = stats_lines(&proxy);
+        tokio::time::sleep(every * 5).await;
+        assert_eq!(
+            stats_lines(&proxy),
+            before,
+            "an idle proxy logs no stats line"
         );
-        assert_eq!(proxy.stats().unanswered.load(Ordering::SeqCst), 0);
+
+        // a change with no connection accepted: a backend marked down, then up by the probe
+        let medium = proxy.backends().nth(1).expect("three backends").id;
+        proxy
+            .pool()
+            .set_health(medium, Health::Down)
+            .expect("in the pool");
+        eventually("the probe marks the backend up", || {
+            proxy.stats().marked_up.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        eventually("a stats line with the backend marked up", || {
+            stats_lines(&proxy).last().is_some_and(|l| {
+                l.starts_with("stats: 6 connections,") && l.ends_with(", 1 marked up")
+            })
+        })
+        .await;
+        assert_eq!(stats_lines(&proxy).len(), before.len() + 1);
+        assert_idle(&proxy).await;
+    })
+    .await;
+}
+
+/// The log lines about connections closed for want of a backend.
+fn no_backend_lines(proxy: &Proxy) -> Vec<String> {
+    let mut lines = proxy.recent_log();
+    lines.retain(|l| l.contains("closed unanswered, no backend: "));
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_without_a_backend_is_logged() {
+    bounded(async {
+        // the pool at its cap: the connection is shed, and no backend is blamed
+        let bs = backends().await;
+        let (proxy, addr) = start_proxy(&bs, &[1, 1, 1], "round_robin", quiet()).await;
+        proxy.pool().set_max_in_flight(NonZeroU32::new(1));
+        let holder = TcpStream::connect(addr).await.expect("connect");
+        eventually("the first client holds the pool's one unit", || {
+            proxy.pool().pooled_in_flight() == 1
+        })
+        .await;
+        let err = request(addr, 0).await.expect_err("no backend to answer");
+        let s = proxy.stats();
+        eventually(
+            "the connection closed for want of a backend is counted",
+            || s.no_backend.load(Ordering::SeqCst) == 1,
+        )
+        .await;
+        let lines = no_backend_lines(&proxy);
+        assert_eq!(lines.len(), 1, "{lines:?} ({err})");
+        assert!(
+            lines[0].ends_with("no backend: the pool is at its in-flight cap: shed"),
+            "{lines:?}"
+        );
+        assert_eq!(s.unanswered.load(Ordering::SeqCst), 1);
+        assert_eq!(s.connect_failures.load(Ordering::SeqCst), 0);
+        assert_eq!(s.marked_down.load(Ordering::SeqCst), 0);
+        assert_all_up(&proxy, "pool saturated");
+        drop(holder);
+        proxy.pool().set_max_in_flight(None);
+        run_clients(addr, 6, 2).await;
+        assert_idle(&proxy).await;
+
+        // every backend down: "no backend is up"
+        let down = Options {
+            down_after: 0,
+            ..quiet()
+        };
+        let (proxy, addr) = start_proxy(&bs, &[1, 1, 1], "least_conn", down.clone()).await;
+        for b in proxy.backends() {
+            proxy
+                .pool()
+                .set_health(b.id, Health::Down)
+                .expect("in the pool");
+        }
+        request(addr, 1).await.expect_err("no backend is up");
+        eventually("the connection with every backend down is counted", || {
+            proxy.stats().no_backend.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        let lines = no_backend_lines(&proxy);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].ends_with("no backend: no backend is up"),
+            "{lines:?}"
+        );
+
+        // every backend dead (and never marked down): each is tried once, then "every
+        // backend was tried"
+        let (proxy, addr) = start_proxy(&bs, &[1, 1, 1], "p2c", down).await;
+        for b in bs {
+            b.kill().await;
+        }
+        request(addr, 2).await.expect_err("every backend refuses");
+        let s = proxy.stats();
+        eventually("the connection with every backend tried is counted", || {
+            s.no_backend.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        let lines = no_backend_lines(&proxy);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].ends_with("no backend: every backend was tried (3 of them)"),
+            "{lines:?}"
+        );
+        assert_eq!(s.connect_failures.load(Ordering::SeqCst), 3);
         assert_idle(&proxy).await;
     })
     .await;

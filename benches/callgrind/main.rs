@@ -8,8 +8,11 @@
 //! ```
 //!
 //! Operations: `pick/<strategy>/<n>` for every name in `Strategy::NAMES` and n = 8, 64;
-//! `lease_drop/8` (`Lease::acquire` on a known backend, then drop); `lease_finish/8`
-//! (`Lease::acquire`, then `finish` with a success); `baseline/1` (one relaxed
+//! `lease_drop/8` (`Lease::acquire` on a known backend, then drop, which counts it as
+//! abandoned); `lease_finish/8` (`Lease::acquire`, then `finish` with a success);
+//! `lease_report_drop/8` (`Lease::acquire`, `report` a success, drop);
+//! `lease_latency_finish/8` (`Lease::acquire`, `record_latency`, `finish`); `info_at/8`
+//! (one backend's state, totals and decayed latency); `baseline/1` (one relaxed
 //! `fetch_add`, to show what the loop itself costs).
 //!
 //! Setup happens outside `measured`: the pool of n backends (weights 1, 2, 3, 4, 1, ...),
@@ -63,16 +66,45 @@ fn pick<const N: usize>(name: &str, k: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn lease<const N: usize>(finish: bool, k: u64) {
+/// How a measured lease ends.
+#[derive(Clone, Copy)]
+enum End {
+    /// dropped with no outcome (counted as abandoned)
+    Drop,
+    /// `finish` with a success
+    Finish,
+    /// a time-to-first-byte `report`, then dropped (the report's outcome counts)
+    ReportDrop,
+    /// a `record_latency`, then `finish`
+    LatencyFinish,
+}
+
+fn lease<const N: usize>(end: End, k: u64) {
+    let pool = pool::<N>();
+    let ids: Vec<_> = pool.ids().collect();
+    let ok = Outcome::success_after(Duration::from_micros(1_500)).at_us(NOW_US);
+    measured(k, |i| {
+        let id = ids.get(i as usize % ids.len()).copied();
+        let lease = id.and_then(|id| Lease::acquire(&pool, id));
+        let mut lease = black_box(lease).expect("uncapped backends always lease");
+        match end {
+            End::Drop => drop(lease),
+            End::Finish => lease.finish(ok),
+            End::ReportDrop => lease.report(ok),
+            End::LatencyFinish => {
+                lease.record_latency(Duration::from_micros(400), NOW_US);
+                lease.finish(ok);
+            }
+        }
+    });
+}
+
+fn info_at<const N: usize>(k: u64) {
     let pool = pool::<N>();
     let ids: Vec<_> = pool.ids().collect();
     measured(k, |i| {
         let id = ids.get(i as usize % ids.len()).copied();
-        let lease = id.and_then(|id| Lease::acquire(&pool, id));
-        let lease = black_box(lease).expect("uncapped backends always lease");
-        if finish {
-            lease.finish(Outcome::success_after(Duration::from_micros(1_500)).at_us(NOW_US));
-        }
+        black_box(id.map(|id| pool.info_at(id, NOW_US)));
     });
 }
 
@@ -90,7 +122,17 @@ fn ops() -> Vec<String> {
             ops.push(format!("pick/{name}/{n}"));
         }
     }
-    ops.extend(["lease_drop/8", "lease_finish/8", "baseline/1"].map(String::from));
+    ops.extend(
+        [
+            "lease_drop/8",
+            "lease_finish/8",
+            "lease_report_drop/8",
+            "lease_latency_finish/8",
+            "info_at/8",
+            "baseline/1",
+        ]
+        .map(String::from),
+    );
     ops
 }
 
@@ -99,12 +141,19 @@ fn run(op: &str, k: u64) -> Result<(), String> {
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("pick"), Some(name), Some("8"), None) => pick::<8>(name, k),
         (Some("pick"), Some(name), Some("64"), None) => pick::<64>(name, k),
-        (Some("lease_drop"), Some("8"), None, None) => {
-            lease::<8>(false, k);
+        (Some(name), Some("8"), None, None) if name.starts_with("lease_") => {
+            let end = match name {
+                "lease_drop" => End::Drop,
+                "lease_finish" => End::Finish,
+                "lease_report_drop" => End::ReportDrop,
+                "lease_latency_finish" => End::LatencyFinish,
+                _ => return Err(format!("unknown operation {op:?} (see --list)")),
+            };
+            lease::<8>(end, k);
             Ok(())
         }
-        (Some("lease_finish"), Some("8"), None, None) => {
-            lease::<8>(true, k);
+        (Some("info_at"), Some("8"), None, None) => {
+            info_at::<8>(k);
             Ok(())
         }
         (Some("baseline"), Some("1"), None, None) => {

@@ -6,37 +6,54 @@
 //! connection's task, finished when the connection ends. Between the two:
 //!
 //! 1. **Connect**, retrying on another backend when a connect fails (refused, unreachable,
-//!    timed out): the failed attempt is reported with [`Outcome::failure`], and the next pick
-//!    skips every backend this connection already tried, so at most one attempt per backend
-//!    in the pool is made. When the strategy keeps choosing a backend that already failed this
-//!    connection (least connections does: a backend that refuses has nothing in flight), the
-//!    least loaded untried eligible backend is taken instead.
+//!    timed out): the failed attempt is reported with [`Outcome::failure`], and the retry is
+//!    the library's: every attempt is [`SelectExt::lease_untried`], which excludes the
+//!    connection's [`Tried`] set from the pick (so each strategy skips the backends already
+//!    tried in its own way, without re-rolling its schedule) and adds the backend it leases.
+//!    So at most one attempt per backend in the pool is made.
 //! 2. **Forward until the first response byte.** If the backend closes or resets before
 //!    answering, the connection is retried on another backend only when that is safe: when
 //!    no request byte was sent yet, or, with [`Options::replay_limit`] above zero, when every
 //!    byte sent so far fits in the replay buffer (HAProxy's `retry-on empty-response`; use it
-//!    only for idempotent protocols).
+//!    only for idempotent protocols). A client that closes without sending a byte (a TCP
+//!    health check) is not a backend's fault: its lease is given back without an outcome.
 //! 3. **Copy both ways** until both sides are done, then report the connection's duration with
 //!    [`Outcome::success`] (or a failure if reading from the backend failed). For
 //!    connection-per-request protocols that duration is the response time `least_time` wants;
 //!    for long-lived connections report the time to first byte instead.
+//!
+//! When a pick finds no backend the connection is closed and one line logs the
+//! [`NoBackend`] reason: [`NoBackend::Excluded`] means every backend was tried;
+//! [`NoBackend::Saturated`] and [`NoBackend::PoolSaturated`] are load being shed, not a
+//! backend failing, and mark nothing down. The proxy keeps no session of its own, so it
+//! prefers no backend ([`Request::prefer`]): hashing strategies keep a client on its backend
+//! through the request's key (the client's IP address).
 //!
 //! **Marking down.** After [`Options::down_after`] consecutive failures reported on a backend
 //! (the pool's `failure_streak`), it is marked [`Health::Down`]; a probe task tries to connect
 //! to every backend marked down once per [`Options::probe_every`] and marks it up again on
 //! success. Its failure streak stays until a request succeeds, so a backend that is up but
 //! still refusing goes down again at its next failure (a half-open state).
+//!
+//! **Stats.** Every [`Options::stats_every`], a line of counters is logged if any counter
+//! changed since the last line (none is logged while the proxy is idle).
 
 use core::net::{IpAddr, SocketAddr};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 use core::time::Duration;
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tinylb::{BackendId, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy};
+use tinylb::{
+    BackendId, Health, Lease, NoBackend, Outcome, Pool, Request, SelectExt, Strategy, Tried,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+#[path = "stats.rs"]
+mod stats;
+pub(crate) use stats::{Log, Snapshot, Stats, no_backend_line};
 
 /// Most backends one proxy can have.
 pub(crate) const MAX_BACKENDS: usize = 64;
@@ -45,6 +62,8 @@ pub(crate) const MAX_BACKENDS: usize = 64;
 pub(crate) type SharedPool = Arc<Pool<MAX_BACKENDS>>;
 /// A lease that can move into a spawned task.
 pub(crate) type ConnLease = Lease<SharedPool, MAX_BACKENDS>;
+/// The backends one client connection has tried.
+pub(crate) type ConnTried = Tried<MAX_BACKENDS>;
 
 /// Tuning knobs.
 #[derive(Debug, Clone)]
@@ -58,7 +77,10 @@ pub(crate) struct Options {
     /// Request bytes kept for a retry when a backend closes before answering; `0` retries
     /// only connections that sent nothing yet.
     pub(crate) replay_limit: usize,
-    /// Print connect failures and health changes on stderr.
+    /// How often the stats line is logged (when a counter changed); `None` never.
+    pub(crate) stats_every: Option<Duration>,
+    /// Print log lines (connect failures, health changes, connections closed for want of a
+    /// backend, stats) on stderr; the last ones are kept in memory either way.
     pub(crate) log: bool,
 }
 
@@ -69,28 +91,10 @@ impl Default for Options {
             down_after: 3,
             probe_every: Duration::from_secs(1),
             replay_limit: 0,
+            stats_every: Some(Duration::from_secs(10)),
             log: true,
         }
     }
-}
-
-/// Counters, for logs and tests.
-#[derive(Debug, Default)]
-pub(crate) struct Stats {
-    /// Client connections accepted.
-    pub(crate) accepted: AtomicU64,
-    /// Client connections forwarded to a backend that answered.
-    pub(crate) answered: AtomicU64,
-    /// Client connections closed unanswered (no backend could take them).
-    pub(crate) unanswered: AtomicU64,
-    /// Connect attempts that failed.
-    pub(crate) connect_failures: AtomicU64,
-    /// Connections retried after a backend closed before answering.
-    pub(crate) replays: AtomicU64,
-    /// Times a backend was marked down.
-    pub(crate) marked_down: AtomicU64,
-    /// Times a probe marked a backend up again.
-    pub(crate) marked_up: AtomicU64,
 }
 
 /// One backend: where it is and who it is in the pool.
@@ -112,6 +116,7 @@ pub(crate) struct Proxy {
     epoch: Instant,
     opts: Options,
     stats: Stats,
+    log: Log,
 }
 
 /// Parses `ADDR[=WEIGHT]` (weight 1 when omitted).
@@ -152,6 +157,19 @@ enum First {
     ClientGone,
 }
 
+/// The client's side of a connection before the first answer.
+#[derive(Default)]
+struct Upstream {
+    /// The bytes sent so far, while they fit in the replay limit.
+    replay: Vec<u8>,
+    /// `false` once more was sent than the replay buffer holds.
+    too_long: bool,
+    /// Request bytes the client sent.
+    sent: usize,
+    /// The client has closed its sending side.
+    eof: bool,
+}
+
 impl Proxy {
     /// A proxy over `backends` (`(address, weight)`) picking with the strategy `name`.
     pub(crate) fn new(
@@ -182,6 +200,7 @@ impl Proxy {
             strategy,
             backends: slots,
             epoch: Instant::now(),
+            log: Log::new(opts.log),
             opts,
             stats: Stats::default(),
         }))
@@ -193,8 +212,15 @@ impl Proxy {
     }
 
     /// The counters.
+    #[allow(dead_code, reason = "read by tests/proxy_e2e.rs, not by the example")]
     pub(crate) fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The last lines logged, oldest first (whether or not they were printed).
+    #[allow(dead_code, reason = "read by tests/proxy_e2e.rs, not by the example")]
+    pub(crate) fn recent_log(&self) -> Vec<String> {
+        self.log.recent()
     }
 
     /// The backends, in pool slot order.
@@ -216,63 +242,74 @@ impl Proxy {
         self.backends.get(index).copied().flatten()
     }
 
+    /// One attempt for a client with affinity `key`: a lease on a backend not in `tried`,
+    /// added to it.
+    fn lease_untried(&self, key: u64, tried: &mut ConnTried) -> Result<ConnLease, NoBackend> {
+        let mut req = Request::new().with_key(key).with_now_us(self.now_us());
+        self.strategy
+            .lease_untried(Arc::clone(&self.pool), &mut req, tried)
+    }
+
     /// Accepts clients forever: a lease per connection, picked here and moved into the
-    /// connection's task. Also runs the probe task that marks backends up again.
+    /// connection's task. Also runs the probe task that marks backends up again, and the
+    /// stats line's.
     pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener) -> io::Result<()> {
         if self.opts.down_after > 0 {
             tokio::spawn(Arc::clone(&self).probe());
+        }
+        if let Some(every) = self.opts.stats_every {
+            tokio::spawn(Arc::clone(&self).report(every));
         }
         loop {
             let (client, peer) = match listener.accept().await {
                 Ok(c) => c,
                 Err(e) => {
                     // out of file descriptors and the like: wait a little and go on
-                    if self.opts.log {
-                        eprintln!("proxy: accept: {e}");
-                    }
+                    self.log.line(format!("accept: {e}"));
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
             };
             self.stats.accepted.fetch_add(1, Ordering::Relaxed);
             let key = client_key(peer);
-            let mut req = Request::new().with_key(key).with_now_us(self.now_us());
-            let lease = self.strategy.lease(Arc::clone(&self.pool), &mut req);
+            let mut tried = ConnTried::new();
+            let first = self.lease_untried(key, &mut tried);
             let me = Arc::clone(&self);
-            tokio::spawn(async move { me.handle(client, key, lease).await });
+            tokio::spawn(async move { me.handle(client, peer, tried, first).await });
         }
     }
 
-    /// Forwards one client connection; `lease` is the accept loop's pick (if any).
-    pub(crate) async fn handle(&self, mut client: TcpStream, key: u64, lease: Option<ConnLease>) {
+    /// Forwards one client connection; `first` is the accept loop's pick, already in `tried`.
+    pub(crate) async fn handle(
+        &self,
+        mut client: TcpStream,
+        peer: SocketAddr,
+        mut tried: ConnTried,
+        first: Result<ConnLease, NoBackend>,
+    ) {
         let _ = client.set_nodelay(true);
-        let mut tried = [false; MAX_BACKENDS];
-        let mut next = lease;
-        let mut replay: Vec<u8> = Vec::new();
-        let mut replay_ok = true;
-        let mut client_eof = false;
+        let key = client_key(peer);
+        let mut next = Some(first);
+        let mut up = Upstream::default();
         let mut buf = vec![0u8; 16 * 1024];
-        // every pass marks one more backend as tried, so this ends within the pool's size
-        for _ in 0..MAX_BACKENDS {
-            let Some((lease, mut backend, t0)) = self.connect(&mut tried, next.take(), key).await
-            else {
-                break;
+        // every pass leases one more backend into `tried`, so this ends within the pool's size
+        for _ in 0..=MAX_BACKENDS {
+            let (lease, mut backend, t0) = match self.connect(&mut tried, next.take(), key).await {
+                Ok(c) => c,
+                Err(why) => {
+                    self.stats.no_backend.fetch_add(1, Ordering::Relaxed);
+                    self.log.line(no_backend_line(peer, why, tried.len()));
+                    break;
+                }
             };
             let first = self
-                .until_first_byte(
-                    &mut client,
-                    &mut backend,
-                    &mut buf,
-                    &mut replay,
-                    &mut replay_ok,
-                    &mut client_eof,
-                )
+                .until_first_byte(&mut client, &mut backend, &mut buf, &mut up)
                 .await;
             match first {
                 First::Answer(n) => {
                     let answer = buf.get(..n).unwrap_or_default();
                     let ok = client.write_all(answer).await.is_ok()
-                        && copy_rest(&mut client, &mut backend, client_eof).await;
+                        && copy_rest(&mut client, &mut backend, up.eof).await;
                     self.stats.answered.fetch_add(1, Ordering::Relaxed);
                     let now = self.now_us();
                     let took = duration_us(t0);
@@ -284,14 +321,26 @@ impl Proxy {
                     return;
                 }
                 First::ClientGone => return, // the lease goes back without a sample
+                First::Empty if up.eof && up.sent == 0 => {
+                    // The client closed without sending a byte (a TCP health check, a port
+                    // scan) and the backend then closed too, as it should: no backend failed
+                    // and there is nothing to retry. The lease goes back without an outcome:
+                    // a failure would mark healthy backends down (a health checker in front
+                    // of the proxy would take the whole pool out), and a success would reset
+                    // the failure streak of a backend that fails real requests and give
+                    // `least_time` a latency sample of no request.
+                    drop(lease);
+                    self.stats.silent.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 First::Empty => {
                     let i = lease.index();
                     lease.finish(
                         Outcome::failure_after(Duration::from_micros(duration_us(t0)))
                             .at_us(self.now_us()),
                     );
-                    self.after_failure(Some(i));
-                    if !replay_ok {
+                    self.after_failure(i);
+                    if up.too_long {
                         break;
                     }
                     self.stats.replays.fetch_add(1, Ordering::Relaxed);
@@ -302,24 +351,24 @@ impl Proxy {
     }
 
     /// A connected backend not tried yet by this connection, with its lease and the time the
-    /// attempt started; `None` when every eligible backend has been tried.
+    /// attempt started (`first` is the accept loop's lease on the first pass); the pick's
+    /// reason when no backend is left to try.
     async fn connect(
         &self,
-        tried: &mut [bool; MAX_BACKENDS],
-        first: Option<ConnLease>,
+        tried: &mut ConnTried,
+        first: Option<Result<ConnLease, NoBackend>>,
         key: u64,
-    ) -> Option<(ConnLease, TcpStream, Instant)> {
-        let mut next = first.filter(|l| !tried.get(l.index()).copied().unwrap_or(true));
-        for _ in 0..MAX_BACKENDS {
+    ) -> Result<(ConnLease, TcpStream, Instant), NoBackend> {
+        let mut next = first;
+        // every pass leases one more backend into `tried`: the last one ends in `Excluded`
+        for _ in 0..=MAX_BACKENDS {
             let lease = match next.take() {
-                Some(l) => l,
-                None => self.pick_untried(tried, key)?,
+                Some(l) => l?,
+                None => self.lease_untried(key, tried)?,
             };
-            let i = lease.index();
-            if let Some(t) = tried.get_mut(i) {
-                *t = true;
-            }
-            let backend = self.backend(i)?;
+            let Some(backend) = self.backend(lease.index()) else {
+                continue; // not one of ours (cannot happen): it stays tried
+            };
             let t0 = Instant::now();
             let res =
                 tokio::time::timeout(self.opts.connect_timeout, TcpStream::connect(backend.addr))
@@ -327,30 +376,29 @@ impl Proxy {
             match res {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
-                    return Some((lease, stream, t0));
+                    return Ok((lease, stream, t0));
                 }
                 Ok(Err(e)) => self.connect_failed(lease, backend, t0, &e.to_string()),
                 Err(_) => self.connect_failed(lease, backend, t0, "timed out"),
             }
         }
-        None
+        Err(NoBackend::Excluded)
     }
 
     fn connect_failed(&self, lease: ConnLease, backend: Backend, t0: Instant, why: &str) {
         self.stats.connect_failures.fetch_add(1, Ordering::Relaxed);
-        if self.opts.log {
-            eprintln!("proxy: connect to {} failed: {why}", backend.addr);
-        }
+        self.log
+            .line(format!("connect to {} failed: {why}", backend.addr));
         let i = lease.index();
         lease.finish(
             Outcome::failure_after(Duration::from_micros(duration_us(t0))).at_us(self.now_us()),
         );
-        self.after_failure(Some(i));
+        self.after_failure(i);
     }
 
     /// Marks the backend at `index` down once its failure streak reaches the threshold.
-    fn after_failure(&self, index: Option<usize>) {
-        let Some(b) = index.and_then(|i| self.backend(i)) else {
+    fn after_failure(&self, index: usize) {
+        let Some(b) = self.backend(index) else {
             return;
         };
         if self.opts.down_after == 0 {
@@ -364,37 +412,11 @@ impl Proxy {
             && self.pool.set_health(b.id, Health::Down).is_ok()
         {
             self.stats.marked_down.fetch_add(1, Ordering::Relaxed);
-            if self.opts.log {
-                eprintln!(
-                    "proxy: {} marked down after {} consecutive failures",
-                    b.addr, info.failure_streak
-                );
-            }
+            self.log.line(format!(
+                "{} marked down after {} consecutive failures",
+                b.addr, info.failure_streak
+            ));
         }
-    }
-
-    /// The strategy's pick if this connection has not tried it yet; else the least loaded
-    /// untried eligible backend.
-    fn pick_untried(&self, tried: &[bool; MAX_BACKENDS], key: u64) -> Option<ConnLease> {
-        let untried = |i: usize| !tried.get(i).copied().unwrap_or(true);
-        for _ in 0..3 {
-            let mut req = Request::new().with_key(key).with_now_us(self.now_us());
-            let lease = self.strategy.lease(Arc::clone(&self.pool), &mut req)?;
-            if untried(lease.index()) {
-                return Some(lease);
-            }
-        }
-        let mut candidates: Vec<(u32, BackendId)> = self
-            .pool
-            .ids()
-            .iter()
-            .filter(|id| untried(id.index()) && self.pool.is_eligible(id.index(), 0))
-            .map(|&id| (self.pool.in_flight_at(id.index()), id))
-            .collect();
-        candidates.sort_by_key(|&(f, id)| (f, id.index()));
-        candidates
-            .into_iter()
-            .find_map(|(_, id)| Lease::acquire(Arc::clone(&self.pool), id))
     }
 
     /// Forwards client bytes until the backend's first byte, keeping them for a replay while
@@ -404,15 +426,13 @@ impl Proxy {
         client: &mut TcpStream,
         backend: &mut TcpStream,
         buf: &mut [u8],
-        replay: &mut Vec<u8>,
-        replay_ok: &mut bool,
-        client_eof: &mut bool,
+        up: &mut Upstream,
     ) -> First {
         // a retry first sends what the previous backend got
-        if !replay.is_empty() && backend.write_all(replay).await.is_err() {
+        if !up.replay.is_empty() && backend.write_all(&up.replay).await.is_err() {
             return First::Empty;
         }
-        if *client_eof {
+        if up.eof {
             let _ = backend.shutdown().await;
         }
         let mut cbuf = [0u8; 4096];
@@ -422,19 +442,20 @@ impl Proxy {
                     Ok(0) | Err(_) => First::Empty,
                     Ok(n) => First::Answer(n),
                 },
-                r = client.read(&mut cbuf), if !*client_eof => match r {
+                r = client.read(&mut cbuf), if !up.eof => match r {
                     Ok(0) => {
-                        *client_eof = true;
+                        up.eof = true;
                         let _ = backend.shutdown().await;
                     }
                     Ok(n) => {
                         let bytes = cbuf.get(..n).unwrap_or_default();
-                        if *replay_ok {
-                            if replay.len() + n <= self.opts.replay_limit {
-                                replay.extend_from_slice(bytes);
+                        up.sent += n;
+                        if !up.too_long {
+                            if up.sent <= self.opts.replay_limit {
+                                up.replay.extend_from_slice(bytes);
                             } else {
-                                *replay_ok = false;
-                                *replay = Vec::new();
+                                up.too_long = true;
+                                up.replay = Vec::new();
                             }
                         }
                         if backend.write_all(bytes).await.is_err() {
@@ -465,10 +486,24 @@ impl Proxy {
                         .await;
                 if matches!(res, Ok(Ok(_))) && self.pool.set_health(b.id, Health::Up).is_ok() {
                     self.stats.marked_up.fetch_add(1, Ordering::Relaxed);
-                    if self.opts.log {
-                        eprintln!("proxy: {} answers again: marked up", b.addr);
-                    }
+                    self.log
+                        .line(format!("{} answers again: marked up", b.addr));
                 }
+            }
+        }
+    }
+
+    /// Logs the stats line every `every` when any counter changed since the last line (so an
+    /// idle proxy stays quiet, and a probe marking a backend up with no client around is
+    /// still reported).
+    async fn report(self: Arc<Self>, every: Duration) {
+        let mut last = Snapshot::default();
+        loop {
+            tokio::time::sleep(every).await;
+            let now = self.stats.snapshot();
+            if now != last {
+                self.log.line(now.line());
+                last = now;
             }
         }
     }

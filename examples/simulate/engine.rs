@@ -1,16 +1,25 @@
-//! The event loop of one run (one cluster, one strategy, one policy): clients send, the
-//! strategy leases a backend, the backend queues or serves, the lease is finished with the
-//! latency or the failure, and the client sends again.
+//! The event loop of one run (one cluster, one strategy, one policy): clients send, their
+//! proxy's strategy leases a backend, the backend queues or serves, the lease is finished
+//! with the latency or the failure, and the client sends again. With load reports, every
+//! backend closes a report each [`REPORT_US`] (its busy fraction, completions and failures
+//! per second over that interval) and attaches its latest to every response, ORCA's
+//! per-request way (gRPC A58's default, `enable_oob_load_report: false`); the proxy hands it
+//! to its `LoadWeights::report` and calls `LoadWeights::apply` before every pick (it runs at
+//! most once per update period).
 
 use core::cmp::Reverse;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use std::collections::{BinaryHeap, VecDeque};
 
-use tinylb::{BackendId, Config, Health, Lease, Outcome, Pool, Request, SelectExt, Strategy};
+use tinylb::{
+    BackendId, Health, Lease, LoadReport, LoadWeights, Outcome, Pool, Request, SelectExt, Strategy,
+    WeightPolicy,
+};
 
+use crate::draw::{Draw as _, stream};
 use crate::report::RunResult;
-use crate::scenario::{COLD_FACTOR, COLD_US, Change, Cluster, FAIL_US};
+use crate::scenario::{COLD_FACTOR, COLD_US, Change, Cluster, FAIL_US, REPORT_US, Run};
 use crate::splitmix::SplitMix;
 
 /// Pool capacity: `--backends` may be anything up to this.
@@ -21,45 +30,17 @@ const WEIGHT: u32 = 100;
 /// Distinct users whose ids are the requests' keys.
 const USERS: u64 = 10_000;
 
-// ----- randomness -----
-
-/// SplitMix64's output function alone (one step from the state before `z`).
-fn mix64(z: u64) -> u64 {
-    SplitMix(z.wrapping_sub(0x9e37_79b9_7f4a_7c15)).next()
-}
-
-/// The random stream `stream` of the run seeded `seed`: streams of one seed are unrelated.
-fn stream(seed: u64, stream: u64) -> SplitMix {
-    SplitMix(mix64(
-        seed ^ mix64(stream.wrapping_add(0x5851_f42d_4c95_7f2d)),
-    ))
-}
-
-/// The draws the simulation makes (floats are fine outside the library).
-pub(crate) trait Draw {
-    /// Uniform in `[0, 1)` with 53 bits.
-    fn unit(&mut self) -> f64;
-    /// Uniform in `0..n` (float scaling: bias below 2^-53, irrelevant here).
-    fn below(&mut self, n: u64) -> u64;
-}
-
-impl Draw for SplitMix {
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        (self.unit() * n as f64) as u64
-    }
-}
-
 // ----- one run -----
 
-/// One request in flight: its lease, who sent it and when.
+/// One request in flight: its lease, who sent it (through which proxy) and when.
 struct Flight<'p> {
     lease: Lease<&'p Pool<N>, N>,
     client: usize,
+    proxy: usize,
     sent_us: u64,
     failed: bool,
+    /// Sent in the steady part (from the `requests / 2`th request on).
+    steady: bool,
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +49,8 @@ enum What {
     Done(usize),
     /// This client sends its next request (after waiting for an eligible backend).
     Send(usize),
+    /// Every backend closes its load report.
+    Tick,
 }
 
 struct BackendState {
@@ -76,12 +59,39 @@ struct BackendState {
     rng: SplitMix,
     slow: u64,
     cold_since: Option<u64>,
+    /// Busy worker-microseconds since the start, up to `at`.
+    area: u64,
+    at: u64,
+    /// `area` when the last report closed, and what completed since.
+    tick_area: u64,
+    tick_done: u64,
+    tick_failed: u64,
+    /// The latest closed report, attached to every response.
+    report: Option<LoadReport>,
+    /// `area` when the steady part began.
+    steady_area: u64,
 }
 
-struct Sim<'p> {
+impl BackendState {
+    /// Brings the busy area up to `now` (before every change of `busy`).
+    fn account(&mut self, now: u64) {
+        self.area += self.busy as u64 * (now - self.at);
+        self.at = now;
+    }
+}
+
+/// One proxy: its own pool, strategy, load-report state and random streams.
+struct Proxy<'p> {
     pool: &'p Pool<N>,
     ids: Vec<BackendId>,
     strategy: Strategy<N>,
+    weights: Option<LoadWeights<N>>,
+    pick_rng: SplitMix,
+    key_rng: SplitMix,
+}
+
+struct Sim<'p> {
+    proxies: Vec<Proxy<'p>>,
     sc: &'p Cluster,
     requests: u64,
     now: u64,
@@ -92,8 +102,10 @@ struct Sim<'p> {
     flights: Vec<Option<Flight<'p>>>,
     free: Vec<usize>,
     backends: Vec<BackendState>,
-    pick_rng: SplitMix,
-    key_rng: SplitMix,
+    /// When the steady part began (the `requests / 2`th request was sent) and ended (the
+    /// last was sent).
+    steady_from: Option<u64>,
+    steady_to: Option<u64>,
     result: RunResult,
 }
 
@@ -110,17 +122,19 @@ impl<'p> Sim<'p> {
             }
             let ev = *ev;
             self.next_event += 1;
-            let id = self.ids[ev.backend];
+            // every proxy's health checker sees it
+            let set = |h: Health| {
+                for px in &self.proxies {
+                    px.pool
+                        .set_health(px.ids[ev.backend], h)
+                        .expect("backend exists");
+                }
+            };
             match ev.change {
                 Change::SlowDown(f) => self.backends[ev.backend].slow = f,
-                Change::Down => self
-                    .pool
-                    .set_health(id, Health::Down)
-                    .expect("backend exists"),
+                Change::Down => set(Health::Down),
                 Change::UpCold => {
-                    self.pool
-                        .set_health(id, Health::Up)
-                        .expect("backend exists");
+                    set(Health::Up);
                     self.backends[ev.backend].cold_since = Some(self.now);
                 }
             }
@@ -132,14 +146,40 @@ impl<'p> Sim<'p> {
             return;
         }
         self.apply_events();
-        let key = self.key_rng.below(USERS);
+        let steady = self.sent >= self.requests / 2;
+        if steady && self.steady_from.is_none() {
+            self.steady_from = Some(self.now);
+            for st in &mut self.backends {
+                st.account(self.now);
+                st.steady_area = st.area;
+            }
+        }
+        let p = client % self.proxies.len();
+        let px = &mut self.proxies[p];
+        let key = px.key_rng.below(USERS);
         self.sent += 1;
+        if self.sent == self.requests {
+            self.steady_to = Some(self.now);
+            let from = self.steady_from.unwrap_or(0);
+            for (st, spec) in self.backends.iter_mut().zip(&self.sc.backends) {
+                st.account(self.now);
+                let span = spec.workers as f64 * (self.now - from) as f64;
+                self.result.busy.push(if span > 0.0 {
+                    (st.area - st.steady_area) as f64 / span
+                } else {
+                    0.0
+                });
+            }
+        }
+        if let Some(lw) = &px.weights {
+            lw.apply(px.pool, self.now);
+        }
         let lease = {
             let mut req = Request::new()
                 .with_key(key)
                 .with_now_us(self.now)
-                .with_rng(&mut self.pick_rng);
-            self.strategy.lease(self.pool, &mut req)
+                .with_rng(&mut px.pick_rng);
+            px.strategy.lease(px.pool, &mut req)
         };
         let Some(lease) = lease else {
             // nothing eligible: the request fails at once, the client tries again in 1 ms
@@ -160,8 +200,10 @@ impl<'p> Sim<'p> {
         self.flights[slot] = Some(Flight {
             lease,
             client,
+            proxy: p,
             sent_us: self.now,
             failed: false,
+            steady,
         });
         if self.backends[b].busy < self.sc.backends[b].workers {
             self.start(b, slot);
@@ -174,6 +216,7 @@ impl<'p> Sim<'p> {
     fn start(&mut self, b: usize, slot: usize) {
         let spec = self.sc.backends[b];
         let st = &mut self.backends[b];
+        st.account(self.now);
         st.busy += 1;
         let fails = spec.fail_per_mille > 0 && st.rng.below(1000) < spec.fail_per_mille;
         let service = if fails {
@@ -201,44 +244,86 @@ impl<'p> Sim<'p> {
         self.free.push(slot);
         let b = f.lease.index();
         let latency = self.now - f.sent_us;
+        let st = &mut self.backends[b];
         if f.failed {
             self.result.failures += 1;
+            st.tick_failed += 1;
             f.lease
                 .finish(Outcome::failure_after(Duration::from_micros(latency)).at_us(self.now));
         } else {
             self.result.latencies.push(latency);
+            if f.steady {
+                self.result.steady.push(latency);
+            }
             f.lease
                 .finish(Outcome::success_after(Duration::from_micros(latency)).at_us(self.now));
         }
-        self.backends[b].busy -= 1;
+        st.tick_done += 1;
+        // the response carries the backend's latest report (ORCA per request)
+        let px = &self.proxies[f.proxy];
+        if let (Some(lw), Some(r)) = (&px.weights, st.report) {
+            lw.report(px.ids[b], r, self.now).expect("backend exists");
+        }
+        st.account(self.now);
+        st.busy -= 1;
         if let Some(next) = self.backends[b].queue.pop_front() {
             self.start(b, next);
         }
         self.send(f.client);
     }
+
+    /// Every backend closes its report over the last [`REPORT_US`]: utilization is its busy
+    /// fraction, qps and eps its completions and failures per second.
+    fn tick(&mut self) {
+        for (st, spec) in self.backends.iter_mut().zip(&self.sc.backends) {
+            st.account(self.now);
+            let area = st.area - st.tick_area;
+            st.tick_area = st.area;
+            let per_s = |n: u64| (n * 1_000_000 / REPORT_US) as u32;
+            let util = area * 1_000_000 / (spec.workers as u64 * REPORT_US);
+            st.report = Some(
+                LoadReport::new(per_s(st.tick_done), util as u32).errors(per_s(st.tick_failed)),
+            );
+            st.tick_done = 0;
+            st.tick_failed = 0;
+        }
+        if self.sent < self.requests {
+            self.schedule(self.now + REPORT_US, What::Tick);
+        }
+    }
 }
 
-/// Runs `requests` requests of cluster `sc` through the strategy `name` on a pool with
-/// `config`, adding the requests sent to `done` as it goes (for the progress line).
-pub(crate) fn run(
-    sc: &Cluster,
-    name: &str,
-    (suffix, config): (&str, Config),
-    requests: u64,
-    seed: u64,
-    done: &AtomicU64,
-) -> RunResult {
-    let pool: Pool<N> = Pool::with_config(config).expect("a valid pool config");
-    let ids: Vec<BackendId> = sc
-        .backends
-        .iter()
-        .map(|_| pool.add(WEIGHT).expect("the pool has room"))
+/// Runs `requests` requests of cluster `sc` through `run`'s strategy and pool policy (one
+/// pool and strategy per proxy), adding the requests sent to `done` as it goes (for the
+/// progress line).
+pub(crate) fn run(sc: &Cluster, run: Run, requests: u64, seed: u64, done: &AtomicU64) -> RunResult {
+    let pools: Vec<Pool<N>> = (0..sc.proxies)
+        .map(|_| Pool::with_config(run.config).expect("a valid pool config"))
         .collect();
     let n = sc.backends.len();
+    // proxy 0 has the streams and the seed a single proxy always had
+    let proxies = pools
+        .iter()
+        .enumerate()
+        .map(|(p, pool)| {
+            let q = p as u64;
+            Proxy {
+                pool,
+                ids: (0..n)
+                    .map(|_| pool.add(WEIGHT).expect("the pool has room"))
+                    .collect(),
+                strategy: Strategy::<N>::from_name(run.name, seed.wrapping_add(q))
+                    .expect("a built-in name"),
+                weights: run
+                    .reports
+                    .then(|| LoadWeights::new(WeightPolicy::A58).expect("a valid policy")),
+                pick_rng: stream(seed, if p == 0 { 1 } else { 10_000 + 2 * q }),
+                key_rng: stream(seed, if p == 0 { 2 } else { 10_001 + 2 * q }),
+            }
+        })
+        .collect();
     let mut sim = Sim {
-        pool: &pool,
-        ids,
-        strategy: Strategy::<N>::from_name(name, seed).expect("a built-in name"),
+        proxies,
         sc,
         requests,
         now: 0,
@@ -255,13 +340,23 @@ pub(crate) fn run(
                 rng: stream(seed, 1_000 + i as u64),
                 slow: 1,
                 cold_since: None,
+                area: 0,
+                at: 0,
+                tick_area: 0,
+                tick_done: 0,
+                tick_failed: 0,
+                report: None,
+                steady_area: 0,
             })
             .collect(),
-        pick_rng: stream(seed, 1),
-        key_rng: stream(seed, 2),
+        steady_from: None,
+        steady_to: None,
         result: RunResult {
-            strategy: format!("{name}{suffix}"),
+            strategy: format!("{}{}", run.name, run.suffix),
             latencies: Vec::with_capacity(requests as usize),
+            steady: Vec::new(),
+            busy: Vec::new(),
+            steady_us: 0,
             failures: 0,
             unroutable: 0,
             picks: vec![0; n],
@@ -271,12 +366,24 @@ pub(crate) fn run(
     for c in 0..sc.clients {
         sim.schedule(0, What::Send(c));
     }
+    if run.reports {
+        sim.schedule(REPORT_US, What::Tick);
+    }
     let mut reported = 0;
+    // the last request's completion (a report closing after it is not serving time)
+    let mut end = 0;
     while let Some(Reverse((at, _, what))) = sim.heap.pop() {
         sim.now = at;
         match what {
-            What::Done(slot) => sim.done(slot),
-            What::Send(client) => sim.send(client),
+            What::Done(slot) => {
+                end = at;
+                sim.done(slot);
+            }
+            What::Send(client) => {
+                end = at;
+                sim.send(client);
+            }
+            What::Tick => sim.tick(),
         }
         if sim.sent - reported >= 10_000 {
             done.fetch_add(sim.sent - reported, Ordering::Relaxed);
@@ -284,11 +391,15 @@ pub(crate) fn run(
         }
     }
     done.fetch_add(sim.sent - reported, Ordering::Relaxed);
-    for i in 0..n {
-        assert_eq!(pool.in_flight_at(i), 0, "every lease given back");
+    for pool in &pools {
+        for i in 0..n {
+            assert_eq!(pool.in_flight_at(i), 0, "every lease given back");
+        }
     }
     let mut result = sim.result;
-    result.sim_us = sim.now;
+    result.sim_us = end;
+    result.steady_us = sim.steady_to.unwrap_or(0) - sim.steady_from.unwrap_or(0);
     result.latencies.sort_unstable();
+    result.steady.sort_unstable();
     result
 }

@@ -1,24 +1,25 @@
 //! A deterministic discrete-event simulation of a cluster: clients send requests through each
 //! of tinylb's strategies to backends with latency distributions, and the table shows what each
-//! strategy does to the latency percentiles, the failures and each backend's share.
+//! strategy does to the latency percentiles, the failures and each backend's share (and, with
+//! several proxies, how evenly the backends are busy).
 //!
 //! ```text
 //! cargo run --release --example simulate [-- OPTIONS]
 //!
 //!   --requests N      requests per scenario and strategy        (default 200000)
-//!   --backends N      pool size, 2..=64 (heterogeneous cycles tower's 10 latencies)
-//!                                                               (default 10)
+//!   --backends N      pool size, 2..=64 (heterogeneous cycles tower's 10 latencies;
+//!                     multi_proxy: N proxies, 2N backends)      (default 10)
 //!   --seed N          seed of every random draw                 (default 1)
-//!   --scenario NAME   equal, heterogeneous, slowdown, failing, returning, or all
-//!                                                               (default all)
+//!   --scenario NAME   equal, heterogeneous, slowdown, failing, returning, multi_proxy,
+//!                     or all                                    (default all)
 //!   --svg PATH        chart of the latency percentiles          (default target/simulate.svg)
 //! ```
 //!
 //! # Layout
 //!
 //! `scenario.rs` describes the clusters (a [`scenario::Scenario`] per `--scenario` name),
-//! `engine.rs` runs one of them through one strategy (the event loop), `report.rs` prints
-//! the tables and `svg.rs` draws the chart. The RNG is the tests' SplitMix
+//! `engine.rs` runs one of them through one strategy (the event loop), `draw.rs` holds its
+//! random streams, `report.rs` prints the tables and `svg.rs` draws the chart. The RNG is the tests' SplitMix
 //! (`tests/support/splitmix.rs`), one stream per backend, picks and keys.
 //!
 //! # The model
@@ -44,6 +45,23 @@
 //!   (`+slow_start`; it also ramps every backend at the start of the run, as a proxy that
 //!   starts with slow start configured does). Every backend has weight 100 (equal weights;
 //!   slow start cannot ramp a weight of 1, since an effective weight never drops below 1).
+//! * **Several proxies** (`multi_proxy`): client `c` sends through proxy `c % proxies`; each
+//!   proxy has its own `Pool` of every backend, its own strategy (`from_name` with seed
+//!   `seed + proxy`, so round robins do not start in lockstep; the hash strategies' keyed
+//!   picks do not depend on it) and its own streams, so the load-aware strategies see only
+//!   their own proxy's in-flight and latencies. The backends have capacity 1–4 (2 workers a
+//!   unit, shuffled by the seed). In the `+load_reports` runs every backend closes a load
+//!   report each second (utilization = its busy fraction over that second, qps and eps =
+//!   completions and failures per second) and attaches its latest to every response (ORCA
+//!   per request, gRPC A58's default); the proxy passes it to its own
+//!   `LoadWeights::report` and calls `LoadWeights::apply` before every pick (A58's
+//!   defaults: weights from 10 s after a backend's first report, updated at most once a
+//!   second). Its table measures the **steady part**, from the `requests / 2`th request
+//!   sent to the last (the drain after it is left out): latency percentiles of the requests
+//!   sent in it, each backend's busy fraction over it, their mean, max/mean and min/mean,
+//!   and the mean busy fraction of each capacity. Runs shorter than the blackout (under
+//!   about 75 000 requests) never get weights, and their `+load_reports` rows equal the
+//!   plain ones.
 //!
 //! Columns: p50, p99 and p999 latency (nearest rank, over the successful requests), failures
 //! (failed requests, and requests for which the strategy found no backend: the client tries
@@ -65,6 +83,7 @@ use std::time::Instant;
 
 use tinylb::Strategy;
 
+mod draw;
 mod engine;
 mod report;
 mod scenario;
@@ -74,7 +93,7 @@ mod svg;
 
 use engine::N;
 use report::RunResult;
-use scenario::{Cluster, Scenario};
+use scenario::{Cluster, Run, Scenario};
 
 // ----- options and main -----
 
@@ -139,16 +158,15 @@ fn main() {
     let scenarios: Vec<Cluster> = Scenario::ALL
         .into_iter()
         .filter(|s| opts.scenario == "all" || opts.scenario == s.name())
-        .map(|s| s.cluster(opts.backends, opts.requests))
+        .map(|s| s.cluster(opts.backends, opts.requests, opts.seed))
         .collect();
     let names: &[&'static str] = Strategy::<N>::NAMES;
-    // every (scenario, policy, strategy), in the order the tables print them
-    let jobs: Vec<(usize, usize, usize)> = scenarios
+    // every (scenario, run), in the order the tables print them
+    let runs: Vec<Vec<Run>> = scenarios.iter().map(|sc| sc.runs(names)).collect();
+    let jobs: Vec<(usize, Run)> = runs
         .iter()
         .enumerate()
-        .flat_map(|(s, sc)| {
-            (0..sc.policies.len()).flat_map(move |p| (0..names.len()).map(move |k| (s, p, k)))
-        })
+        .flat_map(|(s, rs)| rs.iter().map(move |&r| (s, r)))
         .collect();
     let results: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; jobs.len()]);
     let next = AtomicUsize::new(0);
@@ -165,16 +183,8 @@ fn main() {
             scope.spawn(|| {
                 loop {
                     let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(s, p, k)) = jobs.get(j) else { break };
-                    let sc = &scenarios[s];
-                    let r = engine::run(
-                        sc,
-                        names[k],
-                        sc.policies[p],
-                        opts.requests,
-                        opts.seed,
-                        &sent,
-                    );
+                    let Some(&(s, run)) = jobs.get(j) else { break };
+                    let r = engine::run(&scenarios[s], run, opts.requests, opts.seed, &sent);
                     results.lock().expect("no worker panicked")[j] = Some(r);
                     finished.fetch_add(1, Ordering::Relaxed);
                 }
@@ -214,12 +224,16 @@ fn main() {
     println!();
     let mut panels = Vec::new();
     let mut at = 0;
-    for sc in &scenarios {
-        let runs = sc.policies.len() * names.len();
-        let rs = &results[at..at + runs];
-        at += runs;
-        println!("{}", report::table(sc, rs, opts.requests));
-        panels.push((sc, rs));
+    for (sc, runs) in scenarios.iter().zip(&runs) {
+        let rs = &results[at..at + runs.len()];
+        at += runs.len();
+        if sc.scenario == Scenario::MultiProxy {
+            // its own table, and not in the chart (which stays the single-proxy scenarios')
+            println!("{}", report::load_table(sc, rs));
+        } else {
+            println!("{}", report::table(sc, rs, opts.requests));
+            panels.push((sc, rs));
+        }
     }
     let chart = svg::svg(&panels, opts.requests, opts.seed);
     if let Some(dir) = std::path::Path::new(&opts.svg).parent()

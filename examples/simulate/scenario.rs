@@ -1,9 +1,10 @@
 //! The scenarios: which backends a cluster has, how long they take, what happens to them
 //! during a run, and which pool policies every strategy is run with.
 
-use tinylb::{Config, Ejection, SlowStart};
+use tinylb::{Config, Ejection, SlowStart, WeightPolicy};
 
-use crate::engine::Draw as _;
+use crate::draw::{Draw as _, stream};
+use crate::engine::N;
 use crate::splitmix::SplitMix;
 
 /// tower's `MAX_ENDPOINT_LATENCIES` in PR #76, in milliseconds.
@@ -22,6 +23,25 @@ pub(crate) const FAIL_US: u64 = 1_000;
 /// How long the backend of the `returning` scenario stays cold, and how slow it starts.
 pub(crate) const COLD_US: u64 = 3_000_000;
 pub(crate) const COLD_FACTOR: u64 = 5;
+/// `multi_proxy`: workers per unit of capacity (a backend of capacity 1–4 has 2–8).
+const WORKERS_PER_CAPACITY: u32 = 2;
+/// `multi_proxy`: how often a backend closes its load report (and the interval its
+/// utilization, qps and eps are measured over).
+pub(crate) const REPORT_US: u64 = 1_000_000;
+/// `multi_proxy`: the strategies also run with weights from load reports: every one whose
+/// picks follow the pool's weights (round robin and jump ignore them), gRPC's own (weighted
+/// round robin) and GCP's `WEIGHTED_MAGLEV` first.
+const REPORT_STRATEGIES: [&str; 9] = [
+    "weighted_round_robin",
+    "random",
+    "p2c",
+    "maglev",
+    "least_conn",
+    "peak_ewma",
+    "least_time",
+    "bounded_load",
+    "rendezvous",
+];
 
 /// One scenario of the simulation, named on the command line by [`Scenario::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,16 +56,20 @@ pub(crate) enum Scenario {
     Failing,
     /// b0 goes down, then comes back cold; also run with slow start.
     Returning,
+    /// Several independent proxies, each with its own pool and strategy, onto backends of
+    /// capacity 1–4x; the weighted strategies also run with weights from load reports.
+    MultiProxy,
 }
 
 impl Scenario {
     /// Every scenario, in the order `all` runs and prints them.
-    pub(crate) const ALL: [Scenario; 5] = [
+    pub(crate) const ALL: [Scenario; 6] = [
         Scenario::Equal,
         Scenario::Heterogeneous,
         Scenario::Slowdown,
         Scenario::Failing,
         Scenario::Returning,
+        Scenario::MultiProxy,
     ];
 
     /// The name `--scenario` takes.
@@ -56,6 +80,7 @@ impl Scenario {
             Scenario::Slowdown => "slowdown",
             Scenario::Failing => "failing",
             Scenario::Returning => "returning",
+            Scenario::MultiProxy => "multi_proxy",
         }
     }
 
@@ -64,8 +89,10 @@ impl Scenario {
         Scenario::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// The cluster this scenario runs with `n` backends and `requests` requests a run.
-    pub(crate) fn cluster(self, n: usize, requests: u64) -> Cluster {
+    /// The cluster this scenario runs with `n` backends (`multi_proxy`: `n` proxies and
+    /// `2n` backends, at most [`N`]) and `requests` requests a run; `seed` draws
+    /// `multi_proxy`'s capacities.
+    pub(crate) fn cluster(self, n: usize, requests: u64, seed: u64) -> Cluster {
         let normal = BackendSpec {
             dist: Dist::ShiftedExp {
                 min_us: SERVICE_MIN_US,
@@ -73,6 +100,7 @@ impl Scenario {
             },
             workers: WORKERS,
             fail_per_mille: 0,
+            capacity: 1,
         };
         let base = format!(
             "{n} backends, {WORKERS} workers each, service 1 ms + exp(9 ms), {} clients",
@@ -85,6 +113,8 @@ impl Scenario {
             clients: n * CLIENTS_PER_BACKEND,
             events: Vec::new(),
             policies: vec![("", Config::new())],
+            proxies: 1,
+            report_strategies: &[],
         };
         match self {
             Scenario::Equal => c.title = format!("equal: {base}"),
@@ -96,6 +126,7 @@ impl Scenario {
                         },
                         workers: u32::MAX,
                         fail_per_mille: 0,
+                        capacity: 1,
                     })
                     .collect();
                 c.clients = n * TOWER_CLIENTS_PER_BACKEND;
@@ -145,6 +176,40 @@ impl Scenario {
                     "returning: {base}; b0 down from 1/4 to 1/2 of the requests, then back cold (5x slower, warming up over 3 s); +slow_start: a linear 3 s ramp"
                 );
             }
+            Scenario::MultiProxy => {
+                let b = (2 * n).min(N);
+                // capacities 1, 2, 3, 4 in turn (as many of each as the count allows), in an
+                // order shuffled by the seed
+                let mut caps: Vec<u32> = (0..b).map(|i| 1 + (i % 4) as u32).collect();
+                let mut rng = stream(seed, 3);
+                for i in (1..b).rev() {
+                    caps.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+                c.backends = caps
+                    .iter()
+                    .map(|&k| BackendSpec {
+                        workers: WORKERS_PER_CAPACITY * k,
+                        capacity: k,
+                        ..normal
+                    })
+                    .collect();
+                let workers: u32 = c.backends.iter().map(|b| b.workers).sum();
+                // 75 % of the workers when every backend gets a share of its capacity
+                c.clients = workers as usize * 3 / 4;
+                c.proxies = n;
+                c.report_strategies = &REPORT_STRATEGIES;
+                let caps: Vec<String> = caps.iter().map(u32::to_string).collect();
+                let p = WeightPolicy::A58;
+                c.title = format!(
+                    "multi_proxy: {n} proxies, each with its own pool and strategy, onto {b} backends of capacity [{}] x {WORKERS_PER_CAPACITY} workers, service 1 ms + exp(9 ms), {} clients spread over the proxies; +load_reports: per-request (ORCA) reports of each backend's last {} s, LoadWeights with A58's defaults ({} s blackout, {} s update period); utilization and latency over the steady part (from the {}th request sent to the last)",
+                    caps.join(", "),
+                    c.clients,
+                    REPORT_US / 1_000_000,
+                    p.blackout_ms / 1000,
+                    p.update_period_ms / 1000,
+                    requests / 2,
+                );
+            }
         }
         c
     }
@@ -166,6 +231,51 @@ pub(crate) struct Cluster {
     /// Pool policies to run every strategy with: a label suffix and the pool's config. The
     /// first is always the default pool.
     pub(crate) policies: Vec<(&'static str, Config)>,
+    /// Independent proxies: client `c` sends through proxy `c % proxies`, each with its own
+    /// pool (of every backend) and its own strategy.
+    pub(crate) proxies: usize,
+    /// Strategies also run (on the default pool) with weights from the backends' load
+    /// reports.
+    pub(crate) report_strategies: &'static [&'static str],
+}
+
+/// One run of a cluster: a strategy, a pool policy, with or without load reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Run {
+    /// A name of `Strategy::NAMES`.
+    pub(crate) name: &'static str,
+    /// The label's suffix (the policy's, or ` +load_reports`).
+    pub(crate) suffix: &'static str,
+    /// The pools' config.
+    pub(crate) config: Config,
+    /// Whether the proxies set their weights from the backends' load reports.
+    pub(crate) reports: bool,
+}
+
+impl Cluster {
+    /// Every run of this cluster in the order its table prints them: each policy with every
+    /// strategy of `names`, then the load-report runs.
+    pub(crate) fn runs(&self, names: &[&'static str]) -> Vec<Run> {
+        let mut runs: Vec<Run> = self
+            .policies
+            .iter()
+            .flat_map(|&(suffix, config)| {
+                names.iter().map(move |&name| Run {
+                    name,
+                    suffix,
+                    config,
+                    reports: false,
+                })
+            })
+            .collect();
+        runs.extend(self.report_strategies.iter().map(|&name| Run {
+            name,
+            suffix: " +load_reports",
+            config: Config::new(),
+            reports: true,
+        }));
+        runs
+    }
 }
 
 /// A backend's service time.
@@ -199,6 +309,8 @@ pub(crate) struct BackendSpec {
     pub(crate) workers: u32,
     /// Chance that a request fails (in 1/1000); a failure answers after [`FAIL_US`].
     pub(crate) fail_per_mille: u64,
+    /// Its capacity in units (`multi_proxy`), 1 elsewhere.
+    pub(crate) capacity: u32,
 }
 
 /// Something that happens to backend `backend` once `after` requests have been sent.

@@ -86,6 +86,12 @@ impl<const N: usize> Pool<N> {
                 &slot.ejected_until_ms,
                 &slot.ejections,
                 &slot.returned_at_ms,
+                // the totals start at zero for each backend (and only here: while the backend
+                // lives they only move on, so that differences of snapshots are counts)
+                &slot.successes,
+                &slot.failures,
+                &slot.abandoned,
+                &slot.ejected_total,
             ] {
                 a.store(0, Ordering::Relaxed);
             }

@@ -48,6 +48,7 @@ mod backend;
 mod miss;
 mod outlier;
 mod pick;
+mod rate;
 mod read;
 mod slot;
 mod view;
@@ -55,6 +56,7 @@ mod word;
 
 pub use backend::Backend;
 pub use miss::NoBackend;
+pub use rate::{Evaluation, FailurePercentage, OutlierDetector, RateDetection, SuccessRate};
 pub use read::Ids;
 pub(crate) use slot::Slot;
 pub use view::{Candidate, View};
@@ -103,9 +105,16 @@ impl BackendId {
     }
 }
 
-/// A consistent-enough copy of one backend's state, for logging and tests.
+/// A consistent-enough copy of one backend's state, for logging, tests and status pages.
 ///
 /// Each field is read atomically, but not all at the same instant.
+///
+/// The five totals (`requests` to `ejections`) are the backend's since it was added, for a
+/// status page (HAProxy's stats, Envoy's `upstream_rq_*`): 32-bit counters that wrap at
+/// `u32::MAX` back to 0 without panic, are never reset while the backend lives, and start
+/// at zero for each new backend (a reused slot included). Take the difference of two
+/// snapshots with `wrapping_sub` for the counts of an interval (exact while fewer than 2^32
+/// requests end in it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BackendInfo {
@@ -119,7 +128,9 @@ pub struct BackendInfo {
     pub in_flight: u32,
     /// In-flight cap, if any (a cap of [`MAX_IN_FLIGHT`] or more reads back as `None`).
     pub cap: Option<NonZeroU32>,
-    /// Latency estimate in microseconds as last stored (before time decay), if sampled.
+    /// Latency estimate in microseconds, if sampled: from [`Pool::info`], as last stored
+    /// (before time decay); from [`Pool::info_at`], decayed to that call's clock (what a
+    /// pick at that clock reads).
     pub latency_us: Option<u32>,
     /// Consecutive failures reported since the last success.
     pub failure_streak: u32,
@@ -127,6 +138,18 @@ pub struct BackendInfo {
     pub ejected: bool,
     /// In the backup tier: picked only when no primary backend is eligible.
     pub backup: bool,
+    /// Requests that have ended on this backend: `successes + failures + abandoned`
+    /// (wrapping). Leases still out are not counted yet.
+    pub requests: u32,
+    /// Leases that ended with a success counted ([`Lease`](crate::Lease) says which report
+    /// counts).
+    pub successes: u32,
+    /// Leases that ended with a failure counted.
+    pub failures: u32,
+    /// Leases dropped with no outcome reported (cancelled, or the caller did not say).
+    pub abandoned: u32,
+    /// Times outlier detection ejected this backend.
+    pub ejections: u32,
 }
 
 /// A fixed-capacity pool of `N` backend slots whose state lives in atomics.
@@ -334,6 +357,10 @@ impl<const N: usize> Pool<N> {
                 &s.ejections,
                 &s.returned_at_ms,
                 &s.share,
+                &s.successes,
+                &s.failures,
+                &s.abandoned,
+                &s.ejected_total,
             ] {
                 a.touch();
             }

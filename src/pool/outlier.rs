@@ -70,7 +70,7 @@ impl<const N: usize> Pool<N> {
     /// deadline and sets the flag; racing failures return at once. (Without the claim, a
     /// loser could overwrite the winner's deadline, or hold a phantom place in the share
     /// that refused another backend's ejection: both found by loom.)
-    fn try_eject(&self, slot: &Slot, id: BackendId, now: u32) {
+    pub(super) fn try_eject(&self, slot: &Slot, id: BackendId, now: u32) {
         let Some(ej) = self.config.ejection else {
             return;
         };
@@ -127,6 +127,7 @@ impl<const N: usize> Pool<N> {
         }
         if done {
             slot.ejections.store(times, Ordering::Release);
+            slot.ejected_total.fetch_add(1, Ordering::Relaxed);
             self.bump_epoch();
         } else {
             self.ejected.fetch_sub(1, Ordering::AcqRel);

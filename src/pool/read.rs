@@ -1,5 +1,6 @@
-//! Reading a backend back: its id at an index, its state, its share.
+//! Reading a backend back: its id at an index, its state and totals, its share.
 
+use crate::clock::tick_ms;
 use crate::error::BackendError;
 use crate::sync::Ordering;
 
@@ -19,13 +20,49 @@ impl<const N: usize> Pool<N> {
         })
     }
 
-    /// A copy of the backend's state, or why there is none.
+    /// A copy of the backend's state, or why there is none, with the latency estimate as
+    /// last stored (before time decay): [`Pool::info_at`] decays it to your clock.
     pub fn info(&self, id: BackendId) -> Result<BackendInfo, BackendError> {
         let slot = self.slot_of(id)?;
         let c = slot.word();
         self.check(slot, c, id)?;
         let lat = slot.latency_us.load(Ordering::Relaxed);
-        Ok(BackendInfo {
+        Ok(Self::info_of(
+            slot,
+            c,
+            id,
+            if lat == 0 { None } else { Some(lat) },
+        ))
+    }
+
+    /// As [`Pool::info`], with the latency estimate decayed to the caller's clock `now_us`:
+    /// the value a pick with that clock reads ([`View::latency_us`](super::View::latency_us)).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use tinylb::{Lease, Outcome, Pool};
+    /// let pool: Pool<2> = Pool::with_half_life_ms(1_000);
+    /// let a = pool.add(1).unwrap();
+    /// let l = Lease::acquire(&pool, a).unwrap();
+    /// l.finish(Outcome::success_after(Duration::from_micros(8_000)).at_us(0));
+    /// assert_eq!(pool.info(a).unwrap().latency_us, Some(8_000));
+    /// // one half-life later, the estimate has halved
+    /// assert_eq!(pool.info_at(a, 1_000_000).unwrap().latency_us, Some(4_000));
+    /// assert_eq!((pool.info(a).unwrap().requests, pool.info(a).unwrap().successes), (1, 1));
+    /// ```
+    pub fn info_at(&self, id: BackendId, now_us: u64) -> Result<BackendInfo, BackendError> {
+        let slot = self.slot_of(id)?;
+        let c = slot.word();
+        self.check(slot, c, id)?;
+        let lat = slot.latency_at(tick_ms(now_us), self.config.half_life_ms);
+        Ok(Self::info_of(slot, c, id, lat))
+    }
+
+    fn info_of(slot: &Slot, c: Word, id: BackendId, latency_us: Option<u32>) -> BackendInfo {
+        let successes = slot.successes.load(Ordering::Relaxed);
+        let failures = slot.failures.load(Ordering::Relaxed);
+        let abandoned = slot.abandoned.load(Ordering::Relaxed);
+        BackendInfo {
             id,
             weight: c.weight(),
             health: match c.state() {
@@ -35,11 +72,16 @@ impl<const N: usize> Pool<N> {
             },
             in_flight: Flight(slot.in_flight.load(Ordering::Acquire)).count(),
             cap: cap_of(slot.cap.load(Ordering::Relaxed)),
-            latency_us: if lat == 0 { None } else { Some(lat) },
+            latency_us,
             failure_streak: slot.failure_streak.load(Ordering::Relaxed),
             ejected: c.has(EJECTED),
             backup: c.has(BACKUP),
-        })
+            requests: successes.wrapping_add(failures).wrapping_add(abandoned),
+            successes,
+            failures,
+            abandoned,
+            ejections: slot.ejected_total.load(Ordering::Relaxed),
+        }
     }
 
     /// The id of the backend now at `index`, if the slot holds one.
@@ -116,3 +158,37 @@ impl<const N: usize> Iterator for Ids<N> {
 }
 
 impl<const N: usize> ExactSizeIterator for Ids<N> {}
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+
+    use crate::clock::tick_ms;
+    use crate::{Lease, Outcome, Pool};
+
+    #[test]
+    fn info_at_reads_what_latency_at_computes() {
+        let pool: Pool<2> = Pool::with_half_life_ms(700);
+        let a = pool.add(1).unwrap();
+        let b = pool.add(1).unwrap();
+        for (k, us) in [(0u64, 9_000u64), (350, 2_000), (1_900, 40_000)] {
+            Lease::acquire(&pool, a)
+                .unwrap()
+                .finish(Outcome::success_after(Duration::from_micros(us)).at_us(k * 1_000));
+        }
+        let slot = pool.slot(0).unwrap();
+        let mut last = u32::MAX;
+        for now_us in (0..40u64).map(|i| 1_900_000 + i * 123_457) {
+            let want = slot.latency_at(tick_ms(now_us), 700);
+            assert_eq!(pool.info_at(a, now_us).unwrap().latency_us, want);
+            let got = want.unwrap();
+            assert!(
+                got <= last,
+                "decay only lowers an estimate with no new sample"
+            );
+            last = got;
+        }
+        assert!(last < 40_000 / 8, "decayed for over 3 half-lives: {last}");
+        assert_eq!(pool.info_at(b, 5_000_000).unwrap().latency_us, None);
+    }
+}

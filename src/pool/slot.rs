@@ -8,9 +8,11 @@ use super::word::{BACKUP, FULL_SHARE, Flight, NO_CAP, S_EMPTY, S_UP, SHARED, Wor
 
 /// One backend's state. Private: strategies read it through [`View`](super::View).
 ///
-/// Twelve 32-bit words, 48 bytes: what a pick reads first (`config`), what a lease writes
+/// Sixteen 32-bit words, 64 bytes: what a pick reads first (`config`), what a lease writes
 /// (`in_flight`), then what `finish` writes (latency, streak), what ejection and slow start
-/// keep, and the backend's share.
+/// keep, the backend's share, and last the four totals ([`Pool::info`](super::Pool::info)),
+/// which no pick reads or writes: only a lease's end, an ejection and the read-back calls
+/// touch them.
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) config: AtomicU32,
@@ -32,6 +34,15 @@ pub(crate) struct Slot {
     /// The backend's share of its weight in this pool, Q16 ([`FULL_SHARE`] = all of it; 0 =
     /// outside this proxy's subset). Read only when the config word's `SHARED` flag is set.
     pub(crate) share: AtomicU32,
+    /// Leases that ended with a success counted (wrapping; never reset while the backend
+    /// lives).
+    pub(crate) successes: AtomicU32,
+    /// Leases that ended with a failure counted (wrapping).
+    pub(crate) failures: AtomicU32,
+    /// Leases dropped with no outcome reported (wrapping).
+    pub(crate) abandoned: AtomicU32,
+    /// Ejections by outlier detection (wrapping; unlike `ejections`, never earned back).
+    pub(crate) ejected_total: AtomicU32,
 }
 
 impl Slot {
@@ -49,6 +60,10 @@ impl Slot {
             ejections: AtomicU32::new(0),
             returned_at_ms: AtomicU32::new(0),
             share: AtomicU32::new(FULL_SHARE),
+            successes: AtomicU32::new(0),
+            failures: AtomicU32::new(0),
+            abandoned: AtomicU32::new(0),
+            ejected_total: AtomicU32::new(0),
         }
     }
 

@@ -123,6 +123,7 @@ impl BoundedLoad {
 }
 
 impl<const N: usize> Select<N> for BoundedLoad {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = mix64(key_of(req, &self.stream));
         pool.pick(req, move |view, _| self.pick(view, key))

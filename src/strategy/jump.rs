@@ -81,6 +81,7 @@ fn pick<const N: usize>(view: &View<'_, N>, key: u64) -> Option<Candidate> {
 }
 
 impl<const N: usize> Select<N> for Jump {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = key_of(req, &self.stream);
         pool.pick(req, move |view, _| pick(view, key))

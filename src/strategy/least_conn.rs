@@ -26,6 +26,7 @@ seeded_strategy! {
 }
 
 impl<const N: usize> Select<N> for LeastConn {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, req| {
             let mut lowest = Lowest::new();

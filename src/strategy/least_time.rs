@@ -31,6 +31,7 @@ seeded_strategy! {
 }
 
 impl<const N: usize> Select<N> for LeastTime {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let half_life = pool.half_life_ms();
         pool.pick(req, |view, req| {

@@ -7,26 +7,31 @@
 //! | [`LeastConn`] | `least_conn` | O(n) scan, no writes | a seed |
 //! | [`LeastTime`] | `least_time` | O(n) scan, no writes | a seed |
 //! | [`Random`] | `random` | O(1) expected, O(n) worst case | a seed |
-//! | [`PowerOfTwo`] | `p2c` | two weighted draws, O(1) expected | a seed |
-//! | [`PeakEwma`] | `peak_ewma` | two weighted draws, O(1) expected | a seed |
+//! | [`PowerOfTwo`] | `p2c` | two (or `k`) weighted draws, O(1) expected | a seed + the choice count |
+//! | [`PeakEwma`] | `peak_ewma` | two (or `k`) weighted draws, O(1) expected | a seed + the choice count |
 //! | [`Maglev`] | `maglev` | O(1): one table read (+ fallback when the backend is not eligible) | a table of `M` `u16` (2·M bytes) + 12 bytes per slot |
 //! | [`Rendezvous`] | `rendezvous` | O(n) scan, no writes | a seed |
 //! | [`Jump`] | `jump` | O(ln n), no writes | a seed |
 //! | [`BoundedLoad`] | `bounded_load` | O(n): two scans, no writes | factor + seed |
+//! | [`First`] | `first` | O(1) while the first backend has room, O(n) worst case | none |
+//! | [`PickFirst`] | `pick_first` | O(n) scan, no writes | the seed's key |
 //!
 //! Every strategy is built the same way: `new(..)` with its required parameters (none for
 //! most; the balance factor for [`BoundedLoad`], which returns a `Result`; Maglev's table
 //! sizes are checked at compile time by [`Maglev::new`] or at run time by
 //! [`Maglev::try_new`]), and `with_seed(.., seed)`, the same with a seed for the random
 //! stream used when a request carries no RNG (and, for round robin and weighted round robin,
-//! for where the rotation starts). Every pick reads its candidates through the pool's
-//! [`View`](crate::View); the shared rules (fair tie-breaking, the lowest-cost scan, two
-//! weighted choices), load metrics (in-flight per weight, peak-EWMA cost), rendezvous scoring
-//! and re-hash probing live in modules of their own.
+//! for where the rotation starts; for [`PickFirst`], the order itself). [`First`] has
+//! nothing to seed: `new()` alone. [`PowerOfTwo`] and [`PeakEwma`] also have
+//! `with_choices(k, seed)`, the best of `k` draws instead of two. Every pick reads its
+//! candidates through the pool's [`View`](crate::View); the shared rules (fair
+//! tie-breaking, the lowest-cost scan, two or `k` weighted choices), load metrics (in-flight
+//! per weight, peak-EWMA cost), rendezvous scoring and re-hash probing live in modules of
+//! their own.
 //!
-//! The last four route by the request's key ([`Request::with_key`]; byte keys through
-//! [`hash::hash_bytes`](crate::hash::hash_bytes)); the README's "Affinity" section says how to
-//! choose between them.
+//! [`Maglev`], [`Rendezvous`], [`Jump`] and [`BoundedLoad`] route by the request's key
+//! ([`Request::with_key`]; byte keys through [`hash::hash_bytes`](crate::hash::hash_bytes));
+//! the README's "Affinity" section says how to choose between them.
 
 use core::fmt;
 use core::str::FromStr;
@@ -34,53 +39,29 @@ use core::str::FromStr;
 use crate::pool::{BackendId, Pool};
 use crate::select::{Request, Select};
 
-/// A strategy whose only state is the random stream for requests without an RNG: the
-/// struct, `Default`, `new` and `with_seed`, with their docs.
-macro_rules! seeded_strategy {
-    (
-        $(#[$doc:meta])*
-        $name:ident,
-        $(#[$new_doc:meta])*
-        new;
-        $(#[$seed_doc:meta])*
-        with_seed
-    ) => {
-        $(#[$doc])*
-        #[derive(Debug)]
-        pub struct $name {
-            stream: crate::rng::Stream,
-        }
+#[macro_use]
+mod seeded;
 
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
+/// Distinct weighted draws per pick of [`PowerOfTwo`] and [`PeakEwma`] unless
+/// `with_choices` says otherwise: two, the power of two choices.
+pub const DEFAULT_CHOICES: u8 = 2;
 
-        impl $name {
-            $(#[$new_doc])*
-            pub const fn new() -> Self {
-                Self::with_seed(0)
-            }
-
-            $(#[$seed_doc])*
-            pub const fn with_seed(seed: u64) -> Self {
-                $name {
-                    stream: crate::rng::Stream::new(seed),
-                }
-            }
-        }
-    };
-}
+/// Most draws `with_choices` accepts for [`PowerOfTwo`] and [`PeakEwma`]. The gain of a
+/// third choice over two is small next to that of two over one (Mitzenmacher: the largest
+/// load goes from `ln ln n / ln 2` to `ln ln n / ln 3`); past a handful a full scan
+/// ([`LeastConn`], [`LeastTime`]) is as cheap and exact.
+pub const MAX_CHOICES: u8 = 8;
 
 mod bounded_load;
 mod cost;
+mod first;
 mod jump;
 mod least_conn;
 mod least_time;
 mod maglev;
 mod names;
 mod p2c;
+mod pick_first;
 mod probe;
 mod random;
 mod rendezvous;
@@ -91,12 +72,14 @@ pub(crate) mod score;
 mod weighted_round_robin;
 
 pub use bounded_load::{BoundedLoad, DEFAULT_BALANCE_FACTOR};
+pub use first::First;
 pub use jump::Jump;
 pub use least_conn::LeastConn;
 pub use least_time::LeastTime;
 pub use maglev::{DEFAULT_TABLE_SIZE, MAX_MAGLEV_SLOTS, Maglev};
 pub use names::{STRATEGY_NAMES, StrategyName};
 pub use p2c::{PeakEwma, PowerOfTwo};
+pub use pick_first::PickFirst;
 pub use random::Random;
 pub use rendezvous::Rendezvous;
 pub use round_robin::RoundRobin;
@@ -154,6 +137,10 @@ pub enum Strategy<const N: usize, const M: usize = DEFAULT_TABLE_SIZE> {
     PowerOfTwo(PowerOfTwo),
     /// See [`PeakEwma`].
     PeakEwma(PeakEwma),
+    /// See [`First`].
+    First(First),
+    /// See [`PickFirst`].
+    PickFirst(PickFirst),
 }
 
 impl<const N: usize, const M: usize> Strategy<N, M> {
@@ -176,6 +163,8 @@ impl<const N: usize, const M: usize> Strategy<N, M> {
             Strategy::BoundedLoad(_) => names::CANONICAL[8],
             Strategy::PowerOfTwo(_) => names::CANONICAL[9],
             Strategy::PeakEwma(_) => names::CANONICAL[10],
+            Strategy::First(_) => names::CANONICAL[11],
+            Strategy::PickFirst(_) => names::CANONICAL[12],
         }
     }
 
@@ -200,7 +189,9 @@ impl<const N: usize, const M: usize> Strategy<N, M> {
             7 => Strategy::Jump(Jump::with_seed(seed)),
             8 => Strategy::BoundedLoad(BoundedLoad::build(DEFAULT_BALANCE_FACTOR, seed)),
             9 => Strategy::PowerOfTwo(PowerOfTwo::with_seed(seed)),
-            _ => Strategy::PeakEwma(PeakEwma::with_seed(seed)),
+            10 => Strategy::PeakEwma(PeakEwma::with_seed(seed)),
+            11 => Strategy::First(First::new()),
+            _ => Strategy::PickFirst(PickFirst::with_seed(seed)),
         })
     }
 }
@@ -227,6 +218,8 @@ impl<const N: usize, const M: usize> Select<N> for Strategy<N, M> {
             Strategy::BoundedLoad(s) => s.select(pool, req),
             Strategy::PowerOfTwo(s) => s.select(pool, req),
             Strategy::PeakEwma(s) => s.select(pool, req),
+            Strategy::First(s) => s.select(pool, req),
+            Strategy::PickFirst(s) => s.select(pool, req),
         }
     }
 }

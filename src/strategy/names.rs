@@ -1,6 +1,27 @@
 //! The one table of strategy names: every canonical name and its aliases, in the order of
 //! the [`Strategy`](crate::Strategy) enum. Parsing, [`Strategy::name`](crate::Strategy::name),
 //! [`Strategy::NAMES`](crate::Strategy::NAMES) and the fuzz harness read it.
+//!
+//! Two names mean different things in different balancers, and the table says which is meant:
+//!
+//! * **`random`** is nginx's `random` without `two`: one weighted draw ([`Random`]).
+//!   HAProxy's bare `balance random` is *two* draws, the less loaded kept: its `<draws>`
+//!   argument defaults to 2 since HAProxy 2.0 (`random(<draws>)` in its configuration
+//!   manual), which is [`PowerOfTwo`] here. Spell the draws to be unambiguous:
+//!   `random(1)` / `random_1` parse to [`Random`], `random(2)` / `random_2` to
+//!   [`PowerOfTwo`] (other draw counts: [`PowerOfTwo::with_choices`] in code).
+//! * **`static_rr`** is HAProxy's `static-rr`: *weighted* round robin over a static map
+//!   (`src/lb_map.c`: each server `weight` times in a map of `Σweight` entries, interleaved by
+//!   a smooth-WRR-like rule), no slow start, no live weights. It parses to
+//!   [`WeightedRoundRobin`], whose every aligned period of `Σw` picks gives each backend
+//!   exactly its weight, as HAProxy's map does (the interleaving is nginx's smooth order, not
+//!   HAProxy's map order). The pool's slow start and live weights apply if the pool has them.
+//!   Unweighted round robin is `round_robin` (`rr`).
+//!
+//! [`Random`]: crate::Random
+//! [`PowerOfTwo`]: crate::PowerOfTwo
+//! [`PowerOfTwo::with_choices`]: crate::PowerOfTwo::with_choices
+//! [`WeightedRoundRobin`]: crate::WeightedRoundRobin
 
 /// One built-in strategy's names: the canonical one and the aliases users know from other
 /// balancers (nginx, HAProxy, Envoy, gRPC).
@@ -18,11 +39,11 @@ pub struct StrategyName {
 pub const STRATEGY_NAMES: &[StrategyName] = &[
     StrategyName {
         name: "round_robin",
-        aliases: &["rr", "roundrobin", "static_rr"],
+        aliases: &["rr", "roundrobin"],
     },
     StrategyName {
         name: "weighted_round_robin",
-        aliases: &["wrr", "weighted_rr"],
+        aliases: &["wrr", "weighted_rr", "static_rr"],
     },
     StrategyName {
         name: "least_conn",
@@ -34,7 +55,7 @@ pub const STRATEGY_NAMES: &[StrategyName] = &[
     },
     StrategyName {
         name: "random",
-        aliases: &[],
+        aliases: &["random_1", "random(1)"],
     },
     StrategyName {
         name: "maglev",
@@ -59,6 +80,14 @@ pub const STRATEGY_NAMES: &[StrategyName] = &[
     StrategyName {
         name: "peak_ewma",
         aliases: &["p2c_ewma", "p2c_peak_ewma", "ewma"],
+    },
+    StrategyName {
+        name: "first",
+        aliases: &[],
+    },
+    StrategyName {
+        name: "pick_first",
+        aliases: &[],
     },
 ];
 

@@ -35,7 +35,7 @@ impl<const N: usize> Select<N> for Random {
     #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, req| {
-            weighted_slot(view, req, &self.stream, None)
+            weighted_slot(view, req, &self.stream, &None)
         })
     }
 }

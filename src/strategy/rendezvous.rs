@@ -79,6 +79,7 @@ seeded_strategy! {
 }
 
 impl<const N: usize> Select<N> for Rendezvous {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let key = mix64(key_of(req, &self.stream));
         pool.pick(req, move |view, _| winner(view, key, true))

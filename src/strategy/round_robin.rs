@@ -1,4 +1,5 @@
-//! Round robin (nginx `round-robin` with equal weights, HAProxy `static-rr`).
+//! Round robin (nginx `round-robin` with equal weights; HAProxy's `static-rr` is weighted:
+//! [`WeightedRoundRobin`](crate::WeightedRoundRobin)).
 
 use crate::pool::{BackendId, Pool};
 use crate::select::{Request, Select};
@@ -73,6 +74,7 @@ impl RoundRobin {
 }
 
 impl<const N: usize> Select<N> for RoundRobin {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, _| {
             let n = view.len() as u32;

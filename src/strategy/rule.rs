@@ -1,5 +1,5 @@
 //! The selection rules that strategies share: fair random tie-breaking and the scan for the
-//! lowest cost (least connections, least time), and two weighted choices (P2C, P2C
+//! lowest cost (least connections, least time), and two (or `k`) weighted choices (P2C, P2C
 //! peak-EWMA). What they compare is a metric from [`cost`](super::cost).
 
 use core::cmp::Ordering as Cmp;
@@ -8,7 +8,7 @@ use crate::pool::{Candidate, View};
 use crate::rng::Stream;
 use crate::select::Request;
 
-use super::sample::weighted_slot;
+use super::sample::{DrawnSet, weighted_slot};
 
 /// Fair random tie-breaking for scanning strategies: every backend tied for best is equally
 /// likely to win. Priorities come from a 64-bit LCG (Knuth's MMIX constants) seeded by one
@@ -118,8 +118,8 @@ pub(crate) fn two_choices<const N: usize>(
     req: &mut Request<'_>,
     stream: &Stream,
 ) -> Option<(Candidate, Option<Candidate>)> {
-    let a = weighted_slot(view, req, stream, None)?;
-    let b = weighted_slot(view, req, stream, Some(a.index()));
+    let a = weighted_slot(view, req, stream, &None)?;
+    let b = weighted_slot(view, req, stream, &Some(a.index()));
     Some((a, b))
 }
 
@@ -136,4 +136,31 @@ pub(crate) fn better_of_two<const N: usize>(
     let (a, b) = two_choices(view, req, stream)?;
     let Some(b) = b else { return Some(a) };
     Some(if b_wins(&a, &b) { b } else { a })
+}
+
+/// The `k`-choices rule (Envoy's `choice_count`, HAProxy's `random(<draws>)`): `k` distinct
+/// weighted draws, each challenging the best so far by the two-choices rule (the newcomer
+/// wins if `b_wins(best, newcomer)`; a tie stays with the earlier draw). Fewer draws when
+/// fewer than `k` backends are eligible. With `k = 2` this is [`better_of_two`], draw for
+/// draw; with `k = 1`, one weighted draw (what [`Random`](crate::Random) picks).
+#[inline]
+pub(crate) fn best_of<const N: usize>(
+    view: &View<'_, N>,
+    req: &mut Request<'_>,
+    stream: &Stream,
+    k: u8,
+    b_wins: impl Fn(&Candidate, &Candidate) -> bool,
+) -> Option<Candidate> {
+    let mut best = weighted_slot(view, req, stream, &None)?;
+    let mut drawn = DrawnSet::of(best.index());
+    for _ in 1..k {
+        let Some(c) = weighted_slot(view, req, stream, &drawn) else {
+            break;
+        };
+        drawn.push(c.index());
+        if b_wins(&best, &c) {
+            best = c;
+        }
+    }
+    Some(best)
 }

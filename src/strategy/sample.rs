@@ -1,5 +1,5 @@
 //! Exact weighted sampling of one candidate, shared by [`Random`](crate::Random) and the
-//! two-choices rule.
+//! two-choices and `k`-choices rules, each draw distinct from the earlier ones of its pick.
 
 use crate::pool::{Candidate, View};
 use crate::rng::{self, Stream};
@@ -8,8 +8,60 @@ use crate::select::Request;
 /// Rejection tries before falling back to the exact scan.
 const TRIES: u32 = 8;
 
-/// A candidate drawn with probability proportional to its effective weight, never the one
-/// at `exclude`; `None` if no other is eligible.
+/// The slots a pick already drew, which its next draw must not return: `Option<usize>`
+/// (none, or the one of the two-choices rule: its code is what it was before `k` choices),
+/// or a [`DrawnSet`] for `k` choices.
+pub(crate) trait Drawn {
+    /// `true` if slot `i` was drawn already.
+    fn has(&self, i: usize) -> bool;
+}
+
+impl Drawn for Option<usize> {
+    #[inline(always)]
+    fn has(&self, i: usize) -> bool {
+        *self == Some(i)
+    }
+}
+
+/// Up to [`MAX_CHOICES`](crate::strategy::MAX_CHOICES) slots drawn, in draw order.
+pub(crate) struct DrawnSet {
+    slots: [u32; crate::strategy::MAX_CHOICES as usize],
+    len: usize,
+}
+
+impl DrawnSet {
+    /// The set holding `i` alone.
+    #[inline]
+    pub(crate) fn of(i: usize) -> Self {
+        let mut set = DrawnSet {
+            slots: [u32::MAX; crate::strategy::MAX_CHOICES as usize],
+            len: 0,
+        };
+        set.push(i);
+        set
+    }
+
+    /// Adds `i` (ignored once the set is full: the caller draws at most `MAX_CHOICES`).
+    #[inline]
+    pub(crate) fn push(&mut self, i: usize) {
+        if let Some(s) = self.slots.get_mut(self.len) {
+            *s = i as u32;
+            self.len += 1;
+        }
+    }
+}
+
+impl Drawn for DrawnSet {
+    #[inline]
+    fn has(&self, i: usize) -> bool {
+        self.slots
+            .get(..self.len)
+            .is_some_and(|s| s.contains(&(i as u32)))
+    }
+}
+
+/// A candidate drawn with probability proportional to its effective weight, never one of
+/// the slots in `exclude`; `None` if no other is eligible.
 ///
 /// Fast path: one 64-bit draw per try gives a uniform slot (low 32 bits) and a uniform
 /// `u` in `0..weight_bound` (high 32 bits), both by Lemire's unbiased method; the slot is
@@ -22,7 +74,7 @@ pub(crate) fn weighted_slot<const N: usize>(
     view: &View<'_, N>,
     req: &mut Request<'_>,
     stream: &Stream,
-    exclude: Option<usize>,
+    exclude: &impl Drawn,
 ) -> Option<Candidate> {
     let n = view.len() as u32;
     let w_max = view.weight_bound();
@@ -35,7 +87,7 @@ pub(crate) fn weighted_slot<const N: usize>(
             continue;
         };
         let i = i as usize;
-        if Some(i) == exclude {
+        if exclude.has(i) {
             continue;
         }
         let Some(c) = view.get(i) else { continue };
@@ -58,10 +110,10 @@ fn exact<const N: usize>(
     view: &View<'_, N>,
     req: &mut Request<'_>,
     stream: &Stream,
-    exclude: Option<usize>,
+    exclude: &impl Drawn,
 ) -> Option<usize> {
     let eligible = |i: usize| -> Option<Candidate> {
-        if Some(i) == exclude {
+        if exclude.has(i) {
             return None;
         }
         view.get(i)

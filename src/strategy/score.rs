@@ -194,6 +194,24 @@ pub(crate) fn best_where<const N: usize>(
     best.map(|(_, c)| c)
 }
 
+/// The candidate of `view` whose score for `mixed_key` wins with each candidate's
+/// *configured* weight: the first eligible backend of the weighted order `mixed_key` fixes,
+/// which slow start and shares do not reorder ([`PickFirst`](crate::PickFirst)).
+#[inline]
+pub(crate) fn first_in_order<const N: usize>(
+    view: &View<'_, N>,
+    mixed_key: u64,
+) -> Option<Candidate> {
+    let mut best: Option<(Score, Candidate)> = None;
+    for c in view.candidates() {
+        let mut s = Score::new(mixed_key, c.index() as u32, c.configured_weight());
+        if best.as_mut().is_none_or(|(b, _)| s.beats(b)) {
+            best = Some((s, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
 /// For table- and bucket-based strategies under slow start: `true` if (key, slot) stays on a
 /// warming slot whose effective weight is `w_eff` of its configured `w_conf`. Each pair gets
 /// a fixed uniform `u` in `[0, 1)`, and stays while `u < w_eff / w_conf`: as the weight

@@ -1,4 +1,4 @@
-//! Smooth weighted round robin (nginx's algorithm), lock-free.
+//! Smooth weighted round robin (nginx's algorithm; HAProxy's `static-rr`), lock-free.
 
 use crate::pool::{BackendId, Candidate, Pool, View};
 use crate::rng::{Stream, below_from, mix64};
@@ -380,6 +380,7 @@ fn any_eligible<const N: usize>(view: &View<'_, N>, start: usize) -> Option<Cand
 }
 
 impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
+    #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         let epoch = pool.epoch();
         if self.built_for.load(Ordering::Acquire) != epoch.wrapping_add(1) {

@@ -33,7 +33,7 @@ const SEED: u64 = 42;
 pub const ROW: usize = KEYS.len() * 5;
 
 /// The strategies, one row each.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 13] = [
     "round_robin",
     "weighted_round_robin",
     "least_conn",
@@ -45,10 +45,12 @@ pub const NAMES: [&str; 11] = [
     "bounded_load",
     "p2c",
     "peak_ewma",
+    "first",
+    "pick_first",
 ];
 
 /// The retry sequences of [`NAMES`], in order.
-pub const RETRY: [[u8; ROW]; 11] = [
+pub const RETRY: [[u8; ROW]; 13] = [
     [2, 4, 0, 1, END, 2, 4, 0, 1, END, 2, 4, 0, 1, END],
     [2, 4, 0, 1, END, 2, 4, 0, 1, END, 4, 2, 0, 1, END],
     [0, 1, 4, 2, END, 4, 2, 1, 0, END, 0, 2, 1, 4, END],
@@ -60,6 +62,8 @@ pub const RETRY: [[u8; ROW]; 11] = [
     [4, 0, 2, 1, END, 0, 2, 4, 1, END, 2, 4, 1, 0, END],
     [0, 2, 4, 1, END, 4, 2, 0, 1, END, 2, 0, 4, 1, END],
     [2, 4, 0, 1, END, 4, 2, 0, 1, END, 2, 4, 0, 1, END],
+    [0, 1, 2, 4, END, 0, 1, 2, 4, END, 0, 1, 2, 4, END],
+    [1, 0, 4, 2, END, 1, 0, 4, 2, END, 1, 0, 4, 2, END],
 ];
 
 /// SplitMix64, the caller RNG (the same generator as `vectors.rs`).

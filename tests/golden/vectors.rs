@@ -12,8 +12,8 @@
 
 use tinylb::rand_core::{Rng, TryRng};
 use tinylb::{
-    BackendId, Health, Lease, LeastConn, LeastTime, Outcome, PeakEwma, Pool, PowerOfTwo, Random,
-    Request, RoundRobin, Select, SelectExt, Strategy, WeightedRoundRobin,
+    BackendId, Health, Lease, LeastConn, LeastTime, Outcome, PeakEwma, PickFirst, Pool, PowerOfTwo,
+    Random, Request, RoundRobin, Select, SelectExt, Strategy, Tried, WeightedRoundRobin,
 };
 
 /// Slots in the pool.
@@ -148,6 +148,28 @@ pub fn p2c(rng: Option<&mut dyn Rng>, out: &mut [u8]) {
     held_leases(&PowerOfTwo::with_seed(SEED), rng, out);
 }
 
+/// `PowerOfTwo::with_choices(3, SEED)` in the same held-leases scenario as [`p2c`].
+pub fn p2c_three_choices(rng: Option<&mut dyn Rng>, out: &mut [u8]) {
+    if let Ok(s) = PowerOfTwo::with_choices(3, SEED) {
+        held_leases(&s, rng, out);
+    }
+}
+
+/// The order of `PickFirst::with_seed(SEED)` over the fixed pool, read off its picks: each
+/// pick excludes the backends picked before it ([`NONE`] once none is left).
+pub fn pick_first_order(out: &mut [u8]) {
+    let pool = pool(1000);
+    let s = PickFirst::with_seed(SEED);
+    let mut tried = Tried::<N>::new();
+    for o in out.iter_mut() {
+        let id = s.select(&pool, &mut Request::new().excluding(&tried));
+        if let Some(id) = id {
+            tried.insert(id);
+        }
+        *o = index(id);
+    }
+}
+
 /// Latencies recorded at t = 0 µs (backend 3 is down and has none): [900, 300, 1200, -,
 /// 500] µs, half-life 1 s. Pick `k` happens at `k × 50 ms`, takes a lease and keeps it;
 /// from the third pick on, the oldest lease finishes first with its backend's latency
@@ -199,7 +221,7 @@ pub fn by_name(out: &mut [u8; 50]) {
 }
 
 /// The names [`every_strategy`] runs, one row of [`EVERY_STRATEGY`] each.
-pub const EVERY_NAME: [&str; 11] = [
+pub const EVERY_NAME: [&str; 13] = [
     "round_robin",
     "weighted_round_robin",
     "least_conn",
@@ -211,6 +233,8 @@ pub const EVERY_NAME: [&str; 11] = [
     "bounded_load",
     "p2c",
     "peak_ewma",
+    "first",
+    "pick_first",
 ];
 
 /// The key of pick `k` in [`every_strategy`]: a Weyl sequence, so every pick has a new key.
@@ -303,8 +327,14 @@ pub const P2C_CALLER_RNG: [u8; 24] = [
 pub const PEAK_EWMA: [u8; 24] = [
     4, 0, 4, 1, 2, 4, 0, 2, 4, 2, 4, 4, 4, 0, 2, 4, 2, 0, 2, 4, 4, 0, 4, 4,
 ];
+/// `p2c_three_choices` with the strategy's stream, 24 picks.
+pub const P2C_THREE_CHOICES: [u8; 24] = [
+    4, 1, 4, 2, 0, 0, 4, 2, 2, 4, 0, 4, 2, 4, 1, 0, 4, 4, 1, 2, 2, 4, 2, 0,
+];
+/// `pick_first_order`: the four eligible backends in the seed's order, then nothing.
+pub const PICK_FIRST_ORDER: [u8; 6] = [1, 0, 4, 2, NONE, NONE];
 /// `every_strategy`, one row of 12 picks per name of [`EVERY_NAME`].
-pub const EVERY_STRATEGY: [[u8; 12]; 11] = [
+pub const EVERY_STRATEGY: [[u8; 12]; 13] = [
     [2, 4, 0, 1, 2, 4, 0, 1, 2, 4, 0, 1], // round_robin
     [2, 1, 4, 0, 2, 4, 0, 2, 4, 4, 2, 0], // weighted_round_robin
     [4, 0, 4, 0, 2, 0, 1, 0, 2, 1, 2, 1], // least_conn
@@ -316,6 +346,8 @@ pub const EVERY_STRATEGY: [[u8; 12]; 11] = [
     [0, 1, 0, 4, 1, 0, 2, 4, 0, 2, 4, 1], // bounded_load
     [2, 0, 4, 0, 4, 2, 4, 0, 4, 0, 4, 2], // p2c
     [4, 2, 4, 0, 2, 4, 2, 0, 2, 0, 0, 2], // peak_ewma
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], // first
+    [4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4], // pick_first
 ];
 
 /// What [`check_all`] tells its caller about each vector: `(vector, row, want, got)`, with
@@ -380,6 +412,15 @@ pub fn check_all(report: &mut Report<'_>) -> usize {
         p2c(Some(&mut SplitMix(SEED)), out)
     });
     one("PEAK_EWMA", "", &PEAK_EWMA, &mut peak_ewma);
+    one("P2C_THREE_CHOICES", "", &P2C_THREE_CHOICES, &mut |out| {
+        p2c_three_choices(None, out)
+    });
+    one(
+        "PICK_FIRST_ORDER",
+        "",
+        &PICK_FIRST_ORDER,
+        &mut pick_first_order,
+    );
     for (name, want) in EVERY_NAME.iter().zip(&EVERY_STRATEGY) {
         one("EVERY_STRATEGY", name, want, &mut |out| {
             if let Ok(out) = out.try_into() {

@@ -150,12 +150,22 @@ fn a_zero_latency_sample_still_counts_as_sampled() {
 }
 
 #[test]
-fn dropping_without_finish_records_nothing() {
+fn dropping_without_finish_records_nothing_but_the_abandonment() {
     let pool: Pool<1> = Pool::new();
     let a = pool.add(1).unwrap();
     let before = pool.info(a).unwrap();
     drop(Lease::acquire(&pool, a).unwrap());
-    assert_eq!(pool.info(a).unwrap(), before);
+    // no latency, no streak, no success or failure: only the abandoned total moves
+    let after = pool.info(a).unwrap();
+    assert_eq!((after.abandoned, after.requests), (1, 1));
+    assert_eq!(
+        tinylb::BackendInfo {
+            abandoned: 0,
+            requests: 0,
+            ..after
+        },
+        before
+    );
 }
 
 #[test]

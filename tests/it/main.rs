@@ -5,7 +5,10 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`pool`], [`lease`] | the pool's and the lease's public contracts, against a model |
-//! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`] | one strategy each: its row of DESIGN.md's strategy table |
+//! | [`report`], [`totals`] | reporting more than once per lease; per-backend totals and the decayed latency |
+//! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`], [`first`], [`pick_first`] | one strategy each: its row of DESIGN.md's strategy table |
+//! | [`choices`] | `k` choices for P2C and peak-EWMA, against a model of the sampler |
+//! | [`anchor_names`] | names the anchors use for different things (`static-rr`, `random`) |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
 //! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
 //! | [`bad_input`] | every refused call returns its error and changes nothing |
@@ -24,21 +27,29 @@
 
 mod support;
 
+mod anchor_names;
 mod backup;
 mod bad_input;
+mod choices;
 mod ejection;
 mod exclusion;
+mod first;
 mod hashing;
 mod lease;
 mod least_conn;
 mod least_time;
+mod load_reports;
+mod multi_proxy;
 mod outside_strategy;
 mod p2c;
 mod peak_ewma;
+mod pick_first;
 mod pool;
 mod prefer;
 mod random;
+mod rate_detection;
 mod regressions;
+mod report;
 mod resilience_threads;
 mod round_robin;
 mod send_sync;
@@ -47,5 +58,6 @@ mod stated_bounds;
 mod subset;
 mod threads;
 mod time_edges;
+mod totals;
 mod value_stability;
 mod wrr;

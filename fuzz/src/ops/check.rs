@@ -71,6 +71,36 @@ pub(super) fn check_pick<const N: usize>(
     at: &str,
 ) {
     let (allowed, looked) = before.allowed(now);
+    check_pick_of(pool, before, model, got, (allowed, looked), now, at);
+}
+
+/// [`check_pick`] for a request that excludes the slots marked in `excluded` and prefers
+/// slot `prefer`: the pick is one the model allows under them (exactly the preferred slot
+/// when a pick may take it), `None` only when nothing is left.
+pub(super) fn check_retry<const N: usize>(
+    pool: &Pool<N>,
+    before: &Model,
+    model: &mut Model,
+    got: Option<BackendId>,
+    (excluded, prefer): (&[bool], Option<usize>),
+    now: u32,
+    at: &str,
+) {
+    let allowed = before.allowed_with(now, excluded, prefer);
+    check_pick_of(pool, before, model, got, allowed, now, at);
+}
+
+/// The pick `got` against what the model allows, `allowed` found by looking at the views
+/// `looked`; then the ejections the pick ended.
+fn check_pick_of<const N: usize>(
+    pool: &Pool<N>,
+    before: &Model,
+    model: &mut Model,
+    got: Option<BackendId>,
+    (allowed, looked): (Vec<usize>, Vec<Tier>),
+    now: u32,
+    at: &str,
+) {
     // a picked backend was judged by the view it came from: its ejection, if expired, ended
     read_back_ends(
         pool,

@@ -10,10 +10,10 @@ use std::vec::Vec;
 use tinylb::strategy::STRATEGY_NAMES;
 use tinylb::{
     Backend, BackendError, BackendId, FULL_SHARE, Health, Lease, MAX_WEIGHT, Outcome, Pool,
-    Request, Select, SelectExt, Strategy,
+    Request, Select, SelectExt, Strategy, Tried,
 };
 
-use super::check::{Fail, check_eligible, check_pick, compare};
+use super::check::{Fail, check_eligible, check_pick, check_retry, compare};
 use super::model::{Model, tick};
 use super::{Op, PickReq, Scenario, TABLE};
 use crate::splitmix::SplitMix;
@@ -97,6 +97,11 @@ impl<'p, const N: usize> Harness<'p, N> {
             }
             Op::Advance(d) => self.now_us = self.now_us.saturating_add(d),
             Op::Rewind(d) => self.now_us = self.now_us.saturating_sub(d),
+            Op::Retry {
+                pick,
+                exclude,
+                prefer,
+            } => self.retry(&at, pick, exclude, prefer),
         }
         compare(self.pool, &self.model, &self.ids, &at);
     }
@@ -241,6 +246,53 @@ impl<'p, const N: usize> Harness<'p, N> {
         if let (true, Some(id)) = (lease, got) {
             self.model.slots[id.index()].in_flight += 1;
         }
+    }
+
+    /// `select` excluding the backends of the slots in `exclude` and preferring a known
+    /// id, checked against what the model allows under the same exclusion and preference.
+    fn retry(&mut self, at: &Fail<'_>, p: PickReq, exclude: u16, prefer: Option<u8>) {
+        let strategy = &self.strategies[p.strategy as usize % self.strategies.len()];
+        let mut tried = Tried::<N>::new();
+        let mut excluded = std::vec![false; N];
+        for (i, e) in excluded.iter_mut().enumerate().take(16) {
+            if exclude & (1 << i) != 0
+                && let Some(id) = self.pool.id_at(i)
+            {
+                tried.insert(id);
+                *e = true;
+            }
+        }
+        let prefer = prefer.and_then(|r| self.id_ref(r));
+        let mut rng = p.rng.map(SplitMix);
+        let mut req = Request::new().with_now_us(self.now_us).excluding(&tried);
+        if let Some(k) = p.key {
+            req = req.with_key(k);
+        }
+        if let Some(id) = prefer {
+            req = req.prefer(id);
+        }
+        if let Some(r) = rng.as_mut() {
+            req = req.with_rng(r);
+        }
+        let before = self.model.clone();
+        let got = strategy.select(self.pool, &mut req);
+        // the preferred id counts only if it is the slot's current backend
+        let prefer = prefer
+            .filter(|id| before.slots[id.index()].generation == id.generation())
+            .map(|id| id.index());
+        let at = format!(
+            "{at} {} excluding {excluded:?} preferring {prefer:?}",
+            strategy.name()
+        );
+        check_retry(
+            self.pool,
+            &before,
+            &mut self.model,
+            got,
+            (&excluded, prefer),
+            tick(self.now_us),
+            &at,
+        );
     }
 
     fn acquire(&mut self, at: &Fail<'_>, r: u8) {

@@ -113,6 +113,16 @@ pub enum Op {
     Advance(#[arbitrary(with = advance)] u64),
     /// Moves the clock backwards by this many µs (saturating at 0).
     Rewind(#[arbitrary(with = rewind)] u64),
+    /// `select` with a request that excludes the backends now in the slots whose bit is
+    /// set (`Request::excluding`) and, if given, prefers a known id (`Request::prefer`).
+    Retry {
+        /// How the pick is made.
+        pick: PickReq,
+        /// Slot bits of the backends to exclude.
+        exclude: u16,
+        /// A known id to prefer (modulo the ids so far).
+        prefer: Option<u8>,
+    },
 }
 
 /// How a pick is made.

@@ -274,6 +274,33 @@ impl Model {
         (Vec::new(), looked)
     }
 
+    /// What a pick for a request that excludes the slots marked in `excluded` and prefers
+    /// slot `prefer` may return: the candidates not excluded of the first view that has
+    /// any, or exactly the preferred slot if it is one of them; and the views looked at.
+    pub(super) fn allowed_with(
+        &self,
+        now: u32,
+        excluded: &[bool],
+        prefer: Option<usize>,
+    ) -> (Vec<usize>, Vec<Tier>) {
+        let mut looked = Vec::new();
+        for t in self.tiers() {
+            looked.push(t);
+            let c: Vec<usize> = self
+                .candidates(t, now)
+                .into_iter()
+                .filter(|&i| !excluded.get(i).copied().unwrap_or(false))
+                .collect();
+            if let Some(p) = prefer.filter(|p| c.contains(p)) {
+                return (vec![p], looked);
+            }
+            if !c.is_empty() {
+                return (c, looked);
+            }
+        }
+        (Vec::new(), looked)
+    }
+
     /// `Pool::is_eligible(index, now)`: `index` is a candidate of the first view that has
     /// any. With the views looked at (as a pick, it stops at that view).
     pub(super) fn eligible(&self, index: usize, now: u32) -> (bool, Vec<Tier>) {

@@ -347,3 +347,11 @@ pub fn merged_two_threads(picks: usize, pick: &(dyn Fn() -> usize + Sync)) -> Ve
     }
     merged
 }
+
+/// The strategies that send every pick to one backend while it is eligible (`first`, the
+/// lowest index; `pick_first`, the first of its seeded order), by design: tests that expect
+/// every strategy to spread picks over the eligible backends check these two for sticking
+/// to one instead.
+pub fn is_sticky(name: &str) -> bool {
+    matches!(name, "first" | "pick_first")
+}

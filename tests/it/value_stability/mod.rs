@@ -124,6 +124,22 @@ fn peak_ewma() {
     check("PEAK_EWMA", &PEAK_EWMA, vectors::peak_ewma);
 }
 
+#[test]
+fn p2c_three_choices() {
+    check("P2C_THREE_CHOICES", &P2C_THREE_CHOICES, |out| {
+        vectors::p2c_three_choices(None, out)
+    });
+}
+
+#[test]
+fn pick_first_order() {
+    check(
+        "PICK_FIRST_ORDER",
+        &PICK_FIRST_ORDER,
+        vectors::pick_first_order,
+    );
+}
+
 /// Every strategy the crate knows by name has a row, and each row holds.
 #[test]
 fn every_strategy() {
@@ -156,7 +172,7 @@ fn check_all_agrees() {
     });
     assert!(changed.is_empty(), "changed:\n{}", changed.join("\n"));
     assert_eq!(failed, 0);
-    assert_eq!(ran, 13 + EVERY_NAME.len());
+    assert_eq!(ran, 15 + EVERY_NAME.len());
 }
 
 /// The golden file's `SplitMix` is the tests' (`tests/support/splitmix.rs`), draw for draw.
