@@ -119,3 +119,39 @@ async fn weights_from_the_service_and_from_the_key() {
         assert_eq!(lb.ready().await.unwrap().call(0).await.unwrap(), 0);
     }
 }
+
+/// A discovery stream that gives one endpoint, then fails once, then has nothing more.
+struct Failing(Vec<Result<Change<usize, Mock>, std::io::Error>>);
+
+impl futures_core::Stream for Failing {
+    type Item = Result<Change<usize, Mock>, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.pop())
+    }
+}
+
+#[tokio::test]
+async fn a_discovery_error_fails_poll_ready_and_keeps_the_endpoints() {
+    let (list, _) = mocks(1);
+    let stream = Failing(vec![
+        Err(std::io::Error::other("registry down")),
+        Ok(Change::Insert(7, list[0].clone())),
+    ]);
+    let mut lb: Balance<_, u64, _, 4> = Balance::builder(stream, RoundRobin::new()).build();
+    let err = crate::poll_ready_now(&mut lb);
+    match err {
+        std::task::Poll::Ready(Err(e)) => {
+            let d = e
+                .downcast_ref::<tinylb_tower::DiscoverError>()
+                .expect("a DiscoverError");
+            assert!(d.to_string().contains("registry down"), "{d}");
+        }
+        other => panic!("expected the discovery error, got {other:?}"),
+    }
+    // the endpoint it gave before failing is still balanced to
+    assert_eq!(lb.ready().await.unwrap().call(0).await.unwrap(), 0);
+    assert_eq!(lb.monitor().snapshot().len(), 1);
+}
