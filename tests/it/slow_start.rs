@@ -453,6 +453,7 @@ fn return_from_ejection_ramps_from_the_floor() {
         base_ms: 5_000,
         max_ms: 5_000,
         max_ejection_percent: 100,
+        interval_ms: 5_000,
     };
     let config = Config::new()
         .slow_start(ss)
