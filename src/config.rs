@@ -232,6 +232,12 @@ pub struct Config {
     /// this percentage of the backends that are up are also not ejected, ejection is ignored
     /// and every backend that is up is picked from again. `0` disables it.
     pub panic_threshold_percent: u32,
+    /// How much recent failures add to a backend's cost in the load-aware strategies
+    /// (least connections, least time, P2C, P2C peak-EWMA), as a percentage `p` of the
+    /// failure odds: the cost is multiplied by `1 + p/100 · f / (1 − f)`, `f` the backend's
+    /// recent failure fraction (see the README's load-aware section). `0` (the default)
+    /// turns it off; at most 10 000.
+    pub failure_penalty_percent: u32,
 }
 
 impl Default for Config {
@@ -242,13 +248,14 @@ impl Default for Config {
 
 impl Config {
     /// Default policy: 5 s latency half-life, no slow start, no ejection, panic threshold
-    /// 50 % (it only matters once ejection is on).
+    /// 50 % (it only matters once ejection is on), no failure penalty.
     pub const fn new() -> Self {
         Config {
             half_life_ms: DEFAULT_HALF_LIFE_MS,
             slow_start: None,
             ejection: None,
             panic_threshold_percent: 50,
+            failure_penalty_percent: 0,
         }
     }
 
@@ -276,8 +283,16 @@ impl Config {
         self
     }
 
+    /// Sets the failure penalty (0 to 10 000; 0 turns it off): see
+    /// [`Config::failure_penalty_percent`].
+    pub const fn failure_penalty_percent(mut self, p: u32) -> Self {
+        self.failure_penalty_percent = p;
+        self
+    }
+
     /// Checks every field: [`ConfigError::InvalidSlowStart`], [`ConfigError::InvalidEjection`],
-    /// [`ConfigError::InvalidPercent`].
+    /// [`ConfigError::InvalidPercent`] (a panic threshold above 100 or a failure penalty
+    /// above 10 000).
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if let Some(s) = &self.slow_start
             && let Err(e) = s.validate()
@@ -289,7 +304,7 @@ impl Config {
         {
             return Err(err);
         }
-        if self.panic_threshold_percent > 100 {
+        if self.panic_threshold_percent > 100 || self.failure_penalty_percent > 10_000 {
             return Err(ConfigError::InvalidPercent);
         }
         Ok(())
@@ -368,6 +383,14 @@ mod tests {
         assert_eq!(
             Config::new().panic_threshold_percent(101).validate(),
             Err(ConfigError::InvalidPercent)
+        );
+        assert_eq!(
+            Config::new().failure_penalty_percent(10_001).validate(),
+            Err(ConfigError::InvalidPercent)
+        );
+        assert_eq!(
+            Config::new().failure_penalty_percent(10_000).validate(),
+            Ok(())
         );
         assert_eq!(Config::new().validate(), Ok(()));
     }

@@ -75,7 +75,7 @@ pub enum ConfigError {
     /// the base or at/above 2^31 ms, a share above 100 %, or a zero interval. Returned by
     /// [`Pool::with_config`](crate::Pool::with_config).
     InvalidEjection,
-    /// A percentage above 100 (the panic threshold). Returned by
+    /// A percentage above 100 (the panic threshold) or a failure penalty above 10 000 %. Returned by
     /// [`Pool::with_config`](crate::Pool::with_config).
     InvalidPercent,
     /// A [`BoundedLoad`](crate::BoundedLoad) balance factor below 100 %: no backend could be

@@ -86,6 +86,7 @@ impl<const N: usize> Pool<N> {
                 &slot.ejected_until_ms,
                 &slot.ejections,
                 &slot.returned_at_ms,
+                &slot.failure_score,
             ] {
                 a.store(0, Ordering::Relaxed);
             }

@@ -47,6 +47,7 @@ mod admin;
 mod backend;
 mod miss;
 mod outlier;
+mod penalty;
 mod pick;
 mod read;
 mod slot;
@@ -55,6 +56,7 @@ mod word;
 
 pub use backend::Backend;
 pub use miss::NoBackend;
+pub(crate) use penalty::penalised;
 pub use read::Ids;
 pub(crate) use slot::Slot;
 pub use view::{Candidate, View};

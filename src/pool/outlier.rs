@@ -38,6 +38,9 @@ impl<const N: usize> Pool<N> {
     /// A success ends the failure streak; a failure extends it and, at the configured
     /// count, tries to eject the backend.
     pub(crate) fn count_outcome(&self, slot: &Slot, id: BackendId, success: bool, now: u32) {
+        if self.config.failure_penalty_percent != 0 {
+            slot.count_failure_fraction(success);
+        }
         if success {
             slot.failure_streak.store(0, Ordering::Relaxed);
             return;

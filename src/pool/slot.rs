@@ -8,9 +8,9 @@ use super::word::{BACKUP, FULL_SHARE, Flight, NO_CAP, S_EMPTY, S_UP, SHARED, Wor
 
 /// One backend's state. Private: strategies read it through [`View`](super::View).
 ///
-/// Twelve 32-bit words, 48 bytes: what a pick reads first (`config`), what a lease writes
+/// Thirteen 32-bit words, 52 bytes: what a pick reads first (`config`), what a lease writes
 /// (`in_flight`), then what `finish` writes (latency, streak), what ejection and slow start
-/// keep, and the backend's share.
+/// keep, the backend's share, and its recent failure fraction.
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) config: AtomicU32,
@@ -32,6 +32,8 @@ pub(crate) struct Slot {
     /// The backend's share of its weight in this pool, Q16 ([`FULL_SHARE`] = all of it; 0 =
     /// outside this proxy's subset). Read only when the config word's `SHARED` flag is set.
     pub(crate) share: AtomicU32,
+    /// Recent failure fraction, Q16 (the failure penalty: see `penalty.rs`); 0 = none.
+    pub(crate) failure_score: AtomicU32,
 }
 
 impl Slot {
@@ -49,6 +51,7 @@ impl Slot {
             ejections: AtomicU32::new(0),
             returned_at_ms: AtomicU32::new(0),
             share: AtomicU32::new(FULL_SHARE),
+            failure_score: AtomicU32::new(0),
         }
     }
 

@@ -8,11 +8,24 @@
 //!   P2C peak-EWMA). A backend with no latency sample yet borrows the best estimate among
 //!   the sampled ones it competes with (so it is tried, not starved), and wins ties.
 //!
+//! Both charge recent failures (the failure penalty `pen = p · f / (1 − f)` of
+//! `pool/penalty.rs`, `f` the backend's recent failure fraction, `p` the pool's
+//! `failure_penalty_percent` / 100), so that a backend that fails fast does not look idle
+//! and fast:
+//!
+//! * `Conns`: `(in_flight + (in_flight + 1) · pen) / weight`, that is
+//!   `((in_flight + 1) · (1 + pen) − 1) / weight`: the in-flight load of one successful
+//!   request; the `+ 1` charges a failing backend even while it holds nothing in flight;
+//! * `Latency`: the estimate is read as `estimate · (1 + pen)` (saturating at `u32::MAX` µs).
+//!
+//! With `pen = 0` (no recent failure, or the penalty off) both are exactly what they were,
+//! compared the same way.
+//!
 //! Costs are fractions compared exactly by cross-multiplication, never divided.
 
 use core::cmp::Ordering as Cmp;
 
-use crate::pool::{Candidate, View};
+use crate::pool::{Candidate, View, penalised};
 
 /// `a_num / a_den` against `b_num / b_den` (dens > 0), exactly.
 #[inline]
@@ -20,26 +33,46 @@ pub(crate) fn cmp_ratio(a_num: u64, a_den: u64, b_num: u64, b_den: u64) -> Cmp {
     (a_num as u128 * b_den as u128).cmp(&(b_num as u128 * a_den as u128))
 }
 
-/// In-flight per weight.
+/// In-flight per weight, with the failure penalty.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Conns {
     in_flight: u64,
     weight: u64,
+    /// Failure penalty, Q16 (0: none).
+    pen: u64,
 }
 
 impl Conns {
+    /// The terms of `c` with failure penalty `pen` (Q16).
     #[inline]
-    pub(crate) fn of(c: &Candidate) -> Self {
+    pub(crate) fn with_penalty(c: &Candidate, pen: u64) -> Self {
         Conns {
             in_flight: c.in_flight() as u64,
             weight: c.weight() as u64,
+            pen,
         }
     }
 
-    /// Compared as nginx compares (`f_a · w_b` against `f_b · w_a`; both below 2^45).
+    /// The terms of `c`, its failure penalty read through `view`.
+    #[inline]
+    pub(crate) fn of<const N: usize>(view: &View<'_, N>, c: &Candidate) -> Self {
+        Self::with_penalty(c, view.failure_penalty_of(c))
+    }
+
+    /// The load in Q16: `in_flight + (in_flight + 1) · pen`.
+    #[inline]
+    fn load_q16(&self) -> u64 {
+        (self.in_flight << 16).saturating_add((self.in_flight + 1).saturating_mul(self.pen))
+    }
+
+    /// Compared as nginx compares (`f_a · w_b` against `f_b · w_a`; both below 2^45); with
+    /// a penalty on either side, the Q16 loads in 128 bits.
     #[inline]
     pub(crate) fn cmp(&self, other: &Self) -> Cmp {
-        (self.in_flight * other.weight).cmp(&(other.in_flight * self.weight))
+        if self.pen | other.pen == 0 {
+            return (self.in_flight * other.weight).cmp(&(other.in_flight * self.weight));
+        }
+        cmp_ratio(self.load_q16(), self.weight, other.load_q16(), other.weight)
     }
 }
 
@@ -67,10 +100,13 @@ impl Latency {
         }
     }
 
-    /// The terms of `c`, its estimate read through `view`.
+    /// The terms of `c`, its estimate read through `view` and charged its failure penalty.
     #[inline]
     pub(crate) fn of<const N: usize>(view: &View<'_, N>, c: &Candidate) -> Self {
-        Self::with_estimate(view.latency_us(c), c)
+        let est = view
+            .latency_us(c)
+            .map(|e| penalised(e, view.failure_penalty_of(c)));
+        Self::with_estimate(est, c)
     }
 
     /// Within one class (both sampled, or both not): exact.

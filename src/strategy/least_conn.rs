@@ -29,8 +29,9 @@ impl<const N: usize> Select<N> for LeastConn {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, req| {
             let mut lowest = Lowest::new();
-            for c in view.candidates() {
-                lowest.offer(c, Conns::of(&c), Conns::cmp, req, &self.stream);
+            for (c, slot) in view.judged() {
+                let cost = Conns::with_penalty(&c, view.failure_penalty(slot));
+                lowest.offer(c, cost, Conns::cmp, req, &self.stream);
             }
             lowest.best().map(|(c, _)| c)
         })

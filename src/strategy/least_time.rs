@@ -1,6 +1,6 @@
 //! Least response time (nginx Plus `least_time`, Finagle/tower peak-EWMA as a full scan).
 
-use crate::pool::{BackendId, Pool};
+use crate::pool::{BackendId, Pool, penalised};
 use crate::select::{Request, Select};
 use crate::strategy::cost::Latency;
 use crate::strategy::rule::Lowest;
@@ -40,7 +40,9 @@ impl<const N: usize> Select<N> for LeastTime {
             let mut min_est = u64::MAX;
             let now = view.now_ms();
             for (c, slot) in view.judged() {
-                let est = slot.latency_at(now, half_life);
+                let est = slot
+                    .latency_at(now, half_life)
+                    .map(|e| penalised(e, view.failure_penalty(slot)));
                 let cost = Latency::with_estimate(est, &c);
                 match est {
                     Some(e) => {

@@ -34,7 +34,7 @@ impl<const N: usize> Select<N> for PowerOfTwo {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, req| {
             better_of_two(view, req, &self.stream, |a, b| {
-                Conns::of(b).cmp(&Conns::of(a)) == Cmp::Less
+                Conns::of(view, b).cmp(&Conns::of(view, a)) == Cmp::Less
             })
         })
     }

@@ -8,6 +8,7 @@
 //! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`] | one strategy each: its row of DESIGN.md's strategy table |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
 //! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
+//! | [`failure_penalty`] | recent failures in the load-aware costs: the fast-failing sinkhole closed |
 //! | [`bad_input`] | every refused call returns its error and changes nothing |
 //! | [`value_stability`] | the golden picks (`tests/golden/`, shared with the firmware) |
 //! | [`outside_strategy`] | a strategy written outside the crate, through the public view |
@@ -28,6 +29,7 @@ mod backup;
 mod bad_input;
 mod ejection;
 mod exclusion;
+mod failure_penalty;
 mod hashing;
 mod lease;
 mod least_conn;

@@ -30,7 +30,7 @@ fn config_errors(c: &Config) -> Vec<ConfigError> {
     {
         errs.push(ConfigError::InvalidEjection);
     }
-    if c.panic_threshold_percent > 100 {
+    if c.panic_threshold_percent > 100 || c.failure_penalty_percent > 10_000 {
         errs.push(ConfigError::InvalidPercent);
     }
     errs
