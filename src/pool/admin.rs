@@ -86,10 +86,10 @@ impl<const N: usize> Pool<N> {
                 &slot.ejected_until_ms,
                 &slot.ejections,
                 &slot.returned_at_ms,
-                &slot.failure_score,
             ] {
                 a.store(0, Ordering::Relaxed);
             }
+            self.clear_failure_fraction(slot);
             let state = state_code(b.health);
             let mut config = Word::new(generation, state, b.weight);
             if b.backup {

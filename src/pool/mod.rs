@@ -56,7 +56,7 @@ mod word;
 
 pub use backend::Backend;
 pub use miss::NoBackend;
-pub(crate) use penalty::penalised;
+pub(crate) use penalty::Penalty;
 pub use read::Ids;
 pub(crate) use slot::Slot;
 pub use view::{Candidate, View};
@@ -169,6 +169,9 @@ pub struct Pool<const N: usize> {
     pool_cap: AtomicU32,
     /// Leases out that count against `pool_cap`.
     pool_in_flight: AtomicU32,
+    /// Slots whose recent failure fraction is not 0: while none is, a pick charges no
+    /// failure penalty and reads no slot for it (`penalty.rs`).
+    failing: AtomicU32,
     config: Config,
 }
 
@@ -223,6 +226,7 @@ impl<const N: usize> Pool<N> {
             backups: AtomicU32::new(0),
             pool_cap: AtomicU32::new(word::NO_CAP),
             pool_in_flight: AtomicU32::new(0),
+            failing: AtomicU32::new(0),
             config,
         }
     }

@@ -39,7 +39,7 @@ impl<const N: usize> Pool<N> {
     /// count, tries to eject the backend.
     pub(crate) fn count_outcome(&self, slot: &Slot, id: BackendId, success: bool, now: u32) {
         if self.config.failure_penalty_percent != 0 {
-            slot.count_failure_fraction(success);
+            self.count_failure_fraction(slot, success);
         }
         if success {
             slot.failure_streak.store(0, Ordering::Relaxed);

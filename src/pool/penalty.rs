@@ -25,15 +25,17 @@
 //!   is the cost of one *successful* request (a request fails with probability `f`, so it
 //!   takes `1 / (1 − f)` attempts).
 //!
-//! A backend with `f = 0` costs exactly what it cost before (same comparison, same picks);
-//! the pick reads one more word per candidate of the load-aware strategies.
+//! A backend with `f = 0` costs exactly what it cost before (same comparison, same picks).
+//! The pool counts the slots whose `f` is not 0: while there is none (or the penalty is
+//! off), a load-aware pick reads that one pool word and nothing more; otherwise it reads one
+//! more word per candidate.
 
 use crate::clock::elapsed_ms;
 use crate::ewma;
 use crate::sync::Ordering;
 
 use super::view::Candidate;
-use super::{CAS_TRIES, Slot, View};
+use super::{CAS_TRIES, Pool, Slot, View};
 
 /// 1.0 in Q16.
 const ONE: u32 = 1 << 16;
@@ -71,6 +73,22 @@ pub(crate) const fn penalty_q16(f: u32, percent: u32) -> u64 {
     odds_q16(f) * percent as u64 / 100
 }
 
+/// Largest charged in-flight load, Q16 (2^26 leases' worth): times a weight below 2^21 it
+/// stays below 2^63, so loads compare in 64 bits.
+pub(crate) const MAX_LOAD_Q16: u64 = 1 << 42;
+
+/// `in_flight + (in_flight + 1) · pen` in Q16, at most [`MAX_LOAD_Q16`].
+pub(crate) const fn charged_load_q16(in_flight: u32, pen: u64) -> u64 {
+    let base = (in_flight as u64) << 16;
+    let extra = (in_flight as u64 + 1).saturating_mul(pen);
+    let load = base.saturating_add(extra);
+    if load > MAX_LOAD_Q16 {
+        MAX_LOAD_Q16
+    } else {
+        load
+    }
+}
+
 /// `value × (1 + pen)`, `pen` in Q16, saturating at `u32::MAX`.
 #[inline]
 pub(crate) const fn penalised(value: u32, pen: u64) -> u32 {
@@ -85,29 +103,46 @@ pub(crate) const fn penalised(value: u32, pen: u64) -> u32 {
     }
 }
 
-impl Slot {
-    /// Moves the recent failure fraction by one outcome (a success on a backend that has
-    /// none costs one load).
+impl<const N: usize> Pool<N> {
+    /// Moves the recent failure fraction of `slot` by one outcome (a success on a backend
+    /// that has none costs one load), and counts the slots whose fraction is not 0.
     #[inline]
-    pub(crate) fn count_failure_fraction(&self, success: bool) {
-        let mut f = self.failure_score.load(Ordering::Relaxed);
+    pub(crate) fn count_failure_fraction(&self, slot: &Slot, success: bool) {
+        let mut f = slot.failure_score.load(Ordering::Relaxed);
         if success && f == 0 {
             return;
         }
         for _ in 0..CAS_TRIES {
             let next = next_fraction(f, success);
-            match self.failure_score.compare_exchange_weak(
+            match slot.failure_score.compare_exchange_weak(
                 f,
                 next,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return,
+                Ok(_) => {
+                    // exactly one compare-and-swap makes each change to or from 0
+                    if f == 0 && next != 0 {
+                        self.failing.fetch_add(1, Ordering::Relaxed);
+                    } else if f != 0 && next == 0 {
+                        self.failing.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
                 Err(v) => f = v,
             }
         }
     }
 
+    /// Clears the failure fraction of a slot being reused.
+    pub(crate) fn clear_failure_fraction(&self, slot: &Slot) {
+        if slot.failure_score.swap(0, Ordering::Relaxed) != 0 {
+            self.failing.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Slot {
     /// The failure fraction as a pick at `now_ms` sees it: decayed by `half_life_ms` since
     /// the backend's last outcome.
     #[inline]
@@ -121,25 +156,92 @@ impl Slot {
     }
 }
 
-impl<const N: usize> View<'_, N> {
-    /// The failure penalty (Q16) of the backend in `slot`, 0 when it has no recent failure
-    /// or the penalty is off.
+/// What a pick needs to charge failures, read once per pick: `None` from [`Penalty::of_view`]
+/// when the penalty is off or no backend of the pool has a recent failure (the pool counts
+/// them), so a strategy runs its plain loop and pays one load for the penalty.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Penalty {
+    percent: u32,
+    now_ms: u32,
+    half_life_ms: u32,
+}
+
+impl Penalty {
+    /// The penalty of `view`'s pool at the view's clock, `None` when it is off.
     #[inline]
-    pub(crate) fn failure_penalty(&self, slot: &Slot) -> u64 {
-        let config = self.pool().config();
-        if config.failure_penalty_percent == 0 {
-            return 0;
+    pub(crate) fn of_view<const N: usize>(view: &View<'_, N>) -> Option<Self> {
+        let pool = view.pool();
+        let config = pool.config();
+        // off, or no backend has a recent failure: the plain costs, exactly
+        if config.failure_penalty_percent == 0 || pool.failing.load(Ordering::Relaxed) == 0 {
+            return None;
         }
-        let f = slot.failure_fraction_at(self.now_ms(), config.half_life_ms);
-        penalty_q16(f, config.failure_penalty_percent)
+        Some(Penalty {
+            percent: config.failure_penalty_percent,
+            now_ms: view.now_ms(),
+            half_life_ms: config.half_life_ms,
+        })
     }
 
-    /// [`View::failure_penalty`] of candidate `c`.
+    /// The in-flight load (Q16) of a backend with `in_flight` leases in `slot`, charged
+    /// its failures: `in_flight + (in_flight + 1) · pen`, at most [`MAX_LOAD_Q16`]. One load
+    /// when it has no recent failure.
+    #[inline(always)]
+    pub(crate) fn load_q16(&self, slot: &Slot, in_flight: u32) -> u64 {
+        if slot.failure_score.load(Ordering::Relaxed) == 0 {
+            return (in_flight as u64) << 16;
+        }
+        self.charged_load(slot, in_flight)
+    }
+
+    /// The latency estimate `est` of the backend in `slot`, charged its failures:
+    /// `est · (1 + pen)`, saturating. One load when it has no recent failure.
+    #[inline(always)]
+    pub(crate) fn latency(&self, slot: &Slot, est: u32) -> u32 {
+        if slot.failure_score.load(Ordering::Relaxed) == 0 {
+            return est;
+        }
+        self.charged_latency(slot, est)
+    }
+
+    /// The penalty (Q16) of the backend in `slot`.
+    fn pen(&self, slot: &Slot) -> u64 {
+        let f = slot.failure_fraction_at(self.now_ms, self.half_life_ms);
+        penalty_q16(f, self.percent)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn charged_load(&self, slot: &Slot, in_flight: u32) -> u64 {
+        charged_load_q16(in_flight, self.pen(slot))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn charged_latency(&self, slot: &Slot, est: u32) -> u32 {
+        penalised(est, self.pen(slot))
+    }
+
+    /// [`Penalty::load_q16`] of candidate `c` of `view`.
     #[inline]
-    pub(crate) fn failure_penalty_of(&self, c: &Candidate) -> u64 {
-        match self.pool().slot(c.index()) {
-            Some(slot) => self.failure_penalty(slot),
-            None => 0,
+    pub(crate) fn load_of<const N: usize>(&self, view: &View<'_, N>, c: &Candidate) -> u64 {
+        match view.pool().slot(c.index()) {
+            Some(slot) => self.load_q16(slot, c.in_flight()),
+            None => (c.in_flight() as u64) << 16,
+        }
+    }
+
+    /// [`Penalty::latency`] of candidate `c` of `view`.
+    #[inline]
+    pub(crate) fn latency_of<const N: usize>(
+        &self,
+        view: &View<'_, N>,
+        c: &Candidate,
+        est: u32,
+    ) -> u32 {
+        match view.pool().slot(c.index()) {
+            Some(slot) => self.latency(slot, est),
+            None => est,
         }
     }
 }
@@ -147,6 +249,7 @@ impl<const N: usize> View<'_, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{MAX_IN_FLIGHT, MAX_WEIGHT};
 
     #[test]
     fn fraction_reaches_both_ends() {
@@ -196,6 +299,52 @@ mod tests {
             penalty_q16(ONE, u32::MAX),
             MAX_ODDS_Q16 * u32::MAX as u64 / 100
         );
+    }
+
+    #[test]
+    fn charged_loads() {
+        assert_eq!(charged_load_q16(3, 0), 3 << 16);
+        assert_eq!(charged_load_q16(3, 1 << 16), 7 << 16, "(3 + 1) · 2 − 1");
+        assert_eq!(charged_load_q16(0, 1 << 15), 1 << 15);
+        assert_eq!(charged_load_q16(MAX_IN_FLIGHT, u64::MAX), MAX_LOAD_Q16);
+        // the largest uncharged load is far below the cap
+        assert!(((MAX_IN_FLIGHT as u64) << 16) < MAX_LOAD_Q16);
+        assert!(MAX_LOAD_Q16 * MAX_WEIGHT as u64 <= 1 << 63);
+    }
+
+    #[test]
+    fn the_pool_counts_failing_slots() {
+        use crate::{Config, Lease, Outcome};
+        use core::time::Duration;
+        let pool: Pool<4> = Pool::with_config(Config::new().failure_penalty_percent(100)).unwrap();
+        let a = pool.add(1).unwrap();
+        let b = pool.add(1).unwrap();
+        let finish = |id, ok: bool| {
+            let d = Duration::from_micros(10);
+            let o = if ok {
+                Outcome::success_after(d)
+            } else {
+                Outcome::failure_after(d)
+            };
+            Lease::acquire(&pool, id).unwrap().finish(o.at_us(1_000));
+        };
+        let failing = || pool.failing.load(Ordering::Relaxed);
+        finish(a, true);
+        assert_eq!(failing(), 0);
+        finish(a, false);
+        finish(a, false);
+        finish(b, false);
+        assert_eq!(failing(), 2);
+        // successes bring a back to 0 (about 16 · ln(2^16) of them)
+        for _ in 0..200 {
+            finish(a, true);
+        }
+        assert_eq!(failing(), 1);
+        // removing b and reusing its slot clears it
+        pool.remove(b).unwrap();
+        let c = pool.add(1).unwrap();
+        assert_eq!(c.index(), b.index());
+        assert_eq!(failing(), 0);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Envoy and HAProxy `hash_balance_factor`).
 
 use crate::error::ConfigError;
-use crate::pool::{BackendId, Candidate, Pool, View};
+use crate::pool::{BackendId, Candidate, Penalty, Pool, View};
 use crate::rng::{Stream, mix64};
 use crate::select::{Request, Select};
 use crate::strategy::score::{best_where, key_of, winner};
@@ -149,12 +149,12 @@ impl BoundedLoad {
         // with recent failures counts f + (f + 1)·pen in flight (Q16), so it fills sooner
         let scale = self.factor as u128 * (total as u128 + 1);
         let lhs_scale = 100 * weight as u128;
+        let penalty = Penalty::of_view(view);
         let room = |c: &Candidate| {
-            let f = c.in_flight() as u128;
             let rhs = scale * c.weight() as u128;
-            match view.failure_penalty_of(c) as u128 {
-                0 => f * lhs_scale < rhs,
-                pen => ((f << 16) + (f + 1) * pen) * lhs_scale < rhs << 16,
+            match penalty {
+                None => (c.in_flight() as u128) * lhs_scale < rhs,
+                Some(p) => (p.load_of(view, c) as u128) * lhs_scale < rhs << 16,
             }
         };
         // pass 2: the first choice, as rendezvous hashing picks it; usually it has room

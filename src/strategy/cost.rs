@@ -25,7 +25,7 @@
 
 use core::cmp::Ordering as Cmp;
 
-use crate::pool::{Candidate, View, penalised};
+use crate::pool::{Candidate, Penalty, View};
 
 /// `a_num / a_den` against `b_num / b_den` (dens > 0), exactly.
 #[inline]
@@ -33,46 +33,56 @@ pub(crate) fn cmp_ratio(a_num: u64, a_den: u64, b_num: u64, b_den: u64) -> Cmp {
     (a_num as u128 * b_den as u128).cmp(&(b_num as u128 * a_den as u128))
 }
 
-/// In-flight per weight, with the failure penalty.
+/// In-flight per weight: the in-flight count as it is ([`Conns::of`]) or, in a pick that
+/// charges failures, the in-flight load in Q16 ([`Conns::with_load`]); every candidate of
+/// one pick is built the same way, so they compare on one scale.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Conns {
-    in_flight: u64,
+    /// `in_flight`, or `in_flight · 2^16` plus the failure charge (at most 2^42).
+    load: u64,
     weight: u64,
-    /// Failure penalty, Q16 (0: none).
-    pen: u64,
 }
 
 impl Conns {
-    /// The terms of `c` with failure penalty `pen` (Q16).
+    /// The terms of `c` with in-flight load `load_q16` (Q16, charged its failures).
     #[inline]
-    pub(crate) fn with_penalty(c: &Candidate, pen: u64) -> Self {
+    pub(crate) fn with_load(c: &Candidate, load_q16: u64) -> Self {
         Conns {
-            in_flight: c.in_flight() as u64,
+            load: load_q16,
             weight: c.weight() as u64,
-            pen,
         }
     }
 
-    /// The terms of `c`, its failure penalty read through `view`.
+    /// The terms of `c` without a failure charge, in plain in-flight units.
     #[inline]
-    pub(crate) fn of<const N: usize>(view: &View<'_, N>, c: &Candidate) -> Self {
-        Self::with_penalty(c, view.failure_penalty_of(c))
+    pub(crate) fn of(c: &Candidate) -> Self {
+        Conns {
+            load: c.in_flight() as u64,
+            weight: c.weight() as u64,
+        }
     }
 
-    /// The load in Q16: `in_flight + (in_flight + 1) · pen`.
-    #[inline]
-    fn load_q16(&self) -> u64 {
-        (self.in_flight << 16).saturating_add((self.in_flight + 1).saturating_mul(self.pen))
-    }
-
-    /// Compared as nginx compares (`f_a · w_b` against `f_b · w_a`; both below 2^45); with
-    /// a penalty on either side, the Q16 loads in 128 bits.
+    /// Compared as nginx compares (`f_a · w_b` against `f_b · w_a`; loads below 2^42,
+    /// weights below 2^21: no overflow). An uncharged Q16 load is the in-flight count times
+    /// 2^16, so a pick that charges failures orders backends without any exactly as one
+    /// that does not.
     #[inline]
     pub(crate) fn cmp(&self, other: &Self) -> Cmp {
-        if self.pen | other.pen == 0 {
-            return (self.in_flight * other.weight).cmp(&(other.in_flight * self.weight));
-        }
-        cmp_ratio(self.load_q16(), self.weight, other.load_q16(), other.weight)
+        (self.load * other.weight).cmp(&(other.load * self.weight))
+    }
+
+    /// The two-choices comparison: `true` if `b` is strictly less loaded than `a`, each
+    /// charged its failures (the penalty read once per pick; nothing when it is off).
+    #[inline]
+    pub(crate) fn b_wins<const N: usize>(view: &View<'_, N>, a: &Candidate, b: &Candidate) -> bool {
+        let (ca, cb) = match Penalty::of_view(view) {
+            None => (Self::of(a), Self::of(b)),
+            Some(p) => (
+                Self::with_load(a, p.load_of(view, a)),
+                Self::with_load(b, p.load_of(view, b)),
+            ),
+        };
+        cb.cmp(&ca) == Cmp::Less
     }
 }
 
@@ -103,9 +113,11 @@ impl Latency {
     /// The terms of `c`, its estimate read through `view` and charged its failure penalty.
     #[inline]
     pub(crate) fn of<const N: usize>(view: &View<'_, N>, c: &Candidate) -> Self {
-        let est = view
-            .latency_us(c)
-            .map(|e| penalised(e, view.failure_penalty_of(c)));
+        let est = view.latency_us(c);
+        let est = match Penalty::of_view(view) {
+            None => est,
+            Some(p) => est.map(|e| p.latency_of(view, c, e)),
+        };
         Self::with_estimate(est, c)
     }
 

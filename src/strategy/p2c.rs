@@ -1,8 +1,6 @@
 //! Power of two choices: weighted least loaded (tower `p2c`, Envoy `LEAST_REQUEST`, HAProxy
 //! `random(2)`) and its peak-EWMA variant (Finagle, Linkerd, tower `PeakEwma`).
 
-use core::cmp::Ordering as Cmp;
-
 use crate::pool::{BackendId, Pool};
 use crate::select::{Request, Select};
 use crate::strategy::cost::{Conns, Latency};
@@ -33,9 +31,7 @@ seeded_strategy! {
 impl<const N: usize> Select<N> for PowerOfTwo {
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, req| {
-            better_of_two(view, req, &self.stream, |a, b| {
-                Conns::of(view, b).cmp(&Conns::of(view, a)) == Cmp::Less
-            })
+            better_of_two(view, req, &self.stream, |a, b| Conns::b_wins(view, a, b))
         })
     }
 }
