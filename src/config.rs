@@ -233,12 +233,17 @@ pub struct Config {
     /// and every backend that is up is picked from again. `0` disables it.
     pub panic_threshold_percent: u32,
     /// How much recent failures add to a backend's cost in the load-aware strategies
-    /// (least connections, least time, P2C, P2C peak-EWMA), as a percentage `p` of the
+    /// (least connections, least time, bounded load, P2C, P2C peak-EWMA), as a percentage `p` of the
     /// failure odds: the cost is multiplied by `1 + p/100 · f / (1 − f)`, `f` the backend's
-    /// recent failure fraction (see the README's load-aware section). `0` (the default)
-    /// turns it off; at most 10 000.
+    /// recent failure fraction (see [`DEFAULT_FAILURE_PENALTY_PERCENT`] and the README's
+    /// load-aware section). `0` turns it off; at most 10 000.
     pub failure_penalty_percent: u32,
 }
+
+/// Default [`Config::failure_penalty_percent`]: 100, a backend's cost is the cost of one
+/// *successful* request on it (a request that fails with probability `f` takes `1 / (1 − f)`
+/// attempts), so a backend that fails fast no longer looks idle and fast.
+pub const DEFAULT_FAILURE_PENALTY_PERCENT: u32 = 100;
 
 impl Default for Config {
     fn default() -> Self {
@@ -248,14 +253,14 @@ impl Default for Config {
 
 impl Config {
     /// Default policy: 5 s latency half-life, no slow start, no ejection, panic threshold
-    /// 50 % (it only matters once ejection is on), no failure penalty.
+    /// 50 % (it only matters once ejection is on), failure penalty 100 %.
     pub const fn new() -> Self {
         Config {
             half_life_ms: DEFAULT_HALF_LIFE_MS,
             slow_start: None,
             ejection: None,
             panic_threshold_percent: 50,
-            failure_penalty_percent: 0,
+            failure_penalty_percent: DEFAULT_FAILURE_PENALTY_PERCENT,
         }
     }
 
@@ -393,6 +398,7 @@ mod tests {
             Ok(())
         );
         assert_eq!(Config::new().validate(), Ok(()));
+        assert_eq!(Config::new().failure_penalty_percent, 100, "on by default");
     }
 
     #[test]
