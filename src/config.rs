@@ -113,10 +113,24 @@ const fn root_q16(x: u32, k: u32) -> u32 {
 /// failures in a row is ejected (not picked) for `base_ms × times ejected`, capped at
 /// `max_ms`, and returns by itself once that time has passed on the caller's clock.
 ///
-/// "Times ejected" goes down by one for every `base_ms` the backend spends back in the pool,
-/// so a backend that stays healthy earns its short ejections back (Envoy does the same on
-/// its detection interval). Never more than `max_ejection_percent` of the pool's backends are
-/// ejected at once, except that one backend may always be ejected (as in Envoy).
+/// "Times ejected" is Envoy's ejection multiplier (`ejectTimeBackoff` in Envoy's
+/// `source/common/upstream/outlier_detection_impl.cc`; gRPC's A50 calls it the ejection time
+/// multiplier), and it moves as Envoy moves it:
+///
+/// * an ejection adds one, unless `base_ms × times` already reaches `max_ms + base_ms`
+///   (Envoy's cap in `ejectHost`: with its defaults the multiplier stops at 11);
+/// * it goes down by one for every `interval_ms` the backend spends back in the pool, not
+///   ejected (Envoy's `onIntervalTimer` takes one off every host that is not ejected and has
+///   been back for at least an interval, once per detection interval; A50 step 5 does the
+///   same). tinylb has no timer: the steps are counted when the backend is next ejected, as
+///   `⌊time back / interval_ms⌋`, which is Envoy's count with the detection timer started at
+///   the moment the backend came back (Envoy's own timer has an arbitrary phase, so it may
+///   take one step fewer). "Back" is measured from the first pick that saw the ejection end
+///   (the crate has no clock), rounded up to an odd millisecond; a clock that goes
+///   backwards counts as no time.
+///
+/// Never more than `max_ejection_percent` of the pool's backends are ejected at once, except
+/// that one backend may always be ejected (as in Envoy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ejection {
@@ -128,20 +142,26 @@ pub struct Ejection {
     pub max_ms: u32,
     /// Most backends ejected at once, as a percentage of the pool, `0..=100` (Envoy: 10).
     pub max_ejection_percent: u32,
+    /// Time back in the pool that takes one step off the multiplier, in milliseconds (> 0):
+    /// Envoy's detection `interval`, default 10 s.
+    pub interval_ms: u32,
 }
 
 impl Ejection {
-    /// Envoy's defaults: 5 failures, 30 s base, 300 s cap, at most 10 % of the pool.
+    /// Envoy's defaults: 5 failures, 30 s base, 300 s cap, at most 10 % of the pool, one
+    /// step off the multiplier per 10 s back.
     pub const ENVOY: Ejection = Ejection {
         consecutive_failures: 5,
         base_ms: 30_000,
         max_ms: 300_000,
         max_ejection_percent: 10,
+        interval_ms: 10_000,
     };
 
     const fn validate(&self) -> Result<(), ConfigError> {
         if self.consecutive_failures == 0
             || self.base_ms == 0
+            || self.interval_ms == 0
             || self.max_ms < self.base_ms
             || self.max_ms > i32::MAX as u32
             || self.max_ejection_percent > 100
@@ -158,6 +178,26 @@ impl Ejection {
             self.max_ms
         } else {
             d as u32
+        }
+    }
+
+    /// The multiplier of an ejection that finds it at `prior` after `back_ms` back in the
+    /// pool (`None`: never back): one step off per `interval_ms` back, then one more unless
+    /// Envoy's cap (`base × times >= max + base`) stops it.
+    pub(crate) const fn next_times(&self, prior: u32, back_ms: Option<u32>) -> u32 {
+        let mut times = prior;
+        if let Some(back) = back_ms {
+            // interval_ms > 0 by validate; the test keeps the panic path out anyway
+            let earned = match back.checked_div(self.interval_ms) {
+                Some(e) => e,
+                None => 0,
+            };
+            times = times.saturating_sub(earned);
+        }
+        if (self.base_ms as u64 * times as u64) < self.max_ms as u64 + self.base_ms as u64 {
+            times + 1
+        } else {
+            times
         }
     }
 }
@@ -192,7 +232,18 @@ pub struct Config {
     /// this percentage of the backends that are up are also not ejected, ejection is ignored
     /// and every backend that is up is picked from again. `0` disables it.
     pub panic_threshold_percent: u32,
+    /// How much recent failures add to a backend's cost in the load-aware strategies
+    /// (least connections, least time, bounded load, P2C, P2C peak-EWMA), as a percentage `p` of the
+    /// failure odds: the cost is multiplied by `1 + p/100 · f / (1 − f)`, `f` the backend's
+    /// recent failure fraction (see [`DEFAULT_FAILURE_PENALTY_PERCENT`] and the README's
+    /// load-aware section). `0` turns it off; at most 10 000.
+    pub failure_penalty_percent: u32,
 }
+
+/// Default [`Config::failure_penalty_percent`]: 100, a backend's cost is the cost of one
+/// *successful* request on it (a request that fails with probability `f` takes `1 / (1 − f)`
+/// attempts), so a backend that fails fast no longer looks idle and fast.
+pub const DEFAULT_FAILURE_PENALTY_PERCENT: u32 = 100;
 
 impl Default for Config {
     fn default() -> Self {
@@ -202,13 +253,14 @@ impl Default for Config {
 
 impl Config {
     /// Default policy: 5 s latency half-life, no slow start, no ejection, panic threshold
-    /// 50 % (it only matters once ejection is on).
+    /// 50 % (it only matters once ejection is on), failure penalty 100 %.
     pub const fn new() -> Self {
         Config {
             half_life_ms: DEFAULT_HALF_LIFE_MS,
             slow_start: None,
             ejection: None,
             panic_threshold_percent: 50,
+            failure_penalty_percent: DEFAULT_FAILURE_PENALTY_PERCENT,
         }
     }
 
@@ -236,8 +288,16 @@ impl Config {
         self
     }
 
+    /// Sets the failure penalty (0 to 10 000; 0 turns it off): see
+    /// [`Config::failure_penalty_percent`].
+    pub const fn failure_penalty_percent(mut self, p: u32) -> Self {
+        self.failure_penalty_percent = p;
+        self
+    }
+
     /// Checks every field: [`ConfigError::InvalidSlowStart`], [`ConfigError::InvalidEjection`],
-    /// [`ConfigError::InvalidPercent`].
+    /// [`ConfigError::InvalidPercent`] (a panic threshold above 100 or a failure penalty
+    /// above 10 000).
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if let Some(s) = &self.slow_start
             && let Err(e) = s.validate()
@@ -249,7 +309,7 @@ impl Config {
         {
             return Err(err);
         }
-        if self.panic_threshold_percent > 100 {
+        if self.panic_threshold_percent > 100 || self.failure_penalty_percent > 10_000 {
             return Err(ConfigError::InvalidPercent);
         }
         Ok(())
@@ -317,10 +377,49 @@ mod tests {
             Err(ConfigError::InvalidEjection)
         );
         assert_eq!(
+            Config::new()
+                .ejection(Ejection {
+                    interval_ms: 0,
+                    ..Ejection::ENVOY
+                })
+                .validate(),
+            Err(ConfigError::InvalidEjection)
+        );
+        assert_eq!(
             Config::new().panic_threshold_percent(101).validate(),
             Err(ConfigError::InvalidPercent)
         );
+        assert_eq!(
+            Config::new().failure_penalty_percent(10_001).validate(),
+            Err(ConfigError::InvalidPercent)
+        );
+        assert_eq!(
+            Config::new().failure_penalty_percent(10_000).validate(),
+            Ok(())
+        );
         assert_eq!(Config::new().validate(), Ok(()));
+        assert_eq!(Config::new().failure_penalty_percent, 100, "on by default");
+    }
+
+    #[test]
+    fn multiplier_steps_as_envoy() {
+        let e = Ejection::ENVOY;
+        assert_eq!(e.next_times(0, None), 1);
+        assert_eq!(e.next_times(3, None), 4);
+        // Envoy's cap: with 30 s base and 300 s max, the multiplier stops at 11
+        assert_eq!(e.next_times(10, None), 11);
+        assert_eq!(e.next_times(11, None), 11);
+        // one step per 10 s back: 29.999 s earns two
+        assert_eq!(e.next_times(5, Some(29_999)), 4);
+        assert_eq!(e.next_times(5, Some(30_000)), 3);
+        assert_eq!(e.next_times(5, Some(u32::MAX)), 1);
+        let one = Ejection {
+            base_ms: 7,
+            max_ms: 7,
+            ..e
+        };
+        assert_eq!(one.next_times(1, None), 2, "cap: 7 × 1 < 7 + 7");
+        assert_eq!(one.next_times(2, None), 2);
     }
 
     #[test]

@@ -72,10 +72,10 @@ pub enum ConfigError {
     /// or a floor above 100 %. Returned by [`Pool::with_config`](crate::Pool::with_config).
     InvalidSlowStart,
     /// An [`Ejection`](crate::Ejection) with zero failures, a zero base time, a cap below
-    /// the base or at/above 2^31 ms, or a share above 100 %. Returned by
+    /// the base or at/above 2^31 ms, a share above 100 %, or a zero interval. Returned by
     /// [`Pool::with_config`](crate::Pool::with_config).
     InvalidEjection,
-    /// A percentage above 100 (the panic threshold). Returned by
+    /// A percentage above 100 (the panic threshold) or a failure penalty above 10 000 %. Returned by
     /// [`Pool::with_config`](crate::Pool::with_config).
     InvalidPercent,
     /// A [`BoundedLoad`](crate::BoundedLoad) balance factor below 100 %: no backend could be
@@ -102,7 +102,7 @@ impl fmt::Display for ConfigError {
                 "slow start needs a window > 0 ms, aggression 1..=8, floor <= 100 %"
             }
             ConfigError::InvalidEjection => {
-                "ejection needs failures > 0, 0 < base_ms <= max_ms < 2^31 ms (2147483648), share <= 100 %"
+                "ejection needs failures > 0, 0 < base_ms <= max_ms < 2^31 ms (2147483648), share <= 100 %, interval_ms > 0"
             }
             ConfigError::InvalidPercent => "a percentage above 100",
             ConfigError::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",

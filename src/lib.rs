@@ -18,7 +18,9 @@ pub mod subset;
 mod sync;
 mod tried;
 
-pub use config::{Config, DEFAULT_HALF_LIFE_MS, Ejection, SlowStart};
+pub use config::{
+    Config, DEFAULT_FAILURE_PENALTY_PERCENT, DEFAULT_HALF_LIFE_MS, Ejection, SlowStart,
+};
 pub use error::{BackendError, ConfigError, TableError};
 pub use lease::{Lease, Outcome, Unstamped};
 pub use pool::{

@@ -126,6 +126,7 @@ fn panic_picks_an_ejected_backup_when_nothing_else_can() {
         base_ms: 10_000,
         max_ms: 10_000,
         max_ejection_percent: 100,
+        interval_ms: 10_000,
     };
     for large in [false, true] {
         ops::run(&Scenario {
@@ -229,6 +230,7 @@ fn is_eligible_ends_an_expired_ejection_it_judges() {
         base_ms: 10,
         max_ms: 10,
         max_ejection_percent: 100,
+        interval_ms: 10,
     };
     for large in [false, true] {
         ops::run(&Scenario {

@@ -337,6 +337,7 @@ fn ejecting_pool(max_percent: u32) -> Pool<2> {
         base_ms: 1_000,
         max_ms: 10_000,
         max_ejection_percent: max_percent,
+        interval_ms: 1_000,
     })) {
         Ok(p) => p,
         Err(e) => panic!("{e}"),
@@ -426,6 +427,7 @@ fn ejection_cfg(max_percent: u32) -> Config {
             base_ms: 10_000,
             max_ms: 100_000,
             max_ejection_percent: max_percent,
+            interval_ms: 10_000,
         })
         .panic_threshold_percent(0)
 }

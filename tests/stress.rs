@@ -135,6 +135,7 @@ impl Shared {
                 base_ms: 5,
                 max_ms: 40,
                 max_ejection_percent: 50,
+                interval_ms: 5,
             })
             .panic_threshold_percent(50);
         Shared {

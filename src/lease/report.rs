@@ -132,6 +132,7 @@ mod tests {
             base_ms: 1_000,
             max_ms: 1_000,
             max_ejection_percent: 100,
+            ..crate::Ejection::ENVOY
         }))
         .unwrap();
         let a = pool.add(1).unwrap();

@@ -95,6 +95,7 @@ impl<const N: usize> Pool<N> {
             ] {
                 a.store(0, Ordering::Relaxed);
             }
+            self.clear_failure_fraction(slot);
             let state = state_code(b.health);
             let mut config = Word::new(generation, state, b.weight);
             if b.backup {

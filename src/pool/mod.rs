@@ -47,6 +47,7 @@ mod admin;
 mod backend;
 mod miss;
 mod outlier;
+mod penalty;
 mod pick;
 mod rate;
 mod read;
@@ -56,6 +57,7 @@ mod word;
 
 pub use backend::Backend;
 pub use miss::NoBackend;
+pub(crate) use penalty::Penalty;
 pub use rate::{Evaluation, FailurePercentage, OutlierDetector, RateDetection, SuccessRate};
 pub use read::Ids;
 pub(crate) use slot::Slot;
@@ -190,6 +192,9 @@ pub struct Pool<const N: usize> {
     pool_cap: AtomicU32,
     /// Leases out that count against `pool_cap`.
     pool_in_flight: AtomicU32,
+    /// Slots whose recent failure fraction is not 0: while none is, a pick charges no
+    /// failure penalty and reads no slot for it (`penalty.rs`).
+    failing: AtomicU32,
     config: Config,
 }
 
@@ -244,6 +249,7 @@ impl<const N: usize> Pool<N> {
             backups: AtomicU32::new(0),
             pool_cap: AtomicU32::new(word::NO_CAP),
             pool_in_flight: AtomicU32::new(0),
+            failing: AtomicU32::new(0),
             config,
         }
     }
@@ -357,6 +363,7 @@ impl<const N: usize> Pool<N> {
                 &s.ejections,
                 &s.returned_at_ms,
                 &s.share,
+                &s.failure_score,
                 &s.successes,
                 &s.failures,
                 &s.abandoned,
@@ -376,6 +383,7 @@ impl<const N: usize> Pool<N> {
             &self.backups,
             &self.pool_cap,
             &self.pool_in_flight,
+            &self.failing,
         ] {
             a.touch();
         }

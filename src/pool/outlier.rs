@@ -1,5 +1,11 @@
 //! Outlier detection: failure streaks, ejection and its return, the max-ejection share and
 //! the panic threshold.
+//!
+//! The ejection multiplier follows Envoy's `source/common/upstream/outlier_detection_impl.cc`
+//! (`ejectHost` raises `ejectTimeBackoff` under its cap; `onIntervalTimer` lowers it by one
+//! per detection interval for a host that is back) and gRPC's A50
+//! (`grpc/proposal` `A50-xds-outlier-detection.md`, the timer's step 5), counted lazily on
+//! the caller's clock: see [`Ejection`].
 
 use crate::clock::{elapsed_ms, reached, stamp};
 use crate::config::Ejection;
@@ -32,6 +38,9 @@ impl<const N: usize> Pool<N> {
     /// A success ends the failure streak; a failure extends it and, at the configured
     /// count, tries to eject the backend.
     pub(crate) fn count_outcome(&self, slot: &Slot, id: BackendId, success: bool, now: u32) {
+        if self.config.failure_penalty_percent != 0 {
+            self.count_failure_fraction(slot, success);
+        }
         if success {
             slot.failure_streak.store(0, Ordering::Relaxed);
             return;
@@ -93,17 +102,15 @@ impl<const N: usize> Pool<N> {
             slot.ejections.store(prior, Ordering::Release);
             return;
         }
-        // the multiplier earns one step back for every base interval spent back in the pool
+        // Envoy's multiplier: one step back per interval spent back in the pool, then one up
+        // (see `Ejection`)
         let returned = slot.returned_at_ms.load(Ordering::Acquire);
-        let mut times = prior;
-        if returned != 0 {
-            // base_ms > 0 by Config::validate; checked_div keeps the panic path out anyway
-            let earned = elapsed_ms(now, returned)
-                .checked_div(ej.base_ms)
-                .unwrap_or(0);
-            times = times.saturating_sub(earned);
-        }
-        let times = times.saturating_add(1).min(CLAIM - 1);
+        let back = if returned != 0 {
+            Some(elapsed_ms(now, returned))
+        } else {
+            None
+        };
+        let times = ej.next_times(prior, back).min(CLAIM - 1);
         slot.ejected_until_ms
             .store(now.wrapping_add(ej.duration_ms(times)), Ordering::Release);
         // the flag goes on unless the backend stopped being an up member meanwhile

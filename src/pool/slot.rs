@@ -8,9 +8,10 @@ use super::word::{BACKUP, FULL_SHARE, Flight, NO_CAP, S_EMPTY, S_UP, SHARED, Wor
 
 /// One backend's state. Private: strategies read it through [`View`](super::View).
 ///
-/// Sixteen 32-bit words, 64 bytes: what a pick reads first (`config`), what a lease writes
+/// Seventeen 32-bit words, 68 bytes: what a pick reads first (`config`), what a lease writes
 /// (`in_flight`), then what `finish` writes (latency, streak), what ejection and slow start
-/// keep, the backend's share, and last the four totals ([`Pool::info`](super::Pool::info)),
+/// keep, the backend's share, its recent failure fraction (read by picks only while some
+/// backend has failed), and last the four totals ([`Pool::info`](super::Pool::info)),
 /// which no pick reads or writes: only a lease's end, an ejection and the read-back calls
 /// touch them.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub(crate) struct Slot {
     /// The backend's share of its weight in this pool, Q16 ([`FULL_SHARE`] = all of it; 0 =
     /// outside this proxy's subset). Read only when the config word's `SHARED` flag is set.
     pub(crate) share: AtomicU32,
+    /// Recent failure fraction, Q16 (the failure penalty: see `penalty.rs`); 0 = none.
+    pub(crate) failure_score: AtomicU32,
     /// Leases that ended with a success counted (wrapping; never reset while the backend
     /// lives).
     pub(crate) successes: AtomicU32,
@@ -60,6 +63,7 @@ impl Slot {
             ejections: AtomicU32::new(0),
             returned_at_ms: AtomicU32::new(0),
             share: AtomicU32::new(FULL_SHARE),
+            failure_score: AtomicU32::new(0),
             successes: AtomicU32::new(0),
             failures: AtomicU32::new(0),
             abandoned: AtomicU32::new(0),

@@ -2,7 +2,7 @@
 //! Envoy and HAProxy `hash_balance_factor`).
 
 use crate::error::ConfigError;
-use crate::pool::{BackendId, Candidate, Pool, View};
+use crate::pool::{BackendId, Candidate, Penalty, Pool, View};
 use crate::rng::{Stream, mix64};
 use crate::select::{Request, Select};
 use crate::strategy::score::{best_where, key_of, winner};
@@ -54,6 +54,11 @@ pub const DEFAULT_BALANCE_FACTOR: u32 = 125;
 /// Under concurrency the counts are read while other threads change them, so the bound holds
 /// against the counts as read; if no backend reads as under its bound, the key's first
 /// choice is returned.
+///
+/// A backend with recent failures counts `in_flight + (in_flight + 1) · pen` against its
+/// bound, `pen` the failure penalty of
+/// [`Config::failure_penalty_percent`](crate::Config::failure_penalty_percent): it fills sooner, so it keeps fewer of its keys
+/// and takes less of the others' overflow (this only tightens the bound above).
 ///
 /// Weights are the effective ones of the pick's view (slow start ramps a returning backend's
 /// share, and its bound with it); ejected backends are out, backups are used only when no
@@ -141,10 +146,18 @@ impl BoundedLoad {
         if weight == 0 {
             return None;
         }
-        // room for a backend of weight w with f in flight: f·100·W < c·(T+1)·w
+        // room for a backend of weight w with f in flight: f·100·W < c·(T+1)·w; a backend
+        // with recent failures counts f + (f + 1)·pen in flight (Q16), so it fills sooner
         let scale = self.factor as u128 * (total as u128 + 1);
         let lhs_scale = 100 * weight as u128;
-        let room = |c: &Candidate| (c.in_flight() as u128) * lhs_scale < scale * c.weight() as u128;
+        let penalty = Penalty::of_view(view);
+        let room = |c: &Candidate| {
+            let rhs = scale * c.weight() as u128;
+            match penalty {
+                None => (c.in_flight() as u128) * lhs_scale < rhs,
+                Some(p) => (p.load_of(view, c) as u128) * lhs_scale < rhs << 16,
+            }
+        };
         // pass 2: the first choice, as rendezvous hashing picks it; usually it has room
         let first = winner(view, key, true)?;
         if room(&first) {

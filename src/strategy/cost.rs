@@ -8,11 +8,24 @@
 //!   P2C peak-EWMA). A backend with no latency sample yet borrows the best estimate among
 //!   the sampled ones it competes with (so it is tried, not starved), and wins ties.
 //!
+//! Both charge recent failures (the failure penalty `pen = p · f / (1 − f)` of
+//! `pool/penalty.rs`, `f` the backend's recent failure fraction, `p` the pool's
+//! `failure_penalty_percent` / 100), so that a backend that fails fast does not look idle
+//! and fast:
+//!
+//! * `Conns`: `(in_flight + (in_flight + 1) · pen) / weight`, that is
+//!   `((in_flight + 1) · (1 + pen) − 1) / weight`: the in-flight load of one successful
+//!   request; the `+ 1` charges a failing backend even while it holds nothing in flight;
+//! * `Latency`: the estimate is read as `estimate · (1 + pen)` (saturating at `u32::MAX` µs).
+//!
+//! With `pen = 0` (no recent failure, or the penalty off) both are exactly what they were,
+//! compared the same way.
+//!
 //! Costs are fractions compared exactly by cross-multiplication, never divided.
 
 use core::cmp::Ordering as Cmp;
 
-use crate::pool::{Candidate, View};
+use crate::pool::{Candidate, Penalty, View};
 
 /// `a_num / a_den` against `b_num / b_den` (dens > 0), exactly.
 #[inline]
@@ -20,26 +33,56 @@ pub(crate) fn cmp_ratio(a_num: u64, a_den: u64, b_num: u64, b_den: u64) -> Cmp {
     (a_num as u128 * b_den as u128).cmp(&(b_num as u128 * a_den as u128))
 }
 
-/// In-flight per weight.
+/// In-flight per weight: the in-flight count as it is ([`Conns::of`]) or, in a pick that
+/// charges failures, the in-flight load in Q16 ([`Conns::with_load`]); every candidate of
+/// one pick is built the same way, so they compare on one scale.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Conns {
-    in_flight: u64,
+    /// `in_flight`, or `in_flight · 2^16` plus the failure charge (at most 2^42).
+    load: u64,
     weight: u64,
 }
 
 impl Conns {
+    /// The terms of `c` with in-flight load `load_q16` (Q16, charged its failures).
     #[inline]
-    pub(crate) fn of(c: &Candidate) -> Self {
+    pub(crate) fn with_load(c: &Candidate, load_q16: u64) -> Self {
         Conns {
-            in_flight: c.in_flight() as u64,
+            load: load_q16,
             weight: c.weight() as u64,
         }
     }
 
-    /// Compared as nginx compares (`f_a · w_b` against `f_b · w_a`; both below 2^45).
+    /// The terms of `c` without a failure charge, in plain in-flight units.
+    #[inline]
+    pub(crate) fn of(c: &Candidate) -> Self {
+        Conns {
+            load: c.in_flight() as u64,
+            weight: c.weight() as u64,
+        }
+    }
+
+    /// Compared as nginx compares (`f_a · w_b` against `f_b · w_a`; loads below 2^42,
+    /// weights below 2^21: no overflow). An uncharged Q16 load is the in-flight count times
+    /// 2^16, so a pick that charges failures orders backends without any exactly as one
+    /// that does not.
     #[inline]
     pub(crate) fn cmp(&self, other: &Self) -> Cmp {
-        (self.in_flight * other.weight).cmp(&(other.in_flight * self.weight))
+        (self.load * other.weight).cmp(&(other.load * self.weight))
+    }
+
+    /// The two-choices comparison: `true` if `b` is strictly less loaded than `a`, each
+    /// charged its failures (the penalty read once per pick; nothing when it is off).
+    #[inline]
+    pub(crate) fn b_wins<const N: usize>(view: &View<'_, N>, a: &Candidate, b: &Candidate) -> bool {
+        let (ca, cb) = match Penalty::of_view(view) {
+            None => (Self::of(a), Self::of(b)),
+            Some(p) => (
+                Self::with_load(a, p.load_of(view, a)),
+                Self::with_load(b, p.load_of(view, b)),
+            ),
+        };
+        cb.cmp(&ca) == Cmp::Less
     }
 }
 
@@ -67,10 +110,15 @@ impl Latency {
         }
     }
 
-    /// The terms of `c`, its estimate read through `view`.
+    /// The terms of `c`, its estimate read through `view` and charged its failure penalty.
     #[inline]
     pub(crate) fn of<const N: usize>(view: &View<'_, N>, c: &Candidate) -> Self {
-        Self::with_estimate(view.latency_us(c), c)
+        let est = view.latency_us(c);
+        let est = match Penalty::of_view(view) {
+            None => est,
+            Some(p) => est.map(|e| p.latency_of(view, c, e)),
+        };
+        Self::with_estimate(est, c)
     }
 
     /// Within one class (both sampled, or both not): exact.

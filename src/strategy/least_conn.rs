@@ -1,6 +1,6 @@
 //! Weighted least connections (nginx `least_conn`, Envoy full scan, HAProxy `leastconn`).
 
-use crate::pool::{BackendId, Pool};
+use crate::pool::{BackendId, Candidate, Penalty, Pool, Slot, View};
 use crate::select::{Request, Select};
 use crate::strategy::cost::Conns;
 use crate::strategy::rule::Lowest;
@@ -28,12 +28,40 @@ seeded_strategy! {
 impl<const N: usize> Select<N> for LeastConn {
     #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
-        pool.pick(req, |view, req| {
-            let mut lowest = Lowest::new();
-            for c in view.candidates() {
-                lowest.offer(c, Conns::of(&c), Conns::cmp, req, &self.stream);
-            }
-            lowest.best().map(|(c, _)| c)
+        pool.pick(req, |view, req| match Penalty::of_view(view) {
+            // the plain scan when the failure penalty is off: it costs nothing then
+            None => self.scan(view, req, |c, _| Conns::of(c)),
+            Some(p) => self.scan_charged(view, req, p),
         })
+    }
+}
+
+impl LeastConn {
+    /// The scan with failures charged (some backend of the pool has a recent failure): out
+    /// of line, so that the plain scan is compiled as it was without the penalty.
+    #[inline(never)]
+    fn scan_charged<const N: usize>(
+        &self,
+        view: &View<'_, N>,
+        req: &mut Request<'_>,
+        p: Penalty,
+    ) -> Option<Candidate> {
+        self.scan(view, req, |c, slot| {
+            Conns::with_load(c, p.load_q16(slot, c.in_flight()))
+        })
+    }
+
+    #[inline(always)]
+    fn scan<const N: usize>(
+        &self,
+        view: &View<'_, N>,
+        req: &mut Request<'_>,
+        cost: impl Fn(&Candidate, &Slot) -> Conns,
+    ) -> Option<Candidate> {
+        let mut lowest = Lowest::new();
+        for (c, slot) in view.judged() {
+            lowest.offer(c, cost(&c, slot), Conns::cmp, req, &self.stream);
+        }
+        lowest.best().map(|(c, _)| c)
     }
 }

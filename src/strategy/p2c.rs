@@ -14,8 +14,6 @@
 //! backends whenever `k` are eligible. `with_choices(k, seed)` builds either strategy;
 //! `k = 2` (the default) is the code path it always was, pick for pick.
 
-use core::cmp::Ordering as Cmp;
-
 use crate::pool::{BackendId, Pool};
 use crate::select::{Request, Select};
 use crate::strategy::DEFAULT_CHOICES;
@@ -55,9 +53,7 @@ impl<const N: usize> Select<N> for PowerOfTwo {
             return self.select_k(pool, req);
         }
         pool.pick(req, |view, req| {
-            better_of_two(view, req, &self.stream, |a, b| {
-                Conns::of(b).cmp(&Conns::of(a)) == Cmp::Less
-            })
+            better_of_two(view, req, &self.stream, |a, b| Conns::b_wins(view, a, b))
         })
     }
 }
@@ -69,7 +65,7 @@ impl PowerOfTwo {
     fn select_k<const N: usize>(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, req| {
             best_of(view, req, &self.stream, self.choices, |a, b| {
-                Conns::of(b).cmp(&Conns::of(a)) == Cmp::Less
+                Conns::b_wins(view, a, b)
             })
         })
     }

@@ -60,6 +60,7 @@ fn pool() -> Pool<N> {
                 base_ms: 60_000,
                 max_ms: 60_000,
                 max_ejection_percent: 100,
+                interval_ms: 60_000,
             })
             .panic_threshold_percent(0),
     )

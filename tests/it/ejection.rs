@@ -5,8 +5,12 @@
 //! * **Return by the request's clock**: an ejected backend is not picked by a request whose
 //!   clock is one millisecond before `ejected at + duration`, and is back (picked, no longer
 //!   ejected) at the first pick whose clock reaches it, under every strategy.
-//! * **Durations**: the `i`-th ejection in a row lasts `min(base × i, max)`; every `base` spent
-//!   back in the pool earns one step back.
+//! * **Durations**: the `i`-th ejection in a row lasts `min(base × i, max)`, the multiplier
+//!   stopping at Envoy's cap (`base × times >= max + base`); every `interval` spent back in
+//!   the pool earns one step back. A proptest checks successive ejection times against a
+//!   model that runs Envoy's detection timer tick by tick (`onIntervalTimer` in Envoy's
+//!   `outlier_detection_impl.cc`), over random fail/heal schedules on the caller's clock,
+//!   including clocks that go backwards (no time back).
 //! * **Reference model**: random sequences of failures, successes, health changes, clock
 //!   steps and picks over pools of 2 to 20 backends with random `k`, times, max-ejection share
 //!   and panic threshold, checked after every step against a model of the documented rules:
@@ -34,13 +38,28 @@ use tinylb::{
 
 const N: usize = 20;
 
+/// Ejection after `k` failures, `base_ms` to `max_ms`, at most `share` %, a step back per
+/// `base_ms` back in the pool.
 fn config(k: u32, base_ms: u32, max_ms: u32, share: u32, threshold: u32) -> Config {
+    config_iv(k, base_ms, max_ms, share, threshold, base_ms)
+}
+
+/// [`config`] with a step back per `interval_ms`.
+fn config_iv(
+    k: u32,
+    base_ms: u32,
+    max_ms: u32,
+    share: u32,
+    threshold: u32,
+    interval_ms: u32,
+) -> Config {
     Config::new()
         .ejection(Ejection {
             consecutive_failures: k,
             base_ms,
             max_ms,
             max_ejection_percent: share,
+            interval_ms,
         })
         .panic_threshold_percent(threshold)
 }
@@ -123,11 +142,13 @@ fn returns_when_the_request_clock_reaches_the_deadline() {
 }
 
 /// The i-th ejection in a row lasts `min(base·i, max)` when the backend fails again as soon
-/// as it is back; time spent back in the pool earns one step per `base`.
+/// as it is back, the multiplier stopping at Envoy's cap; time spent back in the pool earns
+/// one step per interval (not per base).
 #[test]
 fn durations_grow_and_are_capped() {
-    let (base, max) = (1_000u64, 3_500u64);
-    let pool: Pool<N> = Pool::with_config(config(1, base as u32, max as u32, 100, 0)).unwrap();
+    let (base, max, interval) = (1_000u64, 3_500u64, 400u32);
+    let pool: Pool<N> =
+        Pool::with_config(config_iv(1, base as u32, max as u32, 100, 0, interval)).unwrap();
     let a = pool.add(1).unwrap();
     let mut now = 1_001u64;
     for want in [1_000u64, 2_000, 3_000, 3_500, 3_500, 3_500] {
@@ -140,13 +161,13 @@ fn durations_grow_and_are_capped() {
         now += want;
         assert_eq!(pick(&pool, now), Some(a), "back after {want} ms");
     }
-    // six ejections in a row (multiplier 6, capped duration); 2.5 base intervals back in
-    // the pool earn two steps: the next lasts min(5 base, max)
-    now += 2_500;
+    // six ejections in a row, but the multiplier stopped at 5 (1000 × 5 >= 3500 + 1000);
+    // 1.3 s back earns three 400 ms steps: the next lasts (5 − 3 + 1) × base
+    now += 1_300;
     fail(&pool, a, now);
-    assert_eq!(pick(&pool, now + 3_499), None);
-    assert_eq!(pick(&pool, now + 3_500), Some(a));
-    now += 3_500;
+    assert_eq!(pick(&pool, now + 2_999), None);
+    assert_eq!(pick(&pool, now + 3_000), Some(a));
+    now += 3_000;
     // a long healthy stretch earns everything back: the next is one base again
     now += 100_000;
     fail(&pool, a, now);
@@ -154,38 +175,96 @@ fn durations_grow_and_are_capped() {
     assert_eq!(pick(&pool, now + 1_000), Some(a));
 }
 
+/// Envoy's rule, run as Envoy runs it: a detection timer that fires every `interval` (here
+/// started when the backend comes back, the phase tinylb's lazy count corresponds to) and
+/// takes one off the multiplier of a backend that is not ejected and has been back at least
+/// an interval; an ejection raises it unless `base × times >= max + base`; the ejection lasts
+/// `min(base × times, max)`. A clock that went back before the return counts no tick.
+#[derive(Debug, Default)]
+struct EnvoyTimer {
+    times: u64,
+    returned: Option<u64>,
+}
+
+impl EnvoyTimer {
+    fn eject(&mut self, now: u64, base: u64, max: u64, interval: u64) -> u64 {
+        if let Some(r) = self.returned {
+            let mut tick = r + interval;
+            while tick <= now {
+                self.times = self.times.saturating_sub(1);
+                tick += interval;
+            }
+        }
+        if base * self.times < max + base {
+            self.times += 1;
+        }
+        (base * self.times).min(max)
+    }
+}
+
+/// One round of a flapping schedule: time back in the pool before failing again, an
+/// optional clock step backwards for the failures, and how late the returning pick comes.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    wait: u64,
+    back: u64,
+    late: u64,
+}
+
+fn round() -> impl proptest::strategy::Strategy<Value = Round> {
+    (
+        prop_oneof![Just(0u64), 0u64..=5, 0u64..=30_000],
+        prop_oneof![4 => Just(0u64), 1 => 0u64..=20_000],
+        prop_oneof![3 => Just(0u64), 1 => 0u64..=3_000],
+    )
+        .prop_map(|(wait, back, late)| Round {
+            wait: 2 * wait,
+            back: 2 * back,
+            late: 2 * late,
+        })
+}
+
 proptest! {
     #![proptest_config(crate::support::config(256))]
 
-    /// Rounds of "wait `w` ms after coming back, fail `k` times, find the return": every
-    /// ejection lasts `min(base · times, max)` with
-    /// `times = max(previous − ⌊w / base⌋, 0) + 1`, to the millisecond.
+    /// Rounds of "wait after coming back, fail `k` times (perhaps with a clock set back),
+    /// find the return": every ejection lasts what [`EnvoyTimer`] says, to the millisecond.
     #[test]
-    fn durations_follow_the_multiplier(
+    fn flapping_follows_envoys_timer(
         k in 1u32..=4,
         base_half in 1u32..=2_000,
         max_mult in 1u32..=6,
-        waits in prop::collection::vec(prop_oneof![Just(0u64), 0u64..=5, 0u64..=20_000], 1..=10),
+        interval_half in prop_oneof![1u32..=50, 1u32..=5_000],
+        rounds in prop::collection::vec(round(), 1..=12),
     ) {
-        // even base and even waits keep every tick odd (see the module docs of `time_edges`)
+        // even base, interval and steps keep every tick odd (see the module docs of `time_edges`)
         let base = 2 * base_half as u64;
+        let interval = 2 * interval_half as u64;
         let max = base * max_mult as u64 + if max_mult > 1 { base / 2 } else { 0 };
-        let pool: Pool<N> = Pool::with_config(config(k, base as u32, max as u32, 100, 0)).unwrap();
+        let pool: Pool<N> = Pool::with_config(config_iv(
+            k, base as u32, max as u32, 100, 0, interval as u32,
+        ))
+        .unwrap();
         let a = pool.add(1).unwrap();
-        let mut now = 1_000_001u64;
-        let mut times = 0u64;
-        for w in waits {
-            let w = 2 * w;
-            now += w;
-            times = times.saturating_sub(w / base) + 1;
+        let mut envoy = EnvoyTimer::default();
+        let mut now = 100_000_001u64;
+        for (i, r) in rounds.into_iter().enumerate() {
+            now += r.wait;
+            // the failures come with a clock set back (a reordered report): no time back
+            let at = now - r.back;
             for _ in 0..k {
-                fail(&pool, a, now);
+                fail(&pool, a, at);
             }
             prop_assert!(ejected(&pool, a));
-            let d = (base * times).min(max);
-            prop_assert_eq!(pick(&pool, now + d - 1), None, "back before {} ms (times {})", d, times);
-            now += d;
-            prop_assert_eq!(pick(&pool, now), Some(a), "not back after {} ms (times {})", d, times);
+            let d = envoy.eject(at, base, max, interval);
+            prop_assert_eq!(pick(&pool, at + d - 1), None, "round {}: back before {} ms", i, d);
+            now = (at + d + r.late).max(now);
+            if now > at + d {
+                // still out at the deadline if no pick looked; the first pick ends it
+                prop_assert!(ejected(&pool, a));
+            }
+            prop_assert_eq!(pick(&pool, now), Some(a), "round {}: not back after {} ms", i, d);
+            envoy.returned = Some(now);
         }
     }
 }
@@ -232,6 +311,7 @@ struct Model {
     k: u32,
     base: u64,
     max: u64,
+    interval: u64,
     share: u64,
     threshold: u64,
     b: Vec<Backend>,
@@ -269,12 +349,15 @@ impl Model {
             }
         }
         let allowed = self.allowed();
-        let (base, max, k) = (self.base, self.max, self.k);
+        let (base, max, interval, k) = (self.base, self.max, self.interval, self.k);
         let b = &mut self.b[i];
         b.streak += 1;
         if b.streak >= k && !b.ejected && allowed {
-            let earned = b.returned.map_or(0, |r| (now - r) / base);
-            b.times = b.times.saturating_sub(earned) + 1;
+            let earned = b.returned.map_or(0, |r| (now - r) / interval);
+            b.times = b.times.saturating_sub(earned);
+            if base * b.times < max + base {
+                b.times += 1;
+            }
             b.until = now + (base * b.times).min(max);
             b.ejected = true;
             self.ejected += 1;
@@ -311,17 +394,21 @@ proptest! {
         k in 1u32..=4,
         base_half in 1u64..=1_000,
         max_mult in 1u64..=5,
+        interval_half in 1u64..=1_500,
         share in prop_oneof![0u32..=100, Just(10u32), Just(50u32), Just(100u32)],
         threshold in prop_oneof![0u32..=100, Just(0u32), Just(50u32)],
         ops in prop::collection::vec(op(), 1..=120),
     ) {
         let base = 2 * base_half;
         let max = base * max_mult;
-        let pool: Pool<N> =
-            Pool::with_config(config(k, base as u32, max as u32, share, threshold)).unwrap();
+        let interval = 2 * interval_half;
+        let pool: Pool<N> = Pool::with_config(config_iv(
+            k, base as u32, max as u32, share, threshold, interval as u32,
+        ))
+        .unwrap();
         let ids: Vec<BackendId> = (0..n).map(|_| pool.add(1).unwrap()).collect();
         let mut m = Model {
-            k, base, max, share: share as u64, threshold: threshold as u64,
+            k, base, max, interval, share: share as u64, threshold: threshold as u64,
             b: vec![Backend::default(); n], ejected: 0,
         };
         // odd, and moved only by even steps: every tick the pool stamps is the clock itself
@@ -542,6 +629,10 @@ fn invalid_ejection_and_percent() {
             max_ejection_percent: u32::MAX,
             ..ok
         },
+        Ejection {
+            interval_ms: 0,
+            ..ok
+        },
     ] {
         let got = Pool::<N>::with_config(Config::new().ejection(bad)).err();
         assert_eq!(got, Some(ConfigError::InvalidEjection), "{bad:?}");
@@ -577,6 +668,14 @@ fn invalid_ejection_and_percent() {
         },
         Ejection {
             max_ejection_percent: 100,
+            ..ok
+        },
+        Ejection {
+            interval_ms: 1,
+            ..ok
+        },
+        Ejection {
+            interval_ms: u32::MAX,
             ..ok
         },
     ] {

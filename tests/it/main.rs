@@ -11,6 +11,7 @@
 //! | [`anchor_names`] | names the anchors use for different things (`static-rr`, `random`) |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
 //! | [`backup`], [`ejection`], [`slow_start`], [`time_edges`] | tiers, outlier ejection and panic, slow start, clocks and latencies at their limits |
+//! | [`failure_penalty`] | recent failures in the load-aware costs: the fast-failing sinkhole closed |
 //! | [`bad_input`] | every refused call returns its error and changes nothing |
 //! | [`value_stability`] | the golden picks (`tests/golden/`, shared with the firmware) |
 //! | [`outside_strategy`] | a strategy written outside the crate, through the public view |
@@ -33,6 +34,7 @@ mod bad_input;
 mod choices;
 mod ejection;
 mod exclusion;
+mod failure_penalty;
 mod first;
 mod hashing;
 mod lease;

@@ -76,6 +76,7 @@ fn round(
             base_ms: BASE_MS,
             max_ms: 10 * BASE_MS,
             max_ejection_percent: share,
+            interval_ms: BASE_MS,
         })
         .panic_threshold_percent(0);
     let pool = Pool::with_config(config).unwrap();

@@ -453,11 +453,15 @@ fn return_from_ejection_ramps_from_the_floor() {
         base_ms: 5_000,
         max_ms: 5_000,
         max_ejection_percent: 100,
+        interval_ms: 5_000,
     };
+    // the weight is read off least-connections shares: the failure that ejects `a` would
+    // also charge it the failure penalty, which is not what this test measures
     let config = Config::new()
         .slow_start(ss)
         .ejection(ej)
-        .panic_threshold_percent(0);
+        .panic_threshold_percent(0)
+        .failure_penalty_percent(0);
     let (pool, a, b) = two_backends(config, 1000, 20_001);
     let lc = tinylb::LeastConn::new();
     lc.select(&pool, &mut Request::new().with_now_us(30_001_000))

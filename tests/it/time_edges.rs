@@ -53,6 +53,7 @@ fn ejecting(k: u32, base_ms: u32) -> Pool<N> {
                 base_ms,
                 max_ms: 10 * base_ms,
                 max_ejection_percent: 100,
+                interval_ms: base_ms,
             })
             .panic_threshold_percent(0),
     )

@@ -36,6 +36,7 @@ fn two_strikes() -> Config {
         base_ms: 1_000,
         max_ms: 1_000,
         max_ejection_percent: 100,
+        ..Ejection::ENVOY
     })
 }
 

@@ -194,6 +194,7 @@ async fn setup(strategy: &str, eject: bool) -> Setup {
             base_ms: 60_000,
             max_ms: 60_000,
             max_ejection_percent: 34,
+            ..Ejection::ENVOY
         });
     }
     let lb = Balance::by_name(ServiceList::new(list), strategy)
@@ -311,6 +312,7 @@ async fn a_killed_backend_loses_no_request_with_retries_on_untried_backends() {
                     base_ms: 60_000,
                     max_ms: 60_000,
                     max_ejection_percent: 34,
+                    ..Ejection::ENVOY
                 }))
                 .unwrap()
                 .classify(|r| matches!(r, Ok(resp) if !resp.status().is_server_error()))

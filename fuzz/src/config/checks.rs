@@ -25,11 +25,12 @@ fn config_errors(c: &Config) -> Vec<ConfigError> {
             || e.base_ms == 0
             || e.max_ms < e.base_ms
             || e.max_ms >= 1 << 31
-            || e.max_ejection_percent > 100)
+            || e.max_ejection_percent > 100
+            || e.interval_ms == 0)
     {
         errs.push(ConfigError::InvalidEjection);
     }
-    if c.panic_threshold_percent > 100 {
+    if c.panic_threshold_percent > 100 || c.failure_penalty_percent > 10_000 {
         errs.push(ConfigError::InvalidPercent);
     }
     errs

@@ -88,6 +88,9 @@ pub(super) fn ejection(u: &mut Unstructured<'_>) -> Result<Ejection> {
             _ => base_ms.saturating_mul(u.int_in_range(1..=4)?),
         },
         max_ejection_percent: near::<100>(u)?,
+        // from the base (no more bytes read, so seeded inputs decode as before); 0 when the
+        // base is 0, so the zero interval is checked too
+        interval_ms: base_ms / 2,
     })
 }
 

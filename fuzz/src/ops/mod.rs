@@ -275,6 +275,8 @@ fn config(u: &mut Unstructured<'_>) -> Result<Config> {
             base_ms,
             max_ms: base_ms * u.int_in_range(1..=5)?,
             max_ejection_percent: u.int_in_range(0..=100)?,
+            // from the base, so that seeded inputs decode as before
+            interval_ms: base_ms / 3 + 1,
         });
     }
     Ok(c.panic_threshold_percent(u.int_in_range(0..=100)?))

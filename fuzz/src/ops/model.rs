@@ -377,13 +377,17 @@ impl Model {
             }
         }
         let s = &mut self.slots[i];
-        // the multiplier earns a step back for every base interval spent back in the pool
+        // Envoy's multiplier: a step back for every interval spent back in the pool, then one
+        // up unless base × times already reaches max + base
         let mut times = s.ejections;
         if let Some(r) = s.returned {
-            times = times.saturating_sub(elapsed(now, r) / ej.base_ms);
+            times = times.saturating_sub(elapsed(now, r) / ej.interval_ms);
+        }
+        if (ej.base_ms as u64 * times as u64) < ej.max_ms as u64 + ej.base_ms as u64 {
+            times += 1;
         }
         // the multiplier lives below the claim bit (2^31)
-        let times = times.saturating_add(1).min(i32::MAX as u32);
+        let times = times.min(i32::MAX as u32);
         let duration = (ej.base_ms as u64 * times as u64).min(ej.max_ms as u64) as u32;
         s.ejected = true;
         s.ejections = times;

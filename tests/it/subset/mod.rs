@@ -494,6 +494,7 @@ fn ejection_works_inside_a_subset() {
         base_ms: 10_000,
         max_ms: 10_000,
         max_ejection_percent: 100,
+        interval_ms: 10_000,
     }));
     let s = explicit(&[2, 5, 7]);
     s.apply(&pool).unwrap();

@@ -310,6 +310,7 @@ pub fn eject_on_first_failure() -> tinylb::Config {
             base_ms: 10_000,
             max_ms: 10_000,
             max_ejection_percent: 100,
+            interval_ms: 10_000,
         })
         .panic_threshold_percent(50)
 }
