@@ -89,8 +89,7 @@ pub enum ConfigError {
     /// A [`WeightPolicy`](crate::WeightPolicy) with a zero expiry or update period, or a
     /// period at or above 2^31 ms. Returned by [`LoadWeights::new`](crate::LoadWeights::new).
     InvalidWeightPolicy,
-    /// A [`RateDetection`](crate::RateDetection) with a zero interval (or one at or above
-    /// 2^31 ms) or a percentage above 100. Returned by
+    /// A [`RateDetection`](crate::RateDetection) with a percentage above 100. Returned by
     /// [`OutlierDetector::new`](crate::OutlierDetector::new).
     InvalidRateDetection,
 }
@@ -107,7 +106,7 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidPercent => "a percentage above 100",
             ConfigError::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",
             ConfigError::InvalidRateDetection => {
-                "rate detection needs 0 < interval_ms < 2^31 ms and percentages <= 100"
+                "rate detection needs percentages <= 100"
             }
             ConfigError::InvalidWeightPolicy => {
                 "a weight policy needs 0 < expiry_ms, update_period_ms and blackout_ms < 2^31 ms"

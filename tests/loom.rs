@@ -97,7 +97,7 @@ fn pool_wide_cap_is_never_exceeded() {
 fn rate_intervals_count_each_outcome_once() {
     use tinylb::{OutlierDetector, RateDetection};
     model(|| {
-        let pool = Arc::new(Pool::<1>::new());
+        let pool = Arc::new(Pool::<1>::with_config(ejection_cfg(100)).unwrap());
         pool.loom_init();
         let a = pool.add(1).unwrap();
         let det = Arc::new(OutlierDetector::<1>::new(RateDetection::DEFAULT, 1).unwrap());

@@ -7,8 +7,10 @@
 //! # On the caller's clock
 //!
 //! There is no timer in the crate: the caller calls [`OutlierDetector::evaluate`] every
-//! interval (more often is harmless: a call less than `interval_ms` after the last one that
-//! ran returns `None` at once). It is not folded into picks, because one evaluation is O(n)
+//! interval (more often is harmless: a call less than an interval after the last one that
+//! ran returns `None` at once). The interval is the pool's
+//! [`Ejection::interval_ms`](crate::Ejection::interval_ms), the one Envoy and A50 use both to
+//! run the detectors and to step an ejected host's multiplier down. It is not folded into picks, because one evaluation is O(n)
 //! with a square root, and folding it in would put that on whichever request happened to
 //! cross the interval.
 //!
@@ -99,12 +101,11 @@ impl FailurePercentage {
     };
 }
 
-/// Which rate detectors run, and how often.
+/// Which rate detectors run (each interval of the pool's
+/// [`Ejection::interval_ms`](crate::Ejection::interval_ms)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RateDetection {
-    /// The interval, in milliseconds of the caller's clock (10 s by default; > 0, < 2^31).
-    pub interval_ms: u32,
     /// The success-rate detector, if on.
     pub success_rate: Option<SuccessRate>,
     /// The failure-percentage detector, if on.
@@ -112,18 +113,14 @@ pub struct RateDetection {
 }
 
 impl RateDetection {
-    /// Both detectors with their defaults, every 10 s.
+    /// Both detectors with their defaults.
     pub const DEFAULT: RateDetection = RateDetection {
-        interval_ms: 10_000,
         success_rate: Some(SuccessRate::DEFAULT),
         failure_percentage: Some(FailurePercentage::DEFAULT),
     };
 
-    /// `Ok` if the interval is in `1..2^31` ms and every percentage is at most 100.
+    /// `Ok` if every percentage is at most 100.
     pub const fn validate(&self) -> Result<(), ConfigError> {
-        if self.interval_ms == 0 || self.interval_ms > i32::MAX as u32 {
-            return Err(ConfigError::InvalidRateDetection);
-        }
         if let Some(s) = self.success_rate
             && s.enforcement_percent > 100
         {
@@ -212,12 +209,15 @@ impl<const N: usize> OutlierDetector<N> {
     }
 
     /// Runs the detectors over the interval since the last evaluation that ran, at the
-    /// caller's clock `now_us`: `None` if less than `interval_ms` has passed since then (a
-    /// clock going backwards counts as no time), or another thread is evaluating.
+    /// caller's clock `now_us`: `None` if less than the pool's
+    /// [`Ejection::interval_ms`](crate::Ejection::interval_ms) has passed since then (a
+    /// clock going backwards counts as no time), if another thread is evaluating, or if the
+    /// pool has no ejection policy (there would be nothing to eject with).
     pub fn evaluate(&self, pool: &Pool<N>, now_us: u64) -> Option<Evaluation> {
+        let interval = pool.config().ejection?.interval_ms;
         let now = tick_ms(now_us).max(1);
         let last = self.last.load(Ordering::Acquire);
-        if last != 0 && elapsed_ms(now, last) < self.config.interval_ms {
+        if last != 0 && elapsed_ms(now, last) < interval {
             return None;
         }
         self.busy
