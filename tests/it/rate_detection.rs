@@ -111,7 +111,7 @@ proptest! {
     ) {
         let sr = SuccessRate { minimum_hosts: min_hosts, request_volume: volume, ..SuccessRate::DEFAULT };
         let fp = FailurePercentage { minimum_hosts: min_hosts, request_volume: volume, ..FailurePercentage::DEFAULT };
-        let cfg = RateDetection { success_rate: Some(sr), failure_percentage: Some(fp), ..RateDetection::DEFAULT };
+        let cfg = RateDetection { success_rate: Some(sr), failure_percentage: Some(fp) };
         let (pool, ids) = pool_with(&stats, 100, S);
         let det = OutlierDetector::<16>::new(cfg, 1).unwrap();
         let ev = det.evaluate(&pool, 2 * S).unwrap();
@@ -191,7 +191,6 @@ fn enforcement_and_the_max_share() {
             enforcement_percent: 0,
             ..FailurePercentage::DEFAULT
         }),
-        ..RateDetection::DEFAULT
     };
     let (pool, _) = pool_with(&stats, 100, S);
     let det = OutlierDetector::<16>::new(off, 1).unwrap();
