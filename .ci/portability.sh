@@ -90,8 +90,11 @@ port_panic_never() {
 PORT_CORE_PICK_TARGET=4096 # the target for the core set's picking code, bytes
 # CI fails above this: not the target (the code is over it today, see the step's output),
 # a guard against an accidental blow-up such as formatting or a panic path pulled into the
-# picks (several KiB each). Lower it as the code shrinks toward the target.
-PORT_CORE_PICK_CEILING=8192
+# picks (several KiB each). Lower it as the code shrinks toward the target. Raised from
+# 8192 to 9216 when retries (the exclusion and preference paths, 0.6 KiB), the pool-wide
+# cap and the lease's reports, and the failure penalty's charged scan (0.7 KiB, out of line
+# so that the plain scan costs what it did) came in: 8540 B at that point.
+PORT_CORE_PICK_CEILING=9216
 port_footprint() {
     local llvm rc=0 target opt feats b
     llvm=$(port_llvm_bin)

@@ -261,7 +261,8 @@ pub trait SelectExt<const N: usize>: Select<N> {
     where
         P: Deref<Target = Pool<N>>,
     {
-        self.try_lease(pool, req).ok()
+        let (id, pooled) = take(self, &pool, req).ok()?;
+        Some(Lease::new(pool, id, pooled))
     }
 
     /// [`SelectExt::lease`], saying why there is no lease ([`NoBackend`]): nothing in the
@@ -271,29 +272,11 @@ pub trait SelectExt<const N: usize>: Select<N> {
     where
         P: Deref<Target = Pool<N>>,
     {
-        let (id, pooled) = {
-            let p: &Pool<N> = &pool;
-            let pooled = p.reserve()?;
-            let tries = p.live_slots().len() + 1;
-            let mut got = None;
-            for _ in 0..tries {
-                let Some(id) = self.select(p, req) else { break };
-                if p.try_acquire(id) {
-                    got = Some(id);
-                    break;
-                }
-            }
-            match got {
-                Some(id) => (id, pooled),
-                None => {
-                    if pooled {
-                        p.unreserve();
-                    }
-                    return Err(p.why_none(req));
-                }
-            }
-        };
-        Ok(Lease::new(pool, id, pooled))
+        match take(self, &pool, req) {
+            Ok((id, pooled)) => Ok(Lease::new(pool, id, pooled)),
+            Err(Some(why)) => Err(why),
+            Err(None) => Err(pool.why_none(req)),
+        }
     }
 
     /// [`Select::select`], saying why there is no backend ([`NoBackend`]; computed only when
@@ -345,3 +328,27 @@ pub trait SelectExt<const N: usize>: Select<N> {
 }
 
 impl<const N: usize, S: Select<N> + ?Sized> SelectExt<N> for S {}
+
+/// Picks and takes one in-flight unit (and one of the pool-wide cap, if set): the backend
+/// and whether a pool-wide unit was taken, or `Err(Some(reason))` when the pool-wide cap is
+/// reached, `Err(None)` when no backend could be leased (the caller decides whether to
+/// look up why: [`SelectExt::lease`] does not, so it does not carry that code).
+#[inline]
+fn take<S: Select<N> + ?Sized, const N: usize>(
+    s: &S,
+    p: &Pool<N>,
+    req: &mut Request<'_>,
+) -> Result<(BackendId, bool), Option<NoBackend>> {
+    let pooled = p.reserve().map_err(Some)?;
+    let tries = p.live_slots().len() + 1;
+    for _ in 0..tries {
+        let Some(id) = s.select(p, req) else { break };
+        if p.try_acquire(id) {
+            return Ok((id, pooled));
+        }
+    }
+    if pooled {
+        p.unreserve();
+    }
+    Err(None)
+}

@@ -86,10 +86,10 @@ impl<const N: usize> Pool<N> {
         for &(backup, in_panic) in self.tier_order(panic) {
             for _ in 0..2 {
                 let view = View::new(self, now, in_panic, backup, excluded);
-                let preferred = prefer.and_then(|id| {
-                    view.get(id.index())
-                        .filter(|c| c.word.of_generation(id.generation()))
-                });
+                let preferred = match prefer {
+                    Some(id) => Self::preferred(&view, id),
+                    None => None,
+                };
                 let Some(c) = preferred.or_else(|| choose(&view, req)) else {
                     break;
                 };
@@ -100,6 +100,14 @@ impl<const N: usize> Pool<N> {
             }
         }
         None
+    }
+
+    /// The preferred backend `id` if `view` holds it (out of line: one copy for every
+    /// strategy's `pick_rest`).
+    #[inline(never)]
+    fn preferred(view: &View<'_, N>, id: BackendId) -> Option<Candidate> {
+        view.get(id.index())
+            .filter(|c| c.word.of_generation(id.generation()))
     }
 
     /// [`Pool::pick`] for a request with an exclusion or a preference.

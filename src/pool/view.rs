@@ -235,6 +235,9 @@ impl<'p, const N: usize> View<'p, N> {
     /// candidate: [`View::get`] returns `None` for it).
     #[inline]
     pub fn is_excluded(&self, index: usize) -> bool {
+        if self.excluded.is_none() {
+            return false;
+        }
         match self.slots.get(index) {
             Some(slot) => self.excludes(index, slot.word()),
             None => false,

@@ -278,27 +278,32 @@ impl<const N: usize> WeightedRoundRobin<N> {
             let start = ticket.fetch_add(1, Ordering::Relaxed) as usize;
             return any_eligible(view, start);
         }
-        if view.has_exclusion() {
-            return self.pick_excluding(view, req, k, tier, total);
-        }
-        self.turns(view, req, k, tier, total as i64, |_| true)
+        let total = if view.has_exclusion() {
+            match self.rest_total(view, k, tier, total) {
+                Ok(rest) => rest,
+                Err(fallback) => return fallback,
+            }
+        } else {
+            total as i64
+        };
+        self.turns(view, req, k, tier, total)
     }
 
-    /// One pick for a request that excludes backends: nginx's rule over the backends that
-    /// are not excluded (the credit `t·w_i − W'·c_i` with `W'` their total weight), so a run
-    /// of picks that all exclude the same set is exactly nginx's schedule over the rest.
-    /// An excluded backend's counter does not move: it keeps its credit, and the next pick
-    /// that may take it finds its turn still owed.
+    /// For a request that excludes backends: nginx's rule over the backends that are not
+    /// excluded (the credit `t·w_i − W'·c_i` with `W'` their total weight, returned here), so
+    /// a run of picks that all exclude the same set is exactly nginx's schedule over the
+    /// rest. An excluded backend's counter does not move: it keeps its credit, and the next
+    /// pick that may take it finds its turn still owed. `Err` carries the pick when every
+    /// scheduled backend is excluded.
     #[cold]
     #[inline(never)]
-    fn pick_excluding(
+    fn rest_total(
         &self,
         view: &View<'_, N>,
-        req: &mut Request<'_>,
         k: usize,
         tier: u32,
         total: u32,
-    ) -> Option<Candidate> {
+    ) -> Result<i64, Option<Candidate>> {
         let n = view.len().min(N);
         let excluded: u64 = (0..n)
             .filter(|&i| view.is_excluded(i))
@@ -310,14 +315,15 @@ impl<const N: usize> WeightedRoundRobin<N> {
         let rest = (total as u64).saturating_sub(excluded);
         if rest == 0 {
             // every scheduled backend is excluded: whatever the schedule does not know yet
-            let start = self.tickets.get(k)?.load(Ordering::Relaxed) as usize;
-            return any_eligible(view, start);
+            let start = self.tickets.get(k).map_or(0, |t| t.load(Ordering::Relaxed)) as usize;
+            return Err(any_eligible(view, start));
         }
-        self.turns(view, req, k, tier, rest as i64, |i| !view.is_excluded(i))
+        Ok(rest as i64)
     }
 
-    /// The schedule's turns among the slots `keep` accepts, with `total` the weight they
-    /// share: the next ticket's leader if it can take the request, else the next ticket.
+    /// The schedule's turns among the slots the request does not exclude, with `total` the
+    /// weight they share: the next ticket's leader if it can take the request, else the
+    /// next ticket.
     #[inline(always)]
     fn turns(
         &self,
@@ -326,8 +332,10 @@ impl<const N: usize> WeightedRoundRobin<N> {
         k: usize,
         tier: u32,
         total: i64,
-        keep: impl Fn(usize) -> bool,
     ) -> Option<Candidate> {
+        // a local flag, so that the plain pick's scan tests one register per slot
+        let excluding = view.has_exclusion();
+        let keep = |i: usize| !excluding || !view.is_excluded(i);
         let ticket = self.tickets.get(k)?;
         let n = view.len().min(N);
         for _ in 0..=n {
@@ -335,7 +343,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
             if t >= FOLD_AT {
                 self.fold(k, tier);
             }
-            let i = self.leader_where(t, total, n, tier, &keep)?;
+            let i = self.leader_where(t, total, n, tier, keep)?;
             if let Some(c) = self.picks.get(i) {
                 c.fetch_add(1, Ordering::Relaxed);
             }

@@ -96,7 +96,12 @@ fn share_percent(counts: &[u64]) -> f64 {
 #[test]
 #[cfg_attr(miri, ignore = "20 000 requests per strategy: minutes under miri")]
 fn a_fast_failing_backend_gets_no_more_than_its_share() {
-    for name in Strategy::<N>::NAMES {
+    // `first` and `pick_first` send everything to one backend while it is eligible, by
+    // design (they read no load, so the penalty has nothing to charge): no share to keep
+    for name in Strategy::<N>::NAMES
+        .iter()
+        .filter(|n| !crate::support::is_sticky(n))
+    {
         let on = share_percent(&failing_shares(
             name,
             Config::new().failure_penalty_percent(100),
