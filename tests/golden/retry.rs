@@ -1,5 +1,5 @@
-//! Golden vectors of retry sequences: the fixed pool of `vectors.rs` (weights
-//! `[3, 1, 4, 1, 5]`, slot 3 down), one strategy per row, and for each of a few keys a
+//! Golden vectors of retry sequences: the fixed pool of `vectors.rs` (`vectors::pool`:
+//! weights `[3, 1, 4, 1, 5]`, slot 3 down), one strategy per row, and for each of a few keys a
 //! retry loop (`SelectExt::lease_untried`, each attempt excluding the ones before, every
 //! lease held) until the pick says `NoBackend::Excluded`. One file, three runs:
 //! `tests/it/value_stability` includes it on x86-64 and under WASI, and
@@ -10,25 +10,19 @@
 //! Only `core` and tinylb are used (no `std`, no allocation, no floats). A row is, for each
 //! key in [`KEYS`], the slot indices of the attempts in order, then [`END`].
 
-use tinylb::rand_core::{Rng, TryRng};
-use tinylb::{Health, Lease, NoBackend, Pool, Request, SelectExt, Strategy, Tried};
+use tinylb::rand_core::Rng;
+use tinylb::{Lease, NoBackend, Pool, Request, SelectExt, Strategy, Tried};
 
-/// Slots in the pool.
-const N: usize = 8;
-/// Maglev's table size (a prime, small for a Cortex-M0's stack).
-const TABLE: usize = 251;
-/// The backends' weights, in slot order (as `vectors.rs`).
-const WEIGHTS: [u32; 5] = [3, 1, 4, 1, 5];
-/// The backend marked down.
-const DOWN: usize = 3;
+// the fixed pool, the seed, Maglev's table size and the caller RNG are the other golden
+// file's (a sibling module wherever the two are included)
+use super::vectors::{N, SEED, SplitMix, TABLE, pool};
+
 /// Ends one key's retry sequence: the next attempt said `NoBackend::Excluded`.
 pub const END: u8 = 0xee;
 /// Marks a sequence that ended with another reason (never expected).
 pub const OTHER: u8 = 0xff;
 /// The request keys, one retry sequence each.
 pub const KEYS: [u64; 3] = [1, 0x9e37_79b9_7f4a_7c15, u64::MAX];
-/// Seed of every strategy and of the caller RNG.
-const SEED: u64 = 42;
 /// Bytes of one row: per key, up to four attempts and the end marker.
 pub const ROW: usize = KEYS.len() * 5;
 
@@ -66,39 +60,11 @@ pub const RETRY: [[u8; ROW]; 13] = [
     [1, 0, 4, 2, END, 1, 0, 4, 2, END, 1, 0, 4, 2, END],
 ];
 
-/// SplitMix64, the caller RNG (the same generator as `vectors.rs`).
-struct SplitMix(u64);
-
-impl TryRng for SplitMix {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
 /// The retry sequences of the strategy `name` (one pool and one strategy for all keys, so
 /// schedules move on from key to key), or `None` if the name does not parse.
 pub fn compute(name: &str, out: &mut [u8; ROW]) -> Option<()> {
     let s = Strategy::<N, TABLE>::from_name(name, SEED).ok()?;
-    let pool: Pool<N> = Pool::with_half_life_ms(1000);
-    for w in WEIGHTS {
-        pool.add(w).ok()?;
-    }
-    pool.set_health(pool.id_at(DOWN)?, Health::Down).ok()?;
+    let pool = pool(1000);
     let mut rng = SplitMix(SEED);
     let mut slots = out.iter_mut();
     for key in KEYS {
