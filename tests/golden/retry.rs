@@ -15,7 +15,7 @@ use tinylb::{Lease, NoBackend, Pool, Request, SelectExt, Strategy, Tried};
 
 // the fixed pool, the seed, Maglev's table size and the caller RNG are the other golden
 // file's (a sibling module wherever the two are included)
-use super::vectors::{N, SEED, SplitMix, TABLE, pool};
+use super::vectors::{EVERY_NAME, N, SEED, SplitMix, TABLE, pool};
 
 /// Ends one key's retry sequence: the next attempt said `NoBackend::Excluded`.
 pub const END: u8 = 0xee;
@@ -26,22 +26,8 @@ pub const KEYS: [u64; 3] = [1, 0x9e37_79b9_7f4a_7c15, u64::MAX];
 /// Bytes of one row: per key, up to four attempts and the end marker.
 pub const ROW: usize = KEYS.len() * 5;
 
-/// The strategies, one row each.
-pub const NAMES: [&str; 13] = [
-    "round_robin",
-    "weighted_round_robin",
-    "least_conn",
-    "least_time",
-    "random",
-    "maglev",
-    "rendezvous",
-    "jump",
-    "bounded_load",
-    "p2c",
-    "peak_ewma",
-    "first",
-    "pick_first",
-];
+/// The strategies, one row each: `vectors::EVERY_NAME`, in its order.
+pub const NAMES: [&str; 13] = EVERY_NAME;
 
 /// The retry sequences of [`NAMES`], in order.
 pub const RETRY: [[u8; ROW]; 13] = [
