@@ -150,8 +150,22 @@ impl Latency {
     pub(crate) fn b_wins(a: &Self, b: &Self) -> bool {
         let (na, nb) = match (a.sampled, b.sampled) {
             (true, true) | (false, false) => (a.num, b.num),
-            (true, false) => (a.num, (a.num / a.load).saturating_mul(b.load)),
-            (false, true) => ((b.num / b.load).saturating_mul(a.load), b.num),
+            // `load` is `in_flight + 1`, never 0; `checked_div` keeps a division-by-zero
+            // panic path out of the pick where the compiler cannot see that (thumbv6m)
+            (true, false) => (
+                a.num,
+                a.num
+                    .checked_div(a.load)
+                    .unwrap_or(0)
+                    .saturating_mul(b.load),
+            ),
+            (false, true) => (
+                b.num
+                    .checked_div(b.load)
+                    .unwrap_or(0)
+                    .saturating_mul(a.load),
+                b.num,
+            ),
         };
         match cmp_ratio(nb, b.weight, na, a.weight) {
             Cmp::Less => true,
