@@ -1,6 +1,7 @@
 //! Pool-wide policy: latency half-life, slow start, outlier ejection, panic threshold.
 
 use crate::error::ConfigError;
+use crate::levels::{DEFAULT_OVERPROVISIONING_PERCENT, LocalityPolicy};
 
 /// Default half-life of the latency estimate: 5 seconds (Finagle's default decay window is
 /// 10 s, the `1/e` time; its half-life is about 6.9 s).
@@ -228,10 +229,25 @@ pub struct Config {
     pub slow_start: Option<SlowStart>,
     /// Outlier ejection, if any.
     pub ejection: Option<Ejection>,
-    /// Panic threshold (Envoy's `healthy_panic_threshold`, default 50 %): when fewer than
-    /// this percentage of the backends that are up are also not ejected, ejection is ignored
-    /// and every backend that is up is picked from again. `0` disables it.
+    /// Panic threshold (Envoy's `healthy_panic_threshold`, default 50 %): a priority level
+    /// is in panic when fewer than this percentage of *all* its backends (down and draining
+    /// ones counted, as Envoy counts hosts failing health checks) are up or degraded and not
+    /// ejected, unless the levels together are fully available (see [`crate::levels`]). A
+    /// level in panic picks from its ejected backends again (and its down ones with
+    /// [`Config::panic_picks_down`]), or fails with [`Config::fail_traffic_on_panic`]. `0`
+    /// disables it.
     pub panic_threshold_percent: u32,
+    /// Overprovisioning factor in percent (Envoy's, default 140): see
+    /// [`Config::overprovisioning_percent`].
+    pub overprovisioning_percent: u32,
+    /// Count a level's health by weight (Envoy's `weighted_priority_health`).
+    pub weighted_priority_health: bool,
+    /// A pick in a level in panic fails (Envoy's `fail_traffic_on_panic`).
+    pub fail_traffic_on_panic: bool,
+    /// In panic, down backends are candidates too (Envoy's behaviour; off by default).
+    pub panic_picks_down: bool,
+    /// How picks split over localities ([`LocalityPolicy::Off`] by default).
+    pub locality: LocalityPolicy,
     /// How much recent failures add to a backend's cost in the load-aware strategies
     /// (least connections, least time, bounded load, P2C, P2C peak-EWMA), as a percentage `p` of the
     /// failure odds: the cost is multiplied by `1 + p/100 · f / (1 − f)`, `f` the backend's
@@ -253,13 +269,18 @@ impl Default for Config {
 
 impl Config {
     /// Default policy: 5 s latency half-life, no slow start, no ejection, panic threshold
-    /// 50 % (it only matters once ejection is on), failure penalty 100 %.
+    /// 50 %, overprovisioning 140 %, no locality routing, failure penalty 100 %.
     pub const fn new() -> Self {
         Config {
             half_life_ms: DEFAULT_HALF_LIFE_MS,
             slow_start: None,
             ejection: None,
             panic_threshold_percent: 50,
+            overprovisioning_percent: DEFAULT_OVERPROVISIONING_PERCENT,
+            weighted_priority_health: false,
+            fail_traffic_on_panic: false,
+            panic_picks_down: false,
+            locality: LocalityPolicy::Off,
             failure_penalty_percent: DEFAULT_FAILURE_PENALTY_PERCENT,
         }
     }
@@ -297,7 +318,8 @@ impl Config {
 
     /// Checks every field: [`ConfigError::InvalidSlowStart`], [`ConfigError::InvalidEjection`],
     /// [`ConfigError::InvalidPercent`] (a panic threshold above 100 or a failure penalty
-    /// above 10 000).
+    /// above 10 000), [`ConfigError::InvalidOverprovisioning`] (a factor of 0),
+    /// [`ConfigError::InvalidLocality`] (a local zone out of range).
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if let Some(s) = &self.slow_start
             && let Err(e) = s.validate()
@@ -312,7 +334,7 @@ impl Config {
         if self.panic_threshold_percent > 100 || self.failure_penalty_percent > 10_000 {
             return Err(ConfigError::InvalidPercent);
         }
-        Ok(())
+        self.validate_levels()
     }
 }
 

@@ -36,6 +36,10 @@ pub enum BackendError {
     /// The backend is being changed by other calls at this very moment and this call lost
     /// every one of its bounded compare-and-swap tries. The id is still good: try again.
     Busy,
+    /// A priority level at or above [`MAX_LEVELS`](crate::MAX_LEVELS).
+    InvalidLevel,
+    /// A locality at or above [`MAX_LOCALITIES`](crate::MAX_LOCALITIES).
+    InvalidLocality,
 }
 
 impl fmt::Display for BackendError {
@@ -57,6 +61,18 @@ impl fmt::Display for BackendError {
             BackendError::Busy => {
                 f.write_str("the backend is being changed concurrently; try again")
             }
+            BackendError::InvalidLevel => {
+                write!(
+                    f,
+                    "the level is not below MAX_LEVELS ({})",
+                    crate::MAX_LEVELS
+                )
+            }
+            BackendError::InvalidLocality => write!(
+                f,
+                "the locality is not below MAX_LOCALITIES ({})",
+                crate::MAX_LOCALITIES
+            ),
         }
     }
 }
@@ -92,6 +108,14 @@ pub enum ConfigError {
     /// A [`RateDetection`](crate::RateDetection) with a percentage above 100. Returned by
     /// [`OutlierDetector::new`](crate::OutlierDetector::new).
     InvalidRateDetection,
+    /// An overprovisioning factor of 0 (no level could ever be available). Returned by
+    /// [`Pool::with_config`](crate::Pool::with_config).
+    InvalidOverprovisioning,
+    /// A zone at or above [`MAX_LOCALITIES`](crate::MAX_LOCALITIES): a
+    /// [`ZoneAware`](crate::ZoneAware) local zone, or a zone given to
+    /// [`Pool::set_fleet`](crate::Pool::set_fleet) or
+    /// [`Pool::set_locality_weight`](crate::Pool::set_locality_weight).
+    InvalidLocality,
 }
 
 impl fmt::Display for ConfigError {
@@ -107,6 +131,14 @@ impl fmt::Display for ConfigError {
             ConfigError::BalanceFactorTooLow => "the bounded-load balance factor is below 100 %",
             ConfigError::InvalidRateDetection => {
                 "rate detection needs percentages <= 100"
+            }
+            ConfigError::InvalidOverprovisioning => "the overprovisioning factor is 0",
+            ConfigError::InvalidLocality => {
+                return write!(
+                    f,
+                    "the zone is not below MAX_LOCALITIES ({})",
+                    crate::MAX_LOCALITIES
+                );
             }
             ConfigError::InvalidWeightPolicy => {
                 "a weight policy needs 0 < expiry_ms, update_period_ms and blackout_ms < 2^31 ms"

@@ -322,7 +322,7 @@ impl<const N: usize> Pool<N> {
         let Some(slot) = self.slot(id.index()) else {
             return false;
         };
-        if !slot.admin_up() {
+        if !slot.admin_up(self.config().panic_picks_down) {
             return false;
         }
         let room = slot.cap.load(Ordering::Acquire);
@@ -353,7 +353,7 @@ impl<const N: usize> Pool<N> {
         // validate after taking: the backend may have been removed (or marked down) between
         // the strategy's look and our increment; it cannot have been replaced, since the
         // tag matched and `add` only retags a word with no unit out
-        if slot.generation() != id.generation() || !slot.admin_up() {
+        if slot.generation() != id.generation() || !slot.admin_up(self.config().panic_picks_down) {
             slot.in_flight.fetch_sub(1, Ordering::SeqCst);
             return false;
         }

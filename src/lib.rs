@@ -9,6 +9,7 @@ mod error;
 mod ewma;
 pub mod hash;
 mod lease;
+pub mod levels;
 mod pool;
 mod reports;
 mod rng;
@@ -23,6 +24,9 @@ pub use config::{
 };
 pub use error::{BackendError, ConfigError, TableError};
 pub use lease::{Lease, Outcome, Unstamped};
+pub use levels::{
+    Availability, LocalityPolicy, MAX_LEVELS, MAX_LOCALITIES, PriorityLoad, ZoneAware,
+};
 pub use pool::{
     Backend, BackendId, BackendInfo, Candidate, FULL_SHARE, Health, Ids, MAX_IN_FLIGHT,
     MAX_TOTAL_WEIGHT, MAX_WEIGHT, NoBackend, Pool, View,

@@ -84,6 +84,7 @@ fn pack(s: Shadow) -> u64 {
         Health::Up => 0,
         Health::Down => 1,
         Health::Draining => 2,
+        Health::Degraded => 3,
     };
     ((s.generation as u64) << 32)
         | ((s.weight as u64) << 11)

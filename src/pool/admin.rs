@@ -13,9 +13,11 @@ use crate::error::BackendError;
 use crate::sync::Ordering;
 
 use super::backend::state_code;
+use crate::levels::{MAX_LEVELS, MAX_LOCALITIES};
+
 use super::word::{
-    BACKUP, EJECTED, FULL_SHARE, S_DOWN, S_DRAINING, S_EMPTY, S_REMOVED, S_RESERVED, S_UP, SHARED,
-    WARMING, cap_word,
+    BACKUP, EJECTED, FULL_SHARE, Place, S_DEGRADED, S_DOWN, S_DRAINING, S_EMPTY, S_REMOVED,
+    S_RESERVED, S_UP, SHARED, WARMING, cap_word,
 };
 use super::{Backend, BackendId, CAS_TRIES, Flight, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
 use super::{Pool, Slot, Word};
@@ -37,6 +39,12 @@ impl<const N: usize> Pool<N> {
     pub fn add_backend(&self, b: Backend) -> Result<BackendId, BackendError> {
         if b.weight > MAX_WEIGHT {
             return Err(BackendError::WeightTooLarge);
+        }
+        if b.level as usize >= MAX_LEVELS {
+            return Err(BackendError::InvalidLevel);
+        }
+        if b.zone as usize >= MAX_LOCALITIES {
+            return Err(BackendError::InvalidLocality);
         }
         self.reserve_weight(b.weight)?;
         for (i, slot) in self.slots.iter().enumerate() {
@@ -78,6 +86,8 @@ impl<const N: usize> Pool<N> {
             slot.generation.store(generation, Ordering::SeqCst);
             slot.cap.store(cap_word(b.cap), Ordering::Relaxed);
             slot.share.store(FULL_SHARE, Ordering::Relaxed);
+            slot.place
+                .store(Place::new(b.level, b.zone).0, Ordering::Relaxed);
             for a in [
                 &slot.latency_us,
                 &slot.latency_at_ms,
@@ -97,16 +107,11 @@ impl<const N: usize> Pool<N> {
             }
             self.clear_failure_fraction(slot);
             let state = state_code(b.health);
-            let mut config = Word::new(generation, state, b.weight);
-            if b.backup {
-                config = config.with(BACKUP, true);
-                self.backups.fetch_add(1, Ordering::AcqRel);
-            }
-            if state == S_UP {
+            let mut config = Word::new(generation, state, b.weight).with(BACKUP, b.level > 0);
+            if state == S_UP || state == S_DEGRADED {
                 config = config.with(WARMING, self.config.slow_start.is_some());
-                self.up.fetch_add(1, Ordering::AcqRel);
             }
-            self.members.fetch_add(1, Ordering::AcqRel);
+            self.recount(reserved, config);
             slot.config.store(config.0, Ordering::SeqCst);
             self.max_weight.fetch_max(b.weight, Ordering::AcqRel);
             self.high_water.fetch_max(i as u32 + 1, Ordering::AcqRel);
@@ -138,8 +143,10 @@ impl<const N: usize> Pool<N> {
                 let removed = c.same_generation(S_REMOVED, 0);
                 slot.config.store(removed.0, Ordering::SeqCst);
                 self.release_weight(c.weight());
-                self.members.fetch_sub(1, Ordering::AcqRel);
-                self.leave_counts(c);
+                self.recount(c, removed);
+                if c.has(EJECTED) {
+                    self.ejected.fetch_sub(1, Ordering::AcqRel);
+                }
                 self.bump_epoch();
                 return Ok(());
             }
@@ -195,9 +202,10 @@ impl<const N: usize> Pool<N> {
                 self.check(slot, c, id)?;
                 let was = c.state();
                 let mut next = c.with_state(st);
-                if st != S_UP {
+                let serving = |s: u32| s == S_UP || s == S_DEGRADED;
+                if !serving(st) {
                     next = next.with(EJECTED | WARMING, false);
-                } else if was != S_UP {
+                } else if !serving(was) {
                     // Written while the backend is not up, where no pick reads them, and
                     // to this backend only: the pin keeps the slot from being reused. A
                     // lost compare-and-swap below leaves them as a later `Up` writes them.
@@ -213,11 +221,7 @@ impl<const N: usize> Pool<N> {
                     .compare_exchange(c.0, next.0, Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
                 {
-                    if was != S_UP && st == S_UP {
-                        self.up.fetch_add(1, Ordering::AcqRel);
-                    } else if was == S_UP && st != S_UP {
-                        self.up.fetch_sub(1, Ordering::AcqRel);
-                    }
+                    self.recount(c, next);
                     if c.has(EJECTED) && !next.has(EJECTED) {
                         self.ejected.fetch_sub(1, Ordering::AcqRel);
                     }
@@ -229,31 +233,10 @@ impl<const N: usize> Pool<N> {
         })
     }
 
-    /// Moves a backend into (`true`) or out of (`false`) the backup tier.
+    /// Moves a backend into (`true`) or out of (`false`) the backup tier: shorthand for
+    /// [`Pool::set_level`] with level 1 or 0.
     pub fn set_backup(&self, id: BackendId, backup: bool) -> Result<(), BackendError> {
-        let slot = self.slot_of(id)?;
-        for _ in 0..CAS_TRIES {
-            let c = slot.word();
-            self.check(slot, c, id)?;
-            let next = c.with(BACKUP, backup);
-            if next == c {
-                return Ok(());
-            }
-            if slot
-                .config
-                .compare_exchange(c.0, next.0, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-            {
-                if backup {
-                    self.backups.fetch_add(1, Ordering::AcqRel);
-                } else {
-                    self.backups.fetch_sub(1, Ordering::AcqRel);
-                }
-                self.bump_epoch();
-                return Ok(());
-            }
-        }
-        Err(BackendError::Busy)
+        self.set_level(id, backup as u8)
     }
 
     /// Sets (or with `None` clears) a backend's in-flight cap: the most leases it may have
@@ -318,7 +301,7 @@ impl<const N: usize> Pool<N> {
     // ----- helpers -----
 
     /// Runs `f` with the slot of `id` pinned (see the module docs), or says why it cannot.
-    fn pinned<T>(
+    pub(super) fn pinned<T>(
         &self,
         id: BackendId,
         f: impl FnOnce(&Slot) -> Result<T, BackendError>,
@@ -348,7 +331,7 @@ impl<const N: usize> Pool<N> {
         id: BackendId,
     ) -> Result<(), BackendError> {
         match config.state() {
-            S_UP | S_DOWN | S_DRAINING => {}
+            S_UP | S_DOWN | S_DRAINING | S_DEGRADED => {}
             S_EMPTY => return Err(BackendError::NoSuchBackend),
             _ => return Err(BackendError::Stale),
         }
@@ -356,19 +339,6 @@ impl<const N: usize> Pool<N> {
             return Err(BackendError::Stale);
         }
         Ok(())
-    }
-
-    /// Counters to take back when a backend with config `c` leaves the pool.
-    fn leave_counts(&self, c: Word) {
-        if c.state() == S_UP {
-            self.up.fetch_sub(1, Ordering::AcqRel);
-        }
-        if c.has(EJECTED) {
-            self.ejected.fetch_sub(1, Ordering::AcqRel);
-        }
-        if c.has(BACKUP) {
-            self.backups.fetch_sub(1, Ordering::AcqRel);
-        }
     }
 
     fn reserve_weight(&self, add: u32) -> Result<(), BackendError> {

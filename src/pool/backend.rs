@@ -3,7 +3,7 @@
 use core::num::NonZeroU32;
 
 use super::Health;
-use super::word::{S_DOWN, S_DRAINING, S_UP};
+use super::word::{S_DEGRADED, S_DOWN, S_DRAINING, S_UP};
 
 /// A backend to add, with everything it starts with, so that it appears in the pool in one
 /// atomic step (no window in which it is up but not yet capped, or primary but meant as a
@@ -24,7 +24,8 @@ use super::word::{S_DOWN, S_DRAINING, S_UP};
 pub struct Backend {
     pub(super) weight: u32,
     pub(super) health: Health,
-    pub(super) backup: bool,
+    pub(super) level: u8,
+    pub(super) zone: u8,
     pub(super) cap: Option<NonZeroU32>,
 }
 
@@ -34,7 +35,8 @@ impl Backend {
         Backend {
             weight,
             health: Health::Up,
-            backup: false,
+            level: 0,
+            zone: 0,
             cap: None,
         }
     }
@@ -43,10 +45,25 @@ impl Backend {
         self.health = health;
         self
     }
-    /// In the backup tier (nginx and HAProxy `backup`): picked only when no primary backend
-    /// is eligible, by every strategy.
-    pub const fn backup(mut self) -> Self {
-        self.backup = true;
+    /// In the backup tier (nginx and HAProxy `backup`): shorthand for
+    /// [`Backend::level`]`(1)`. Level 1 takes the traffic level 0 cannot carry, by Envoy's
+    /// priority arithmetic (see [`levels`](crate::levels)); with a very large
+    /// [`Config::overprovisioning_percent`](crate::Config::overprovisioning_percent) only once
+    /// no primary is healthy, as in nginx and HAProxy.
+    pub const fn backup(self) -> Self {
+        self.level(1)
+    }
+    /// At priority level `level` (0, the default, is tried first; below
+    /// [`MAX_LEVELS`](crate::MAX_LEVELS), else [`Pool::add_backend`](crate::Pool::add_backend)
+    /// refuses it with [`BackendError::InvalidLevel`](crate::BackendError::InvalidLevel)).
+    pub const fn level(mut self, level: u8) -> Self {
+        self.level = level;
+        self
+    }
+    /// In locality (zone) `zone` (default 0; below [`MAX_LOCALITIES`](crate::MAX_LOCALITIES),
+    /// else [`BackendError::InvalidLocality`](crate::BackendError::InvalidLocality)).
+    pub const fn locality(mut self, zone: u8) -> Self {
+        self.zone = zone;
         self
     }
     /// With an in-flight cap (`None`: none).
@@ -61,5 +78,6 @@ pub(super) const fn state_code(health: Health) -> u32 {
         Health::Up => S_UP,
         Health::Down => S_DOWN,
         Health::Draining => S_DRAINING,
+        Health::Degraded => S_DEGRADED,
     }
 }

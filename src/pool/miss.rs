@@ -34,6 +34,10 @@ pub enum NoBackend {
     Excluded,
     /// No backend is up (down, draining, weight 0, ejected outside panic, share 0).
     Unavailable,
+    /// The pick drew a priority level in panic and the pool fails such picks
+    /// ([`Config::fail_traffic_on_panic`](crate::Config::fail_traffic_on_panic), Envoy's
+    /// option of the same name).
+    Panic,
 }
 
 impl fmt::Display for NoBackend {
@@ -44,6 +48,7 @@ impl fmt::Display for NoBackend {
             NoBackend::Saturated => "every eligible backend is at its in-flight cap",
             NoBackend::Excluded => "every eligible backend is excluded by the request",
             NoBackend::Unavailable => "no backend is up",
+            NoBackend::Panic => "the priority level is in panic and fails traffic",
         })
     }
 }
@@ -63,10 +68,13 @@ impl<const N: usize> Pool<N> {
         }
         let now = tick_ms(req.now_us());
         let (mut room, mut excluded) = (false, false);
-        for &(backup, in_panic) in self.tier_order(self.panic_now()) {
+        if self.config.fail_traffic_on_panic && self.in_panic() {
+            return NoBackend::Panic;
+        }
+        for &route in &self.every_route() {
             // the view without the exclusion: which backends the request could otherwise get
-            let view = View::new(self, now, in_panic, backup, None);
-            let mine = View::new(self, now, in_panic, backup, req.excluded());
+            let view = View::new(self, now, route, None);
+            let mine = View::new(self, now, route, req.excluded());
             for (i, slot) in self.live_slots().iter().enumerate() {
                 let c = slot.word();
                 if view.weight_of(i, slot, c).is_none_or(|w| w == 0) {

@@ -41,6 +41,8 @@ use core::num::NonZeroU32;
 
 use crate::config::Config;
 use crate::error::ConfigError;
+use crate::levels::MAX_LOCALITIES;
+use crate::rng::Stream;
 use crate::sync::{AtomicU32, Ordering};
 
 mod admin;
@@ -49,9 +51,11 @@ mod miss;
 mod outlier;
 mod penalty;
 mod pick;
+mod place;
 mod rate;
 mod read;
 mod slot;
+mod spread;
 mod view;
 mod word;
 
@@ -79,6 +83,10 @@ pub enum Health {
     /// Not pickable for new requests while the ones in flight finish (HAProxy `drain`,
     /// Envoy `DRAINING`); behaves like [`Health::Down`] for picking, and says why.
     Draining,
+    /// Works, but should be avoided (Envoy `DEGRADED`): a level's degraded backends take
+    /// the load its healthy ones cannot carry, by the same arithmetic as the levels (see
+    /// [`levels`](crate::levels)).
+    Degraded,
 }
 
 /// A backend's identity: its slot index and the slot's generation when it was added.
@@ -138,8 +146,12 @@ pub struct BackendInfo {
     pub failure_streak: u32,
     /// Ejected by outlier detection (until its time is up; see [`Ejection`](crate::Ejection)).
     pub ejected: bool,
-    /// In the backup tier: picked only when no primary backend is eligible.
+    /// At a priority level above 0 (the backup tier is level 1).
     pub backup: bool,
+    /// Priority level (0 is tried first).
+    pub level: u8,
+    /// Locality (zone) tag.
+    pub locality: u8,
     /// Requests that have ended on this backend: `successes + failures + abandoned`
     /// (wrapping). Leases still out are not counted yet.
     pub requests: u32,
@@ -186,8 +198,15 @@ pub struct Pool<const N: usize> {
     up: AtomicU32,
     /// Backends currently ejected.
     ejected: AtomicU32,
-    /// Backends in the backup tier.
-    backups: AtomicU32,
+    /// Backends at a level above 0 or degraded, plus 1 when the config always spreads: while
+    /// 0, every pick takes the single-level path.
+    spread: AtomicU32,
+    /// Locality weights, two `u16`s a word (zone `2k` low, `2k + 1` high).
+    zone_weights: [AtomicU32; MAX_LOCALITIES / 2],
+    /// The caller's proxies per zone (zone-aware routing), packed the same way.
+    fleet: [AtomicU32; MAX_LOCALITIES / 2],
+    /// The level and zone draws of picks whose request has no key and no RNG.
+    stream: Stream,
     /// The pool-wide in-flight cap, [`word::NO_CAP`] for none.
     pool_cap: AtomicU32,
     /// Leases out that count against `pool_cap`.
@@ -195,6 +214,8 @@ pub struct Pool<const N: usize> {
     /// Slots whose recent failure fraction is not 0: while none is, a pick charges no
     /// failure penalty and reads no slot for it (`penalty.rs`).
     failing: AtomicU32,
+    /// [`Config::panic_matters`], computed once: one test on the pick path.
+    panic_matters: bool,
     config: Config,
 }
 
@@ -246,10 +267,14 @@ impl<const N: usize> Pool<N> {
             members: AtomicU32::new(0),
             up: AtomicU32::new(0),
             ejected: AtomicU32::new(0),
-            backups: AtomicU32::new(0),
+            spread: AtomicU32::new(config.always_spread() as u32),
+            zone_weights: [const { AtomicU32::new(0x0001_0001) }; MAX_LOCALITIES / 2],
+            fleet: [const { AtomicU32::new(0) }; MAX_LOCALITIES / 2],
+            stream: Stream::new(0x7370_7265_6164_5f21),
             pool_cap: AtomicU32::new(word::NO_CAP),
             pool_in_flight: AtomicU32::new(0),
             failing: AtomicU32::new(0),
+            panic_matters: config.panic_matters(),
             config,
         }
     }
@@ -293,10 +318,16 @@ impl<const N: usize> Pool<N> {
         self.ejected.load(Ordering::Acquire)
     }
 
-    /// `true` if so few of the backends that are up are not ejected that the panic
-    /// threshold applies, and ejected backends are picked from again.
+    /// `true` if some priority level is in panic: fewer than the panic threshold of all
+    /// its backends (down ones included, as Envoy counts) are up or degraded and not
+    /// ejected, while the levels together are not fully available (see
+    /// [`levels`](crate::levels)).
     pub fn in_panic(&self) -> bool {
-        self.panic_now()
+        if self.spread_on() {
+            self.priority_load().any_panic()
+        } else {
+            self.single_level_panic()
+        }
     }
 
     // ----- crate-internal -----
@@ -320,10 +351,11 @@ impl<const N: usize> Pool<N> {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// `true` if the pool has a backup tier.
-    #[inline]
-    pub(crate) fn has_backups(&self) -> bool {
-        self.backups.load(Ordering::Relaxed) != 0
+    /// `true` if picks take the spread path: some backend is at a level above 0 or
+    /// degraded, or the config routes by locality.
+    #[inline(always)]
+    pub(crate) fn spread_on(&self) -> bool {
+        self.spread.load(Ordering::Relaxed) != 0
     }
 
     /// The generation of slot `index` (0 out of range), read as a lease reads it.
@@ -363,6 +395,7 @@ impl<const N: usize> Pool<N> {
                 &s.ejections,
                 &s.returned_at_ms,
                 &s.share,
+                &s.place,
                 &s.failure_score,
                 &s.successes,
                 &s.failures,
@@ -380,12 +413,16 @@ impl<const N: usize> Pool<N> {
             &self.members,
             &self.up,
             &self.ejected,
-            &self.backups,
+            &self.spread,
             &self.pool_cap,
             &self.pool_in_flight,
             &self.failing,
         ] {
             a.touch();
         }
+        for a in self.zone_weights.iter().chain(&self.fleet) {
+            a.touch();
+        }
+        self.stream.touch();
     }
 }

@@ -11,28 +11,39 @@ use crate::clock::{elapsed_ms, reached, stamp};
 use crate::config::Ejection;
 use crate::sync::Ordering;
 
-use super::word::{EJECTED, S_UP, WARMING};
+use super::word::{EJECTED, S_DEGRADED, S_UP, WARMING};
 use super::{BackendId, CAS_TRIES, Pool, Slot, Word};
 
 /// Claim bit in a slot's `ejections` word: one failing request decides an ejection.
 const CLAIM: u32 = 1 << 31;
 
 impl<const N: usize> Pool<N> {
-    /// Panic mode: fewer than the threshold share of the backends that are up are not
-    /// ejected.
+    /// Panic mode of a single-level pool, when it can change a pick (ejection configured,
+    /// or panic picks down backends or fails): see [`Pool::single_level_panic`].
     #[inline]
     pub(crate) fn panic_now(&self) -> bool {
-        // no ejection configured: nothing to count (and no load on the pick path)
-        if self.config.ejection.is_none() || self.config.panic_threshold_percent == 0 {
+        // nothing panic would change: nothing to count (and no load on the pick path)
+        if !self.panic_matters {
             return false;
         }
-        let ejected = self.ejected.load(Ordering::Acquire);
-        if ejected == 0 {
-            return false;
-        }
+        self.single_level_panic()
+    }
+
+    /// Envoy's panic for one level (`isHostSetInPanic` under
+    /// `recalculatePerPriorityPanic`): fewer than the threshold of *all* backends are up
+    /// and not ejected, and the level is not fully available (`factor · healthy < total`).
+    /// From the pool's counters, O(1).
+    pub(crate) fn single_level_panic(&self) -> bool {
+        let ejected = self.ejected.load(Ordering::Acquire) as u64;
         let up = self.up.load(Ordering::Acquire) as u64;
-        let healthy = up.saturating_sub(ejected as u64);
-        healthy * 100 < self.config.panic_threshold_percent as u64 * up
+        let members = self.members.load(Ordering::Acquire) as u64;
+        if ejected == 0 && up >= members {
+            return false;
+        }
+        let healthy = up.saturating_sub(ejected);
+        let factor = self.config.overprovisioning_percent as u64;
+        factor * healthy < 100 * members
+            && healthy * 100 < self.config.panic_threshold_percent as u64 * members
     }
 
     /// A success ends the failure streak; a failure extends it and, at the configured
@@ -69,7 +80,9 @@ impl<const N: usize> Pool<N> {
 
     /// `true` while `slot` holds the up backend `id` names, not ejected.
     fn ejectable(slot: &Slot, c: Word, id: BackendId) -> bool {
-        c.state() == S_UP && !c.has(EJECTED) && slot.generation() == id.generation()
+        (c.state() == S_UP || c.state() == S_DEGRADED)
+            && !c.has(EJECTED)
+            && slot.generation() == id.generation()
     }
 
     /// Ejects `slot` if it is up and not ejected, and the max-ejection share allows it.

@@ -1,17 +1,32 @@
-//! Running one pick over the tiers: the hot path for a plain request, and the cold path for
-//! a request that excludes backends or prefers one.
+//! Running one pick over its views: the hot path for a plain request in a single-level
+//! pool, and the cold path for a request that excludes backends or prefers one, or a pool
+//! with levels, degraded backends or locality routing.
 
 use crate::clock::tick_ms;
 use crate::select::Request;
 
+use super::spread::Routes;
+use super::view::{Class, Route};
 use super::{BackendId, Candidate, Pool, View};
 
 impl<const N: usize> Pool<N> {
-    /// Runs one pick: `choose` is called with the view of the primary tier at the request's
-    /// clock (and the request back, for its key and randomness) and returns the candidate it
-    /// chooses (or `None`); if it finds nothing and the pool has backups, it is called again
-    /// with the backup tier's view. The result is the chosen candidate's id, with the
-    /// generation the view judged.
+    /// Runs one pick: `choose` is called with a view (of one priority level's healthy or
+    /// degraded backends, maybe of one locality, at the request's clock) and the request
+    /// back, for its key and randomness, and returns the candidate it chooses (or `None`);
+    /// if it finds nothing, it is called again with the next view a pick falls back to. The
+    /// result is the chosen candidate's id, with the generation the view judged.
+    ///
+    /// **Levels.** In a pool with one level, no degraded backend and no locality routing
+    /// (the common case, and the fast path), the view is level 0's. Otherwise the level is
+    /// drawn by Envoy's priority load ([`Pool::priority_load`], from the request's key if
+    /// it has one, so a key keeps its level, else its RNG, else the pool's own stream),
+    /// then the locality ([`Pool::locality_split`]); if that view has no candidate the
+    /// pick tries the level without the locality, then every level's healthy and degraded
+    /// backends in order, then the levels in panic. A level in panic gives its ejected
+    /// backends back (and down ones with
+    /// [`Config::panic_picks_down`](crate::Config::panic_picks_down)), or, with
+    /// [`Config::fail_traffic_on_panic`](crate::Config::fail_traffic_on_panic), fails the
+    /// pick. See [`levels`](crate::levels).
     ///
     /// This is how every built-in strategy picks, and how a strategy written in another
     /// crate honours tiers, panic mode, ejection, slow start, caps, the request's exclusion
@@ -36,14 +51,10 @@ impl<const N: usize> Pool<N> {
     /// assert_eq!(Last.select(&pool, &mut Request::new()), Some(a));
     /// ```
     ///
-    /// In panic with a backup tier, the order is: backups that are not ejected first (as
-    /// Envoy spills to the next priority before it panics), then the primaries with ejected
-    /// ones back in, then every backup.
-    ///
     /// **Exclusion and preference.** A request that excludes backends gets views that leave
     /// them out; each strategy then does what its own rule does when a backend is not a
     /// candidate (the next ticket, the best of the rest, the key's next choice). A request
-    /// that prefers a backend gets it in the first tier whose view holds it, before `choose`
+    /// that prefers a backend gets it in the first view that holds it, before `choose`
     /// is asked; otherwise `choose` decides as usual. Both run out of the hot path: a plain
     /// request pays one flag test for them.
     #[inline(always)]
@@ -52,40 +63,41 @@ impl<const N: usize> Pool<N> {
         req: &mut Request<'r>,
         mut choose: impl FnMut(&View<'_, N>, &mut Request<'r>) -> Option<Candidate>,
     ) -> Option<BackendId> {
-        if req.constrained() {
-            return self.pick_constrained(req, &mut choose);
+        if req.constrained() || self.spread_on() {
+            return self.pick_routed(req, &mut choose);
+        }
+        if self.panic_now() {
+            return self.pick_routed(req, &mut choose);
         }
         let now = tick_ms(req.now_us());
-        let panic = self.panic_now();
-        if !(panic && self.has_backups()) {
-            // the common case: the primaries, one call site for `choose` so that it inlines
-            if let Some(c) = choose(&View::new(self, now, panic, false, None), req)
-                && let Some(id) = self.judged_id(&c)
-            {
-                return Some(id);
-            }
+        // the common case: one level, not in panic, one call site for `choose` so that it
+        // inlines, and a view whose every field but the clock is a constant
+        let route = Route::plain(false);
+        if let Some(c) = choose(&View::new(self, now, route, None), req)
+            && let Some(id) = self.judged_id(&c)
+        {
+            return Some(id);
         }
-        self.pick_rest(now, panic, req, &mut choose)
+        self.pick_rest(now, &[route], req, &mut choose)
     }
 
-    /// The rest of [`Pool::pick`], out of the hot path: the primaries again if the slot the
-    /// first choice named was removed and reused meanwhile, then the backups; or, in panic
-    /// with a backup tier, Envoy's order (backups that are not ejected, as the next priority
-    /// before panic; then the primaries with ejected ones back in; then every backup).
+    /// The rest of [`Pool::pick`], out of the hot path: each route's view in turn (twice,
+    /// if the slot the choice named was removed and reused meanwhile), with the request's
+    /// preference taken first where the view holds it.
     #[cold]
     #[inline(never)]
     fn pick_rest<'r>(
         &self,
         now: u32,
-        panic: bool,
+        routes: &[Route],
         req: &mut Request<'r>,
         choose: &mut impl FnMut(&View<'_, N>, &mut Request<'r>) -> Option<Candidate>,
     ) -> Option<BackendId> {
         let excluded = req.excluded();
         let prefer = req.preferred();
-        for &(backup, in_panic) in self.tier_order(panic) {
+        for &route in routes {
             for _ in 0..2 {
-                let view = View::new(self, now, in_panic, backup, excluded);
+                let view = View::new(self, now, route, excluded);
                 let preferred = match prefer {
                     Some(id) => Self::preferred(&view, id),
                     None => None,
@@ -110,28 +122,35 @@ impl<const N: usize> Pool<N> {
             .filter(|c| c.word.of_generation(id.generation()))
     }
 
-    /// [`Pool::pick`] for a request with an exclusion or a preference.
+    /// [`Pool::pick`] for a request with an exclusion or a preference, or in a pool with
+    /// more than one level, degraded backends or locality routing.
     #[cold]
     #[inline(never)]
-    fn pick_constrained<'r>(
+    fn pick_routed<'r>(
         &self,
         req: &mut Request<'r>,
         choose: &mut impl FnMut(&View<'_, N>, &mut Request<'r>) -> Option<Candidate>,
     ) -> Option<BackendId> {
         let now = tick_ms(req.now_us());
-        self.pick_rest(now, self.panic_now(), req, choose)
+        if !self.spread_on() {
+            let panic = self.panic_now();
+            if panic && self.config.fail_traffic_on_panic {
+                return None;
+            }
+            return self.pick_rest(now, &[Route::plain(panic)], req, choose);
+        }
+        let routes = self.plan(Some(req))?;
+        self.pick_rest(now, &routes, req, choose)
     }
 
-    /// The tiers a pick looks at, in order, as `(backup tier, in panic)`.
-    pub(crate) fn tier_order(&self, panic: bool) -> &'static [(bool, bool)] {
-        let backups = self.has_backups();
-        match (panic && backups, backups, panic) {
-            (true, _, _) => &[(true, false), (false, true), (true, true)],
-            (false, true, false) => &[(false, false), (true, false)],
-            (false, true, true) => &[(false, true), (true, true)],
-            (false, false, false) => &[(false, false)],
-            (false, false, true) => &[(false, true)],
+    /// The routes a pick could walk, for diagnostics (no draw: every level in order).
+    pub(crate) fn every_route(&self) -> Routes {
+        if self.spread_on() {
+            return self.plan(None).unwrap_or_default();
         }
+        let mut r = Routes::new();
+        let _ = r.push(Route::plain(self.panic_now()));
+        r
     }
 
     /// The id of the backend `c` judged, if its slot still holds it.
@@ -144,14 +163,39 @@ impl<const N: usize> Pool<N> {
     }
 
     /// `true` if a pick at `now_us` may return the backend at `index`: it is a candidate in
-    /// the first tier (in [`Pool::pick`]'s order) that has any candidate. O(n); for
-    /// diagnostics and tests, not for routing. Like a pick, it ends an ejection whose time
-    /// is up.
+    /// a level (healthy, degraded or in panic) that the priority load gives traffic to, or,
+    /// when none of those has a candidate, in the first view a pick falls back to that has
+    /// one. O(n) per level; for diagnostics and tests, not for routing. Like a pick, it ends
+    /// an ejection whose time is up.
     pub fn is_eligible(&self, index: usize, now_us: u64) -> bool {
-        let mut req = Request::new().with_now_us(now_us);
-        let first = self.pick(&mut req, |v, _| {
-            v.get(index).or_else(|| v.candidates().next())
-        });
-        first.is_some_and(|id| id.index() == index)
+        let now = tick_ms(now_us);
+        let routes = self.every_route();
+        let load = self.spread_on().then(|| self.priority_load_at(now_us));
+        let loaded = |r: &Route| {
+            let Some(l) = &load else { return true };
+            let i = r.level as usize;
+            let panic = l.panic.get(i) == Some(&true);
+            let share = match r.class {
+                Class::Panic => return panic,
+                Class::Healthy => l.healthy.get(i),
+                Class::Degraded => l.degraded.get(i),
+            };
+            !panic && share.is_some_and(|&p| p > 0)
+        };
+        let mut any = false;
+        for r in routes.iter().filter(|r| loaded(r)) {
+            let v = View::new(self, now, *r, None);
+            if v.get(index).is_some() {
+                return true;
+            }
+            any |= v.candidates().next().is_some();
+        }
+        if any {
+            return false;
+        }
+        routes.iter().find_map(|r| {
+            let v = View::new(self, now, *r, None);
+            v.candidates().next().map(|_| v.get(index).is_some())
+        }) == Some(true)
     }
 }

@@ -4,7 +4,7 @@ use crate::clock::tick_ms;
 use crate::error::BackendError;
 use crate::sync::Ordering;
 
-use super::word::{BACKUP, EJECTED, FULL_SHARE, S_DRAINING, S_UP, SHARED, cap_of};
+use super::word::{BACKUP, EJECTED, FULL_SHARE, S_DEGRADED, S_DRAINING, S_UP, SHARED, cap_of};
 use super::{BackendId, BackendInfo, Flight, Health, Pool, Slot, Word};
 
 impl<const N: usize> Pool<N> {
@@ -68,6 +68,7 @@ impl<const N: usize> Pool<N> {
             health: match c.state() {
                 S_UP => Health::Up,
                 S_DRAINING => Health::Draining,
+                S_DEGRADED => Health::Degraded,
                 _ => Health::Down,
             },
             in_flight: Flight(slot.in_flight.load(Ordering::Acquire)).count(),
@@ -76,6 +77,8 @@ impl<const N: usize> Pool<N> {
             failure_streak: slot.failure_streak.load(Ordering::Relaxed),
             ejected: c.has(EJECTED),
             backup: c.has(BACKUP),
+            level: slot.level_of(c),
+            locality: slot.place().zone(),
             requests: successes.wrapping_add(failures).wrapping_add(abandoned),
             successes,
             failures,

@@ -4,14 +4,18 @@ use crate::clock::elapsed_ms;
 use crate::ewma;
 use crate::sync::{AtomicU32, Ordering};
 
-use super::word::{BACKUP, FULL_SHARE, Flight, NO_CAP, S_EMPTY, S_UP, SHARED, Word, shared_weight};
+use super::word::{
+    BACKUP, FULL_SHARE, Flight, NO_CAP, Place, S_DEGRADED, S_DOWN, S_EMPTY, S_UP, SHARED, Word,
+    shared_weight,
+};
 
 /// One backend's state. Private: strategies read it through [`View`](super::View).
 ///
-/// Seventeen 32-bit words, 68 bytes: what a pick reads first (`config`), what a lease writes
+/// Eighteen 32-bit words, 72 bytes: what a pick reads first (`config`), what a lease writes
 /// (`in_flight`), then what `finish` writes (latency, streak), what ejection and slow start
-/// keep, the backend's share, its recent failure fraction (read by picks only while some
-/// backend has failed), and last the four totals ([`Pool::info`](super::Pool::info)),
+/// keep, the backend's share, its priority level and locality (`place`, read by picks only
+/// when the level is above 0 or the pick is narrowed to a locality), its recent failure
+/// fraction (read by picks only while some backend has failed), and last the four totals ([`Pool::info`](super::Pool::info)),
 /// which no pick reads or writes: only a lease's end, an ejection and the read-back calls
 /// touch them.
 #[derive(Debug)]
@@ -35,6 +39,8 @@ pub(crate) struct Slot {
     /// The backend's share of its weight in this pool, Q16 ([`FULL_SHARE`] = all of it; 0 =
     /// outside this proxy's subset). Read only when the config word's `SHARED` flag is set.
     pub(crate) share: AtomicU32,
+    /// Priority level and locality ([`Place`]).
+    pub(crate) place: AtomicU32,
     /// Recent failure fraction, Q16 (the failure penalty: see `penalty.rs`); 0 = none.
     pub(crate) failure_score: AtomicU32,
     /// Leases that ended with a success counted (wrapping; never reset while the backend
@@ -63,6 +69,7 @@ impl Slot {
             ejections: AtomicU32::new(0),
             returned_at_ms: AtomicU32::new(0),
             share: AtomicU32::new(FULL_SHARE),
+            place: AtomicU32::new(0),
             failure_score: AtomicU32::new(0),
             successes: AtomicU32::new(0),
             failures: AtomicU32::new(0),
@@ -87,25 +94,43 @@ impl Slot {
         Word(self.config.load(Ordering::Acquire))
     }
 
-    /// Member weight ([`Slot::member_weight`]) and tier of a backend that is up with a
-    /// weight above zero, whatever its ejection and slow-start flags: what a schedule is
-    /// built from.
+    /// Member weight ([`Slot::member_weight`]) and priority level of a backend that is up
+    /// or degraded with a weight above zero, whatever its ejection and slow-start flags:
+    /// what a schedule is built from.
     #[inline]
-    pub(crate) fn schedule_weight(&self) -> Option<(u32, bool)> {
+    pub(crate) fn schedule_weight(&self) -> Option<(u32, u8)> {
         let c = self.word();
         let w = self.member_weight(c);
-        if c.state() == S_UP && w > 0 {
-            Some((w, c.has(BACKUP)))
+        if (c.state() == S_UP || c.state() == S_DEGRADED) && w > 0 {
+            Some((w, self.level_of(c)))
         } else {
             None
         }
     }
 
-    /// Up with a weight above zero, whatever the flags: what a lease re-checks.
+    /// The priority level of the backend whose config word is `c` (0 without reading the
+    /// `place` word when the word says level 0).
     #[inline]
-    pub(crate) fn admin_up(&self) -> bool {
+    pub(crate) fn level_of(&self, c: Word) -> u8 {
+        if c.has(BACKUP) {
+            self.place().level()
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    pub(crate) fn place(&self) -> Place {
+        Place(self.place.load(Ordering::Acquire))
+    }
+
+    /// Up or degraded (or down, when panic may pick down backends) with a weight above
+    /// zero, whatever the flags: what a lease re-checks.
+    #[inline]
+    pub(crate) fn admin_up(&self, down_too: bool) -> bool {
         let c = Word(self.config.load(Ordering::SeqCst));
-        c.state() == S_UP && c.weight() > 0
+        let st = c.state();
+        (st == S_UP || st == S_DEGRADED || (down_too && st == S_DOWN)) && c.weight() > 0
     }
 
     #[inline]

@@ -4,10 +4,14 @@
 //! through a [`View`], so the rules below apply to all of them alike, and a new rule is one
 //! change here. In order:
 //!
-//! 1. **tier**: a pick first looks at the primary backends, and at the backup tier only when
-//!    no primary is eligible ([`Pool::pick`] runs the tiers);
-//! 2. **health**: up, with a weight above zero (down, draining and weight-0 backends are out);
-//! 3. **ejection**: an ejected backend is out, unless the pool is in panic; an ejection
+//! 1. **level and locality**: a view holds one priority level's backends, healthy or
+//!    degraded ones, and, when locality routing applies, one locality's ([`Pool::pick`]
+//!    draws them by Envoy's arithmetic: see [`levels`](crate::levels));
+//! 2. **health**: up (or degraded, in a degraded view), with a weight above zero (down,
+//!    draining and weight-0 backends are out);
+//! 3. **ejection and panic**: an ejected backend is out, unless its level is in panic (a
+//!    panic view holds the level's up, degraded and ejected backends, and its down ones
+//!    with [`Config::panic_picks_down`](crate::Config::panic_picks_down)); an ejection
 //!    whose time is up (on the request's clock) ends here, at the first pick that looks;
 //! 4. **slow start**: a backend in its ramp has a lower effective weight;
 //! 5. **share**: a backend's weight is scaled by its share in this pool
@@ -32,13 +36,63 @@ use crate::sync::Ordering;
 
 use crate::tried::tag_of;
 
-use super::word::{EJECTED, SHARED, WARMING, shared_weight};
+use crate::levels::Availability;
+
+use super::word::{BACKUP, EJECTED, S_DEGRADED, S_DOWN, S_UP, SHARED, WARMING, shared_weight};
 use super::{Pool, Slot, Word};
 
 /// Set in a view's `want` when the request excludes backends: no config word matches it, so
 /// every slot takes the flagged path, where the exclusion is checked. A pick without
 /// exclusion pays nothing for it.
 const CONSTRAINED: u32 = 1 << 31;
+/// Set in a view's `want` beside [`CONSTRAINED`] when the view needs more than a slot's
+/// state and tier bits to tell its backends (a level above 0, a locality, or a panic view
+/// that takes more than one state): such a view tests every slot in `admits`.
+const WIDE: u32 = 1 << 30;
+
+/// Which backends of a level a view holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Up backends.
+    Healthy,
+    /// Degraded backends.
+    Degraded,
+    /// The level is in panic: up, degraded and ejected backends (and down ones, if the
+    /// config says so).
+    Panic,
+}
+
+impl From<Availability> for Class {
+    fn from(a: Availability) -> Self {
+        match a {
+            Availability::Healthy => Class::Healthy,
+            Availability::Degraded => Class::Degraded,
+        }
+    }
+}
+
+/// What one view holds: a level, a class of its backends, and maybe one locality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub(crate) level: u8,
+    pub(crate) class: Class,
+    pub(crate) zone: Option<u8>,
+    /// Test every slot's state, level and locality (a spread pick's views: more than one
+    /// level, degraded backends or localities may be about).
+    pub(crate) wide: bool,
+}
+
+impl Route {
+    /// Level 0's healthy backends, or all of them in panic: the single-level pick.
+    pub(crate) const fn plain(panic: bool) -> Self {
+        Route {
+            level: 0,
+            class: if panic { Class::Panic } else { Class::Healthy },
+            zone: None,
+            wide: false,
+        }
+    }
+}
 
 /// One backend a pick may choose, as the [`View`] judged it.
 ///
@@ -88,8 +142,8 @@ pub struct View<'p, const N: usize> {
     pool: &'p Pool<N>,
     slots: &'p [Slot],
     now_ms: u32,
-    panic: bool,
     want: u32,
+    route: Route,
     excluded: Option<&'p [u8]>,
 }
 
@@ -98,8 +152,10 @@ impl<const N: usize> fmt::Debug for View<'_, N> {
         f.debug_struct("View")
             .field("len", &self.slots.len())
             .field("now_ms", &self.now_ms)
-            .field("panic", &self.panic)
-            .field("backup_tier", &self.is_backup_tier())
+            .field("panic", &self.in_panic())
+            .field("level", &self.route.level)
+            .field("degraded", &self.is_degraded())
+            .field("locality", &self.route.zone)
             .field("excluding", &self.excluded.is_some())
             .finish()
     }
@@ -110,17 +166,26 @@ impl<'p, const N: usize> View<'p, N> {
     pub(crate) fn new(
         pool: &'p Pool<N>,
         now_ms: u32,
-        panic: bool,
-        backup: bool,
+        route: Route,
         excluded: Option<&'p [u8]>,
     ) -> Self {
-        let constrained = if excluded.is_some() { CONSTRAINED } else { 0 };
+        let wide = route.wide || route.class == Class::Panic && pool.config.panic_picks_down;
+        let state = if route.class == Class::Degraded {
+            S_DEGRADED
+        } else {
+            S_UP
+        };
+        let constrained = match (excluded.is_some(), wide) {
+            (_, true) => CONSTRAINED | WIDE,
+            (true, false) => CONSTRAINED,
+            (false, false) => 0,
+        };
         View {
             pool,
             slots: pool.live_slots(),
             now_ms,
-            panic,
-            want: Word::want(backup) | constrained,
+            want: Word::want(state, route.level > 0) | constrained,
+            route,
             excluded,
         }
     }
@@ -161,7 +226,12 @@ impl<'p, const N: usize> View<'p, N> {
     #[inline(always)]
     fn judge_slot(&self, index: usize, slot: &'p Slot) -> Option<(Candidate, &'p Slot)> {
         let c = slot.word();
-        let weight = NonZeroU32::new(self.weight_of(index, slot, c)?)?;
+        // fast path: one load, no flags (never taken when the request excludes backends)
+        let weight = if c.pick_bits() == self.want {
+            NonZeroU32::new(c.weight())?
+        } else {
+            NonZeroU32::new(self.slow_weight(index, slot, c)?)?
+        };
         let in_flight = slot.in_flight();
         if !slot.has_room(in_flight) {
             return None;
@@ -181,16 +251,64 @@ impl<'p, const N: usize> View<'p, N> {
         self.judged().map(|(c, _)| c)
     }
 
-    /// `true` for the backup tier's view.
+    /// `true` for a view of a level above 0 (level 1 is the backup tier).
     #[inline]
     pub fn is_backup_tier(&self) -> bool {
-        Word(self.want).has(super::word::BACKUP)
+        self.route.level > 0
     }
 
-    /// `true` if ejected backends are candidates again (the pool is in panic).
+    /// The priority level this view holds.
+    #[inline]
+    pub fn level(&self) -> u8 {
+        self.route.level
+    }
+
+    /// `true` for a view of a level's degraded backends.
+    #[inline]
+    pub fn is_degraded(&self) -> bool {
+        self.route.class == Class::Degraded
+    }
+
+    /// The locality this view is narrowed to, if locality routing chose one.
+    #[inline]
+    pub fn locality(&self) -> Option<u8> {
+        self.route.zone
+    }
+
+    /// `true` if the view leaves out some backends of its level that are otherwise
+    /// scheduled (excluded by the request, of the other class, or in another locality):
+    /// what a schedule over the level treats as not there rather than as a forfeited turn.
+    #[inline]
+    pub(crate) fn is_narrowed(&self) -> bool {
+        self.want & CONSTRAINED != 0
+    }
+
+    /// `true` if the view leaves out the backend at `index` for a reason
+    /// [`View::is_narrowed`] names (its level aside).
+    pub(crate) fn leaves_out(&self, index: usize) -> bool {
+        let Some(slot) = self.slots.get(index) else {
+            return false;
+        };
+        let c = slot.word();
+        if self.excludes(index, c) {
+            return true;
+        }
+        if let Some(z) = self.route.zone
+            && slot.place().zone() != z
+        {
+            return true;
+        }
+        match self.route.class {
+            Class::Healthy => c.state() == S_DEGRADED,
+            Class::Degraded => c.state() != S_DEGRADED,
+            Class::Panic => false,
+        }
+    }
+
+    /// `true` if ejected backends are candidates again (the view's level is in panic).
     #[inline]
     pub fn in_panic(&self) -> bool {
-        self.panic
+        self.route.class == Class::Panic
     }
 
     /// The request's clock as the pool keeps it: a wrapping millisecond tick.
@@ -261,10 +379,43 @@ impl<'p, const N: usize> View<'p, N> {
         if c.pick_bits() == self.want {
             return if w > 0 { Some(w) } else { None };
         }
-        if c.tier_bits() != self.want & !CONSTRAINED || w == 0 {
+        self.slow_weight(index, slot, c)
+    }
+
+    /// [`View::weight_of`] past the fast path: flags, a wide view, or another state.
+    #[inline]
+    fn slow_weight(&self, index: usize, slot: &Slot, c: Word) -> Option<u32> {
+        let w = c.weight();
+        if self.want & WIDE != 0 {
+            if w == 0 || !self.admits(slot, c) {
+                return None;
+            }
+        } else if c.tier_bits() != self.want & !(CONSTRAINED | WIDE) || w == 0 {
             return None;
         }
         self.flagged_weight(index, slot, c)
+    }
+
+    /// A wide view's test of state, level and locality.
+    #[inline(never)]
+    fn admits(&self, slot: &Slot, c: Word) -> bool {
+        let st = c.state();
+        let state_ok = match self.route.class {
+            Class::Healthy => st == S_UP,
+            Class::Degraded => st == S_DEGRADED,
+            Class::Panic => {
+                st == S_UP || st == S_DEGRADED || st == S_DOWN && self.pool.config.panic_picks_down
+            }
+        };
+        if !state_ok {
+            return false;
+        }
+        if !c.has(BACKUP) && self.route.level == 0 && self.route.zone.is_none() {
+            return true;
+        }
+        let place = slot.place();
+        let level = if c.has(BACKUP) { place.level() } else { 0 };
+        level == self.route.level && self.route.zone.is_none_or(|z| place.zone() == z)
     }
 
     #[cold]
@@ -292,7 +443,7 @@ impl<'p, const N: usize> View<'p, N> {
                     None => c.weight(),
                 });
             }
-            if !self.panic {
+            if !self.in_panic() {
                 return None;
             }
         }

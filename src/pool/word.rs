@@ -4,9 +4,13 @@
 //!
 //! ```text
 //!  31      28  27     26     25      24      23   21 20                  0
-//! [generation|shared|backup|warming|ejected| state |        weight        ]
+//! [generation|shared|levelled|warming|ejected| state |        weight        ]
 //!  low 4 bits
 //! ```
+//!
+//! `levelled` is set while the backend's priority level is above 0 (the level and the
+//! locality are in the slot's `place` word, read only when this flag is set or a pick is
+//! narrowed to one locality), so a pool with one level and one locality reads one word.
 //!
 //! **In-flight word** (what a lease writes):
 //!
@@ -42,6 +46,7 @@ const STATE_SHIFT: u32 = 21;
 pub(crate) const STATE_MASK: u32 = 0b111 << STATE_SHIFT;
 pub(crate) const EJECTED: u32 = 1 << 24;
 pub(crate) const WARMING: u32 = 1 << 25;
+/// The backend's priority level is above 0 (the backup tier is level 1).
 pub(crate) const BACKUP: u32 = 1 << 26;
 /// The backend has a share below full ([`Pool::set_share`](crate::Pool::set_share)).
 pub(crate) const SHARED: u32 = 1 << 27;
@@ -55,6 +60,7 @@ pub(crate) const S_DRAINING: u32 = 2;
 pub(crate) const S_DOWN: u32 = 3;
 pub(crate) const S_REMOVED: u32 = 4;
 pub(crate) const S_RESERVED: u32 = 5;
+pub(crate) const S_DEGRADED: u32 = 6;
 
 /// A slot's config word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,10 +101,23 @@ impl Word {
     pub(crate) const fn has(self, flag: u32) -> bool {
         self.0 & flag != 0
     }
-    /// Holds a backend (up, down or draining), not empty, removed or being claimed.
+    /// Holds a backend (up, degraded, down or draining), not empty, removed or being
+    /// claimed.
     #[inline]
     pub(crate) const fn occupied(self) -> bool {
-        matches!(self.state(), S_UP | S_DOWN | S_DRAINING)
+        matches!(self.state(), S_UP | S_DOWN | S_DRAINING | S_DEGRADED)
+    }
+    /// Up or degraded and not ejected: what a level's health counts (Envoy's healthy and
+    /// degraded hosts).
+    #[inline]
+    pub(crate) const fn available(self) -> bool {
+        matches!(self.state(), S_UP | S_DEGRADED) && !self.has(EJECTED)
+    }
+    /// Counts toward the pool's `spread` word: at a level above 0, or degraded. While no
+    /// backend does, every pick takes the single-level path.
+    #[inline]
+    pub(crate) const fn spreads(self) -> bool {
+        self.occupied() && (self.has(BACKUP) || self.state() == S_DEGRADED)
     }
     /// Written by the occupant of `generation` (its low bits match).
     #[inline]
@@ -120,10 +139,10 @@ impl Word {
     pub(crate) const fn pick_bits(self) -> u32 {
         self.0 & (STATE_MASK | BACKUP | EJECTED | WARMING | SHARED)
     }
-    /// What [`Word::pick_bits`] is for an up backend of the tier, no flags.
+    /// What [`Word::pick_bits`] is for a backend in `state` of the tier, no flags.
     #[inline]
-    pub(crate) const fn want(backup: bool) -> u32 {
-        (S_UP << STATE_SHIFT) | if backup { BACKUP } else { 0 }
+    pub(crate) const fn want(state: u32, backup: bool) -> u32 {
+        (state << STATE_SHIFT) | if backup { BACKUP } else { 0 }
     }
     /// State and tier only.
     #[inline]
@@ -201,6 +220,25 @@ pub(crate) const fn shared_weight(weight: u32, share: u32) -> Option<u32> {
     Some(if w == 0 { 1 } else { w })
 }
 
+/// A slot's `place` word: its priority level (bits 0..8) and locality (bits 8..16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Place(pub(crate) u32);
+
+impl Place {
+    #[inline]
+    pub(crate) const fn new(level: u8, zone: u8) -> Self {
+        Place(level as u32 | (zone as u32) << 8)
+    }
+    #[inline]
+    pub(crate) const fn level(self) -> u8 {
+        self.0 as u8
+    }
+    #[inline]
+    pub(crate) const fn zone(self) -> u8 {
+        (self.0 >> 8) as u8
+    }
+}
+
 /// The stored value for "no cap".
 pub(crate) const NO_CAP: u32 = u32::MAX;
 
@@ -232,7 +270,9 @@ mod tests {
         assert_eq!(w.with_state(S_DOWN).state(), S_DOWN);
         assert!(w.occupied() && !w.with_state(S_REMOVED).occupied());
         assert_eq!(w.same_generation(S_REMOVED, 0), Word::new(1, S_REMOVED, 0));
-        assert_eq!(w.tier_bits(), Word::want(true));
+        assert_eq!(w.tier_bits(), Word::want(S_UP, true));
+        assert!(w.spreads() && !w.available() && w.with(EJECTED, false).available());
+        assert!(Word::new(1, S_DEGRADED, 1).occupied() && Word::new(1, S_DEGRADED, 1).spreads());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Smooth weighted round robin (nginx's algorithm; HAProxy's `static-rr`), lock-free.
 
+use crate::levels::MAX_LEVELS;
 use crate::pool::{BackendId, Candidate, Pool, View};
 use crate::rng::{Stream, below_from, mix64};
 use crate::select::{Request, Select};
@@ -10,8 +11,12 @@ use crate::sync::{AtomicU32, Ordering};
 const FOLD_AT: u32 = 1 << 30;
 /// Most steps the seeded start may skip ahead (bounds the O(steps × n) rebuild).
 const MAX_PHASE: u64 = 256;
-/// Marks a backup-tier backend in the weight snapshot.
-const BACKUP_BIT: u32 = 1 << 31;
+/// Where a backend's priority level sits in the weight snapshot (weights fit in 21 bits).
+const LEVEL_SHIFT: u32 = 24;
+/// The level bits of a snapshot word.
+const LEVEL_MASK: u32 = 0xf << LEVEL_SHIFT;
+/// The weight bits of a snapshot word.
+const WEIGHT_BITS: u32 = (1 << LEVEL_SHIFT) - 1;
 
 /// Smooth weighted round robin: nginx's schedule, without nginx's lock.
 ///
@@ -75,10 +80,10 @@ const BACKUP_BIT: u32 = 1 << 31;
 /// Cost: O(n) relaxed loads and two `fetch_add`s per pick.
 #[derive(Debug)]
 pub struct WeightedRoundRobin<const N: usize> {
-    /// Step counters, primary tier then backup tier.
-    tickets: [AtomicU32; 2],
-    /// Scheduled weight totals, primary then backup.
-    totals: [AtomicU32; 2],
+    /// Step counters, one per priority level.
+    tickets: [AtomicU32; MAX_LEVELS],
+    /// Scheduled weight totals, one per priority level.
+    totals: [AtomicU32; MAX_LEVELS],
     built_for: AtomicU32,
     rebuilding: AtomicU32,
     weights: [AtomicU32; N],
@@ -102,8 +107,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
     /// A schedule that starts a seed-chosen number of steps into the cycle.
     pub const fn with_seed(seed: u64) -> Self {
         WeightedRoundRobin {
-            tickets: [const { AtomicU32::new(0) }; 2],
-            totals: [const { AtomicU32::new(0) }; 2],
+            tickets: [const { AtomicU32::new(0) }; MAX_LEVELS],
+            totals: [const { AtomicU32::new(0) }; MAX_LEVELS],
             built_for: AtomicU32::new(0),
             rebuilding: AtomicU32::new(0),
             weights: [const { AtomicU32::new(0) }; N],
@@ -131,8 +136,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
         self.stream.touch();
     }
 
-    /// The backend of tier `tier` (0 or [`BACKUP_BIT`]) with the largest credit at step
-    /// `t`, lowest index on ties.
+    /// The backend of level bits `tier` with the largest credit at step `t`, lowest index
+    /// on ties.
     #[inline]
     fn leader(&self, t: u32, total: i64, n: usize, tier: u32) -> Option<usize> {
         self.leader_where(t, total, n, tier, |_| true)
@@ -153,10 +158,10 @@ impl<const N: usize> WeightedRoundRobin<N> {
         let t = t as i64;
         for (i, (w, c)) in self.weights.iter().zip(&self.picks).take(n).enumerate() {
             let w = w.load(Ordering::Relaxed);
-            if w == 0 || w & BACKUP_BIT != tier || !keep(i) {
+            if w == 0 || w & LEVEL_MASK != tier || !keep(i) {
                 continue;
             }
-            let w = w & !BACKUP_BIT;
+            let w = w & WEIGHT_BITS;
             // counters are kept below 2^31 by folding; as i32 a counter a fold pushed a
             // little below zero reads as the small negative it is
             let c = c.load(Ordering::Relaxed) as i32 as i64;
@@ -187,28 +192,23 @@ impl<const N: usize> WeightedRoundRobin<N> {
         }
         let live = pool.live_slots();
         let n = live.len().min(N);
-        let (mut total, mut total_backup) = (0u64, 0u64);
+        let mut totals = [0u64; MAX_LEVELS];
         for (i, (w, c)) in self.weights.iter().zip(&self.picks).enumerate() {
-            // configured weights of the backends that are up: ejected ones forfeit their
-            // turns, warming ones are thinned, at pick time
+            // configured weights of the backends that are up or degraded: ejected ones
+            // forfeit their turns, warming ones are thinned, at pick time
             let (weight, tagged) = match live.get(i).and_then(|s| s.schedule_weight()) {
-                Some((w, false)) => (w, w),
-                Some((w, true)) => (w, w | BACKUP_BIT),
+                Some((w, level)) => (w, w | (level as u32) << LEVEL_SHIFT),
                 None => (0, 0),
             };
             w.store(tagged, Ordering::Relaxed);
             c.store(0, Ordering::Relaxed);
-            if tagged & BACKUP_BIT == 0 {
-                total += weight as u64;
-            } else {
-                total_backup += weight as u64;
+            if let Some(t) = totals.get_mut((tagged >> LEVEL_SHIFT) as usize) {
+                *t += weight as u64;
             }
         }
         // the pool keeps the sum of all weights below 2^31
-        for (k, (tier, tot)) in [(0, total), (BACKUP_BIT, total_backup)]
-            .into_iter()
-            .enumerate()
-        {
+        for (k, tot) in totals.into_iter().enumerate() {
+            let tier = (k as u32) << LEVEL_SHIFT;
             let tot = tot.min(i32::MAX as u64);
             if let Some(a) = self.totals.get(k) {
                 a.store(tot as u32, Ordering::Relaxed);
@@ -252,9 +252,9 @@ impl<const N: usize> WeightedRoundRobin<N> {
                 ticket.fetch_sub(periods * total, Ordering::Relaxed);
                 for (w, c) in self.weights.iter().zip(&self.picks) {
                     let w = w.load(Ordering::Relaxed);
-                    if w != 0 && w & BACKUP_BIT == tier {
+                    if w != 0 && w & LEVEL_MASK == tier {
                         // periods · w <= periods · total <= t: no overflow
-                        c.fetch_sub(periods * (w & !BACKUP_BIT), Ordering::Relaxed);
+                        c.fetch_sub(periods * (w & WEIGHT_BITS), Ordering::Relaxed);
                     }
                 }
             }
@@ -262,13 +262,10 @@ impl<const N: usize> WeightedRoundRobin<N> {
         self.unlock();
     }
 
-    /// One pick in `view`'s tier.
+    /// One pick in `view`'s level.
     fn pick_in(&self, view: &View<'_, N>, req: &mut Request<'_>) -> Option<Candidate> {
-        let (k, tier) = if view.is_backup_tier() {
-            (1, BACKUP_BIT)
-        } else {
-            (0, 0)
-        };
+        let k = view.level() as usize;
+        let tier = (k as u32) << LEVEL_SHIFT;
         let total = self.totals.get(k)?.load(Ordering::Relaxed);
         if total == 0 {
             let ticket = self.tickets.get(k)?;
@@ -278,7 +275,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
             let start = ticket.fetch_add(1, Ordering::Relaxed) as usize;
             return any_eligible(view, start);
         }
-        let total = if view.has_exclusion() {
+        let total = if view.is_narrowed() {
             match self.rest_total(view, k, tier, total) {
                 Ok(rest) => rest,
                 Err(fallback) => return fallback,
@@ -306,11 +303,11 @@ impl<const N: usize> WeightedRoundRobin<N> {
     ) -> Result<i64, Option<Candidate>> {
         let n = view.len().min(N);
         let excluded: u64 = (0..n)
-            .filter(|&i| view.is_excluded(i))
+            .filter(|&i| view.leaves_out(i))
             .filter_map(|i| self.weights.get(i))
             .map(|w| w.load(Ordering::Relaxed))
-            .filter(|w| *w != 0 && w & BACKUP_BIT == tier)
-            .map(|w| (w & !BACKUP_BIT) as u64)
+            .filter(|w| *w != 0 && w & LEVEL_MASK == tier)
+            .map(|w| (w & WEIGHT_BITS) as u64)
             .sum();
         let rest = (total as u64).saturating_sub(excluded);
         if rest == 0 {
@@ -333,9 +330,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
         tier: u32,
         total: i64,
     ) -> Option<Candidate> {
-        // a local flag, so that the plain pick's scan tests one register per slot
-        let excluding = view.has_exclusion();
-        let keep = |i: usize| !excluding || !view.is_excluded(i);
+        let narrowed = view.is_narrowed();
+        let keep = |i: usize| !narrowed || !view.leaves_out(i);
         let ticket = self.tickets.get(k)?;
         let n = view.len().min(N);
         for _ in 0..=n {
@@ -343,7 +339,12 @@ impl<const N: usize> WeightedRoundRobin<N> {
             if t >= FOLD_AT {
                 self.fold(k, tier);
             }
-            let i = self.leader_where(t, total, n, tier, keep)?;
+            // two call sites, so that the plain pick's scan has no test of its own
+            let i = if narrowed {
+                self.leader_where(t, total, n, tier, keep)?
+            } else {
+                self.leader(t, total, n, tier)?
+            };
             if let Some(c) = self.picks.get(i) {
                 c.fetch_add(1, Ordering::Relaxed);
             }
@@ -352,7 +353,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
                 let w = self
                     .weights
                     .get(i)
-                    .map_or(0, |w| w.load(Ordering::Relaxed) & !BACKUP_BIT);
+                    .map_or(0, |w| w.load(Ordering::Relaxed) & WEIGHT_BITS);
                 if c.weight() >= w {
                     return Some(c);
                 }

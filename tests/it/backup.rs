@@ -1,5 +1,8 @@
-//! The backup tier ([`Pool::add_backup`], [`Pool::set_backup`]): backups are picked only when
-//! no primary backend is eligible, by every strategy in [`Strategy::NAMES`].
+//! The backup tier ([`Pool::add_backup`], [`Pool::set_backup`]) as nginx and HAProxy have it:
+//! with an overprovisioning factor of `u32::MAX` (level 0 counts as fully available while
+//! any primary is healthy), backups are picked only when no primary backend is eligible, by
+//! every strategy in [`Strategy::NAMES`]. (Envoy's gradual spill at the default factor is
+//! `levels.rs`'s.)
 //!
 //! * **Property, every strategy**: pools of primaries and backups, each of them eligible or
 //!   ineligible in one of five ways (down, draining, weight 0, at its in-flight cap, ejected):
@@ -51,7 +54,7 @@ fn kind() -> impl proptest::strategy::Strategy<Value = Kind> {
 }
 
 /// Ejection after one failure, no share limit, no panic mode (so an ejected backend is
-/// simply ineligible).
+/// simply ineligible), all-or-nothing backups.
 fn pool() -> Pool<N> {
     Pool::with_config(
         Config::new()
@@ -62,7 +65,8 @@ fn pool() -> Pool<N> {
                 max_ejection_percent: 100,
                 interval_ms: 60_000,
             })
-            .panic_threshold_percent(0),
+            .panic_threshold_percent(0)
+            .overprovisioning_percent(u32::MAX),
     )
     .unwrap()
 }

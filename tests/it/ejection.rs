@@ -17,9 +17,11 @@
 //!   which backends are ejected, every failure streak, the ejected count (never above
 //!   `max(1, share × members)`), whether the pool is in panic, and that a pick is eligible
 //!   (`None` only when nothing is).
-//! * **Panic threshold**: in panic exactly when `(up − ejected)·100 < threshold·up`; in panic
-//!   every backend that is up, ejected or not, is picked from again (down ones never), by
-//!   every strategy; out of panic an ejected backend is never picked.
+//! * **Panic threshold** (Envoy's definition, every backend in the denominator): in panic
+//!   exactly when `h·100 < threshold·m` and `1.4·h < m` (`h` = up and not ejected, `m` =
+//!   every backend, down ones included); in panic every backend that is up, ejected or not,
+//!   is picked from again (down ones never, by default), by every strategy; out of panic an
+//!   ejected backend is never picked.
 //! * Marking a backend down or draining, or removing it, ends its ejection.
 //! * Every invalid [`Ejection`] gives [`ConfigError::InvalidEjection`], a threshold above 100
 //!   [`ConfigError::InvalidPercent`].
@@ -325,9 +327,12 @@ impl Model {
     fn up(&self) -> u64 {
         self.b.iter().filter(|b| !b.down).count() as u64
     }
+    /// Envoy's panic for one level: fewer than the threshold of *all* backends (down ones
+    /// counted) are healthy, and the level is not fully available at overprovisioning 1.4.
     fn panic(&self) -> bool {
-        let up = self.up();
-        self.ejected > 0 && self.threshold > 0 && (up - self.ejected) * 100 < self.threshold * up
+        let healthy = self.up() - self.ejected;
+        let m = self.members();
+        self.threshold > 0 && 140 * healthy < 100 * m && healthy * 100 < self.threshold * m
     }
     fn cap(&self) -> u64 {
         (self.share * self.members() / 100).max(1)
@@ -467,7 +472,8 @@ proptest! {
     }
 
     /// `n` backends up and `d` down, `j` of the up ones ejected: the pool is in panic
-    /// exactly when `(n − j)·100 < threshold·n`. In panic, weighted random picks every up
+    /// exactly when `(n − j)·100 < threshold·(n + d)` and `1.4·(n − j) < n + d`. In panic,
+    /// weighted random picks every up
     /// backend, ejected or not, and no down one; out of panic, never an ejected one.
     #[test]
     fn panic_threshold(
@@ -487,7 +493,8 @@ proptest! {
             fail(&pool, id, 1_001);
         }
         prop_assert_eq!(pool.ejected_count() as usize, j);
-        let panic = j > 0 && threshold > 0 && (n - j) * 100 < threshold as usize * n;
+        let (h, m) = (n - j, n + d);
+        let panic = threshold > 0 && 140 * h < 100 * m && h * 100 < threshold as usize * m;
         prop_assert_eq!(pool.in_panic(), panic);
         let mut counts = vec![0u32; n + d];
         let mut rng = SplitMix(seed);

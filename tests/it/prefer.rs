@@ -107,8 +107,12 @@ fn reason(model: &[B]) -> NoBackend {
     }
 }
 
+/// No panic, and all-or-nothing backups (an overprovisioning factor of `u32::MAX`: level 0
+/// takes every pick while any primary is healthy), so the model's tiers are nginx's.
 fn policy() -> Config {
-    support::eject_on_first_failure().panic_threshold_percent(0)
+    support::eject_on_first_failure()
+        .panic_threshold_percent(0)
+        .overprovisioning_percent(u32::MAX)
 }
 
 proptest! {

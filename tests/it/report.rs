@@ -247,6 +247,7 @@ fn a_lease_is_its_pool_handle_and_twelve_bytes() {
         want,
         "an Arc is one pointer too"
     );
-    // a backend slot is seventeen words: the failure fraction, then the four totals last
-    assert_eq!(size_of::<Pool<2>>() - size_of::<Pool<1>>(), 68);
+    // a backend slot is eighteen words: the place word, the failure fraction, then the four
+    // totals last
+    assert_eq!(size_of::<Pool<2>>() - size_of::<Pool<1>>(), 72);
 }

@@ -65,7 +65,7 @@ static CHBL: BoundedLoad =
 const SLOT: usize = size_of::<Pool<2>>() - size_of::<Pool<1>>();
 // seventeen words: the twelve a pick and a lease use, the recent failure fraction (the
 // failure penalty) and the four totals a status page reads (no pick touches those)
-const _: () = assert!(SLOT <= 68, "a backend slot must stay within 68 bytes");
+const _: () = assert!(SLOT <= 72, "a backend slot must stay within 72 bytes");
 
 // The types firmware logs implement `defmt::Format` (checked at compile time).
 #[cfg(feature = "defmt")]

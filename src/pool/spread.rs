@@ -1,0 +1,221 @@
+//! The spread path of a pick: counting the levels and zones, drawing the level (Envoy's
+//! priority load), the locality, and the order of views a pick walks (see
+//! [`levels`](crate::levels) for the arithmetic and its anchors).
+//!
+//! A pool takes this path only while some backend is at a level above 0 or degraded, or
+//! its config routes by locality; otherwise [`Pool::pick`] never reads any of it. The counts
+//! come from one scan of the slots per pick (O(n), two loads a slot): nothing is cached, so
+//! there is no second copy of the pool's state to keep in step with it under concurrency.
+
+use crate::clock::{reached, tick_ms};
+use crate::levels::{
+    Availability, Census, LocalityPolicy, MAX_LEVELS, MAX_LOCALITIES, PriorityLoad, Zones,
+    choose_zone, weighted_split, zone_aware_split,
+};
+use crate::rng::mix64;
+use crate::select::Request;
+use crate::sync::Ordering;
+
+use super::Pool;
+use super::view::{Class, Route};
+use super::word::{EJECTED, S_UP};
+
+/// The views one pick may walk, in order: the drawn one (narrowed to a locality, then not),
+/// then every level's healthy and degraded backends, then the levels in panic.
+pub(crate) type Routes = heapless::Vec<Route, { 2 + 3 * MAX_LEVELS }>;
+
+/// Salts of the key-derived draws: the level, then the locality (so that neither repeats
+/// what a hash strategy does with the key itself).
+const LEVEL_SALT: u64 = 0x6c65_7665_6c5f_6b65;
+const ZONE_SALT: u64 = 0x7a6f_6e65_5f6b_6579;
+
+impl<const N: usize> Pool<N> {
+    /// Every level's backends (at `now_ms`, if given), counted (or weighed, with
+    /// [`Config::weighted_priority_health`](crate::Config::weighted_priority_health)). Given a
+    /// clock, like a view, it ends an ejection whose time is up.
+    pub(crate) fn census(&self, now_ms: Option<u32>) -> Census {
+        let weighted = self.config.weighted_priority_health;
+        let mut c = Census::default();
+        let mut top = 1usize;
+        for slot in self.live_slots() {
+            let mut w = slot.word();
+            if !w.occupied() {
+                continue;
+            }
+            if let Some(now) = now_ms
+                && w.has(EJECTED)
+                && reached(now, slot.ejected_until_ms.load(Ordering::Acquire))
+            {
+                self.uneject(slot, w, now);
+                w = slot.word();
+            }
+            let l = (slot.level_of(w) as usize).min(MAX_LEVELS - 1);
+            let n = if weighted { w.weight() as u64 } else { 1 };
+            if let Some(t) = c.total.get_mut(l) {
+                *t += n;
+            }
+            if w.available() {
+                let part = if w.state() == S_UP {
+                    &mut c.healthy
+                } else {
+                    &mut c.degraded
+                };
+                if let Some(p) = part.get_mut(l) {
+                    *p += n;
+                }
+            }
+            top = top.max(l + 1);
+        }
+        c.levels = top as u8;
+        c
+    }
+
+    /// How traffic splits over the priority levels now, as Envoy computes it (O(n): one
+    /// scan of the slots). For status pages and tests; a pick computes the same.
+    ///
+    /// ```
+    /// use tinylb::{Backend, Health, Pool};
+    /// let pool: Pool<8> = Pool::new();
+    /// let primaries: Vec<_> = (0..4).map(|_| pool.add(1).unwrap()).collect();
+    /// for _ in 0..4 {
+    ///     pool.add_backend(Backend::new(1).level(1)).unwrap();
+    /// }
+    /// assert_eq!(pool.priority_load().healthy[..2], [100, 0]);
+    /// // half of level 0 down: 1.4 · 50 % = 70 % stays, 30 % spills to level 1
+    /// pool.set_health(primaries[0], Health::Down).unwrap();
+    /// pool.set_health(primaries[1], Health::Down).unwrap();
+    /// assert_eq!(pool.priority_load().healthy[..2], [70, 30]);
+    /// ```
+    pub fn priority_load(&self) -> PriorityLoad {
+        self.census(None).load(&self.config)
+    }
+
+    /// [`Pool::priority_load`] on the caller's clock `now_us`: an ejection whose time is up
+    /// by then ends first, as a pick at that clock would end it.
+    pub fn priority_load_at(&self, now_us: u64) -> PriorityLoad {
+        self.census(Some(tick_ms(now_us))).load(&self.config)
+    }
+
+    /// Level `level`'s backends per zone, for `avail`.
+    fn zones(&self, level: u8, avail: Availability) -> Zones {
+        let mut z = Zones::default();
+        for slot in self.live_slots() {
+            let w = slot.word();
+            if !w.occupied() || slot.level_of(w) != level {
+                continue;
+            }
+            let zone = (slot.place().zone() as usize).min(MAX_LOCALITIES - 1);
+            let healthy = w.available() && w.state() == S_UP;
+            let mine = w.available() && healthy == (avail == Availability::Healthy);
+            for (arr, on) in [
+                (&mut z.total, true),
+                (&mut z.avail, mine),
+                (&mut z.healthy, healthy),
+            ] {
+                if let Some(v) = arr.get_mut(zone).filter(|_| on) {
+                    *v += 1;
+                }
+            }
+        }
+        z
+    }
+
+    /// The locality split of a pick in `level` for `avail` (the level not in panic).
+    fn split_in(&self, level: u8, avail: Availability) -> Option<[u64; MAX_LOCALITIES]> {
+        match self.config.locality {
+            LocalityPolicy::Off => None,
+            LocalityPolicy::Weighted => weighted_split(
+                &self.zones(level, avail),
+                &self.zone_weights(),
+                self.config.overprovisioning_percent,
+            ),
+            LocalityPolicy::ZoneAware(za) if level == 0 => {
+                zone_aware_split(&self.zones(level, avail), &self.fleet_counts(), &za)
+            }
+            LocalityPolicy::ZoneAware(_) => None,
+        }
+    }
+
+    /// How a pick in `level` (for `avail`) splits over zones, as integer weights (zone `z`
+    /// gets `split[z] / sum`), or `None` when no locality routing applies there (policy off,
+    /// the level in panic, zone-aware routing not applicable): the pick then spans the
+    /// level's zones. O(n). For status pages and tests; a pick computes the same.
+    pub fn locality_split(&self, level: u8, avail: Availability) -> Option<[u64; MAX_LOCALITIES]> {
+        if matches!(self.config.locality, LocalityPolicy::Off)
+            || self
+                .census(None)
+                .load(&self.config)
+                .panic
+                .get(level as usize)
+                != Some(&false)
+        {
+            return None;
+        }
+        self.split_in(level, avail)
+    }
+
+    /// 64 bits for draw `k` of a spread pick: from the request's key (mixed, so a key keeps
+    /// its level and zone while the pool does not change), else its RNG, else the pool's
+    /// own stream.
+    fn spread_draw(&self, req: &mut Request<'_>, salt: u64) -> u64 {
+        match req.key() {
+            Some(k) => mix64(k ^ salt),
+            None => req.draw(&self.stream),
+        }
+    }
+
+    /// The views a spread pick walks, in order; `None` if the drawn level is in panic and
+    /// the config fails such picks.
+    pub(super) fn plan(&self, req: Option<&mut Request<'_>>) -> Option<Routes> {
+        let census = self.census(req.as_ref().map(|r| tick_ms(r.now_us())));
+        let load = census.load(&self.config);
+        let fail = self.config.fail_traffic_on_panic;
+        let mut routes = Routes::new();
+        if let Some(req) = req {
+            let (level, avail) = load.choose(self.spread_draw(req, LEVEL_SALT));
+            if load.panic.get(level as usize) == Some(&true) {
+                if fail {
+                    return None;
+                }
+                push(&mut routes, level, Class::Panic, None);
+            } else {
+                let zone = match self.split_in(level, avail) {
+                    Some(split) => choose_zone(&split, self.spread_draw(req, ZONE_SALT)),
+                    None => None,
+                };
+                push(&mut routes, level, avail.into(), zone);
+                push(&mut routes, level, avail.into(), None);
+            }
+        }
+        for l in 0..load.levels {
+            let i = l as usize;
+            if census.total.get(i).is_some_and(|&t| t > 0) {
+                push(&mut routes, l, Class::Healthy, None);
+            }
+            if census.degraded.get(i).is_some_and(|&d| d > 0) {
+                push(&mut routes, l, Class::Degraded, None);
+            }
+        }
+        if !fail {
+            for l in 0..load.levels {
+                if load.panic.get(l as usize) == Some(&true) {
+                    push(&mut routes, l, Class::Panic, None);
+                }
+            }
+        }
+        Some(routes)
+    }
+}
+
+/// Appends a route unless it is already in the list.
+fn push(routes: &mut Routes, level: u8, class: Class, zone: Option<u8>) {
+    let r = Route {
+        level,
+        class,
+        zone,
+        wide: true,
+    };
+    if !routes.contains(&r) {
+        let _ = routes.push(r);
+    }
+}
