@@ -355,7 +355,8 @@ impl<const N: usize> Pool<N> {
     /// degraded, or the config routes by locality.
     #[inline(always)]
     pub(crate) fn spread_on(&self) -> bool {
-        self.spread.load(Ordering::Relaxed) != 0
+        // without the feature no backend can spread: the spread path is dead code
+        cfg!(feature = "levels") && self.spread.load(Ordering::Relaxed) != 0
     }
 
     /// The generation of slot `index` (0 out of range), read as a lease reads it.

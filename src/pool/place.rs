@@ -9,16 +9,12 @@ use crate::sync::{AtomicU32, Ordering};
 use super::word::{BACKUP, Place, S_UP};
 use super::{BackendId, CAS_TRIES, Pool, Word};
 
-/// Moves `a` by one when a backend starts (`after`) or stops (`before`) counting.
+/// Moves `a` by one when a backend starts (`after`) or stops (`before`) counting: one
+/// wrapping add of +1 or −1, or nothing.
 fn shift(a: &AtomicU32, before: bool, after: bool) {
-    match (before, after) {
-        (false, true) => {
-            a.fetch_add(1, Ordering::AcqRel);
-        }
-        (true, false) => {
-            a.fetch_sub(1, Ordering::AcqRel);
-        }
-        _ => {}
+    let delta = (after as u32).wrapping_sub(before as u32);
+    if delta != 0 {
+        a.fetch_add(delta, Ordering::AcqRel);
     }
 }
 
@@ -67,6 +63,9 @@ impl<const N: usize> Pool<N> {
     pub fn set_level(&self, id: BackendId, level: u8) -> Result<(), BackendError> {
         if level as usize >= MAX_LEVELS {
             return Err(BackendError::InvalidLevel);
+        }
+        if !cfg!(feature = "levels") && level > 0 {
+            return Err(BackendError::LevelsDisabled);
         }
         self.pinned(id, |slot| {
             self.check(slot, slot.word(), id)?;

@@ -9,8 +9,8 @@
 
 use crate::clock::{reached, tick_ms};
 use crate::levels::{
-    Availability, Census, LocalityPolicy, MAX_LEVELS, MAX_LOCALITIES, PriorityLoad, Zones,
-    choose_zone, weighted_split, zone_aware_split,
+    Availability, BUILD_LEVELS, Census, LocalityPolicy, MAX_LEVELS, MAX_LOCALITIES, PriorityLoad,
+    Zones, choose_zone, scale_to_16_bits, weighted_split, zone_aware_split,
 };
 use crate::rng::mix64;
 use crate::select::Request;
@@ -22,7 +22,7 @@ use super::word::{EJECTED, S_UP};
 
 /// The views one pick may walk, in order: the drawn one (narrowed to a locality, then not),
 /// then every level's healthy and degraded backends, then the levels in panic.
-pub(crate) type Routes = heapless::Vec<Route, { 2 + 3 * MAX_LEVELS }>;
+pub(crate) type Routes = heapless::Vec<Route, { 2 + 3 * BUILD_LEVELS }>;
 
 /// Salts of the key-derived draws: the level, then the locality (so that neither repeats
 /// what a hash strategy does with the key itself).
@@ -33,8 +33,11 @@ impl<const N: usize> Pool<N> {
     /// Every level's backends (at `now_ms`, if given), counted (or weighed, with
     /// [`Config::weighted_priority_health`](crate::Config::weighted_priority_health)). Given a
     /// clock, like a view, it ends an ejection whose time is up.
+    #[inline(never)]
     pub(crate) fn census(&self, now_ms: Option<u32>) -> Census {
         let weighted = self.config.weighted_priority_health;
+        // weighed sums in 64 bits first, scaled to 16 bits below
+        let mut sums = [[0u64; 3]; MAX_LEVELS];
         let mut c = Census::default();
         let mut top = 1usize;
         for slot in self.live_slots() {
@@ -51,20 +54,31 @@ impl<const N: usize> Pool<N> {
             }
             let l = (slot.level_of(w) as usize).min(MAX_LEVELS - 1);
             let n = if weighted { w.weight() as u64 } else { 1 };
-            if let Some(t) = c.total.get_mut(l) {
-                *t += n;
-            }
-            if w.available() {
-                let part = if w.state() == S_UP {
-                    &mut c.healthy
-                } else {
-                    &mut c.degraded
-                };
-                if let Some(p) = part.get_mut(l) {
-                    *p += n;
+            let part = match (w.available(), w.state() == S_UP) {
+                (false, _) => None,
+                (true, true) => Some(1),
+                (true, false) => Some(2),
+            };
+            if let (Some(row), Some(hosts)) = (sums.get_mut(l), c.hosts.get_mut(l)) {
+                *hosts += 1;
+                row[0] += n;
+                if let Some(k) = part
+                    && let Some(v) = row.get_mut(k)
+                {
+                    *v += n;
                 }
             }
             top = top.max(l + 1);
+        }
+        for (l, [t, h, d]) in sums.into_iter().enumerate() {
+            let (t, [h, d]) = scale_to_16_bits(t, [h, d]);
+            if let (Some(ct), Some(ch), Some(cd)) = (
+                c.total.get_mut(l),
+                c.healthy.get_mut(l),
+                c.degraded.get_mut(l),
+            ) {
+                (*ct, *ch, *cd) = (t, h, d);
+            }
         }
         c.levels = top as u8;
         c
@@ -97,6 +111,7 @@ impl<const N: usize> Pool<N> {
     }
 
     /// Level `level`'s backends per zone, for `avail`.
+    #[inline(never)]
     fn zones(&self, level: u8, avail: Availability) -> Zones {
         let mut z = Zones::default();
         for slot in self.live_slots() {
@@ -164,50 +179,51 @@ impl<const N: usize> Pool<N> {
         }
     }
 
-    /// The views a spread pick walks, in order; `None` if the drawn level is in panic and
-    /// the config fails such picks.
-    pub(super) fn plan(&self, req: Option<&mut Request<'_>>) -> Option<Routes> {
+    /// The views a spread pick walks, in order, into `routes`; `false` if the drawn level
+    /// is in panic and the config fails such picks.
+    #[inline(never)]
+    pub(super) fn plan(&self, req: Option<&mut Request<'_>>, routes: &mut Routes) -> bool {
         let census = self.census(req.as_ref().map(|r| tick_ms(r.now_us())));
         let load = census.load(&self.config);
         let fail = self.config.fail_traffic_on_panic;
-        let mut routes = Routes::new();
         if let Some(req) = req {
             let (level, avail) = load.choose(self.spread_draw(req, LEVEL_SALT));
             if load.panic.get(level as usize) == Some(&true) {
                 if fail {
-                    return None;
+                    return false;
                 }
-                push(&mut routes, level, Class::Panic, None);
+                push(routes, level, Class::Panic, None);
             } else {
                 let zone = match self.split_in(level, avail) {
                     Some(split) => choose_zone(&split, self.spread_draw(req, ZONE_SALT)),
                     None => None,
                 };
-                push(&mut routes, level, avail.into(), zone);
-                push(&mut routes, level, avail.into(), None);
+                push(routes, level, avail.into(), zone);
+                push(routes, level, avail.into(), None);
             }
         }
         for l in 0..load.levels {
             let i = l as usize;
             if census.total.get(i).is_some_and(|&t| t > 0) {
-                push(&mut routes, l, Class::Healthy, None);
+                push(routes, l, Class::Healthy, None);
             }
             if census.degraded.get(i).is_some_and(|&d| d > 0) {
-                push(&mut routes, l, Class::Degraded, None);
+                push(routes, l, Class::Degraded, None);
             }
         }
         if !fail {
             for l in 0..load.levels {
                 if load.panic.get(l as usize) == Some(&true) {
-                    push(&mut routes, l, Class::Panic, None);
+                    push(routes, l, Class::Panic, None);
                 }
             }
         }
-        Some(routes)
+        true
     }
 }
 
 /// Appends a route unless it is already in the list.
+#[inline(never)]
 fn push(routes: &mut Routes, level: u8, class: Class, zone: Option<u8>) {
     let r = Route {
         level,
