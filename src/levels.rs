@@ -136,6 +136,8 @@ pub(crate) struct Census {
     /// `recalculateLoadInTotalPanic` does).
     pub(crate) hosts: [u32; MAX_LEVELS],
     pub(crate) levels: u8,
+    /// The earliest end of an ejection still counted (tick), when counted at a clock.
+    pub(crate) recheck_ms: Option<u32>,
 }
 
 /// `min(100, factor · part / total)` (0 for an empty level), for `part <= total < 2^16`:

@@ -17,6 +17,8 @@ use crate::select::Request;
 use crate::sync::Ordering;
 
 use super::Pool;
+#[cfg(feature = "levels")]
+use super::cache::Figures;
 use super::view::{Class, Route};
 use super::word::{EJECTED, S_UP};
 
@@ -36,39 +38,72 @@ impl<const N: usize> Pool<N> {
     #[inline(never)]
     pub(crate) fn census(&self, now_ms: Option<u32>) -> Census {
         let weighted = self.config.weighted_priority_health;
-        // weighed sums in 64 bits first, scaled to 16 bits below
-        let mut sums = [[0u64; 3]; MAX_LEVELS];
         let mut c = Census::default();
-        let mut top = 1usize;
+        let mut present = 1u32;
         for slot in self.live_slots() {
             let mut w = slot.word();
             if !w.occupied() {
                 continue;
             }
-            if let Some(now) = now_ms
-                && w.has(EJECTED)
-                && reached(now, slot.ejected_until_ms.load(Ordering::Acquire))
+            if w.has(EJECTED)
+                && let Some(now) = now_ms
             {
-                self.uneject(slot, w, now);
-                w = slot.word();
-            }
-            let l = (slot.level_of(w) as usize).min(MAX_LEVELS - 1);
-            let n = if weighted { w.weight() as u64 } else { 1 };
-            let part = match (w.available(), w.state() == S_UP) {
-                (false, _) => None,
-                (true, true) => Some(1),
-                (true, false) => Some(2),
-            };
-            if let (Some(row), Some(hosts)) = (sums.get_mut(l), c.hosts.get_mut(l)) {
-                *hosts += 1;
-                row[0] += n;
-                if let Some(k) = part
-                    && let Some(v) = row.get_mut(k)
-                {
-                    *v += n;
+                let until = slot.ejected_until_ms.load(Ordering::Acquire);
+                if reached(now, until) {
+                    self.uneject(slot, w, now);
+                    w = slot.word();
+                } else {
+                    // the ejection that ends first: when the figures must be counted again
+                    let left = |t: u32| t.wrapping_sub(now);
+                    if c.recheck_ms.is_none_or(|r| left(until) < left(r)) {
+                        c.recheck_ms = Some(until);
+                    }
                 }
             }
-            top = top.max(l + 1);
+            // levels are below MAX_LEVELS (a power of two): the mask only keeps the
+            // compiler's bounds checks out
+            let l = slot.level_of(w) as usize & (MAX_LEVELS - 1);
+            present |= 1 << l;
+            let part = match (w.available(), w.state() == S_UP) {
+                (false, _) => None,
+                (true, true) => Some(&mut c.healthy),
+                (true, false) => Some(&mut c.degraded),
+            };
+            if let Some(v) = part.and_then(|p| p.get_mut(l)) {
+                *v += 1;
+            }
+            if let Some(t) = c.hosts.get_mut(l) {
+                *t += 1;
+            }
+        }
+        c.total = c.hosts;
+        c.levels = (32 - present.leading_zeros()) as u8;
+        if weighted {
+            self.weigh(&mut c);
+        }
+        c
+    }
+
+    /// [`Pool::census`]'s figures by configured weight instead of by count (a second
+    /// pass: weights are summed in 64 bits, then scaled to 16 bits a level).
+    #[cold]
+    fn weigh(&self, c: &mut Census) {
+        let mut sums = [[0u64; 3]; MAX_LEVELS];
+        for slot in self.live_slots() {
+            let w = slot.word();
+            if !w.occupied() {
+                continue;
+            }
+            let l = slot.level_of(w) as usize & (MAX_LEVELS - 1);
+            if let Some([t, h, d]) = sums.get_mut(l) {
+                let n = w.weight() as u64;
+                *t += n;
+                match (w.available(), w.state() == S_UP) {
+                    (true, true) => *h += n,
+                    (true, false) => *d += n,
+                    (false, _) => {}
+                }
+            }
         }
         for (l, [t, h, d]) in sums.into_iter().enumerate() {
             let (t, [h, d]) = scale_to_16_bits(t, [h, d]);
@@ -80,8 +115,6 @@ impl<const N: usize> Pool<N> {
                 (*ct, *ch, *cd) = (t, h, d);
             }
         }
-        c.levels = top as u8;
-        c
     }
 
     /// How traffic splits over the priority levels now, as Envoy computes it (O(n): one
@@ -114,22 +147,27 @@ impl<const N: usize> Pool<N> {
     #[inline(never)]
     fn zones(&self, level: u8, avail: Availability) -> Zones {
         let mut z = Zones::default();
+        let want_up = avail == Availability::Healthy;
         for slot in self.live_slots() {
             let w = slot.word();
             if !w.occupied() || slot.level_of(w) != level {
                 continue;
             }
-            let zone = (slot.place().zone() as usize).min(MAX_LOCALITIES - 1);
-            let healthy = w.available() && w.state() == S_UP;
-            let mine = w.available() && healthy == (avail == Availability::Healthy);
-            for (arr, on) in [
-                (&mut z.total, true),
-                (&mut z.avail, mine),
-                (&mut z.healthy, healthy),
-            ] {
-                if let Some(v) = arr.get_mut(zone).filter(|_| on) {
-                    *v += 1;
-                }
+            let zone = slot.place().zone() as usize & (MAX_LOCALITIES - 1);
+            if let Some(t) = z.total.get_mut(zone) {
+                *t += 1;
+            }
+            if !w.available() {
+                continue;
+            }
+            let up = w.state() == S_UP;
+            if up && let Some(h) = z.healthy.get_mut(zone) {
+                *h += 1;
+            }
+            if up == want_up
+                && let Some(a) = z.avail.get_mut(zone)
+            {
+                *a += 1;
             }
         }
         z
@@ -183,8 +221,8 @@ impl<const N: usize> Pool<N> {
     /// is in panic and the config fails such picks.
     #[inline(never)]
     pub(super) fn plan(&self, req: Option<&mut Request<'_>>, routes: &mut Routes) -> bool {
-        let census = self.census(req.as_ref().map(|r| tick_ms(r.now_us())));
-        let load = census.load(&self.config);
+        let f = self.figures(req.as_ref().map(|r| tick_ms(r.now_us())));
+        let load = f.load;
         let fail = self.config.fail_traffic_on_panic;
         if let Some(req) = req {
             let (level, avail) = load.choose(self.spread_draw(req, LEVEL_SALT));
@@ -194,7 +232,11 @@ impl<const N: usize> Pool<N> {
                 }
                 push(routes, level, Class::Panic, None);
             } else {
-                let zone = match self.split_in(level, avail) {
+                let split = match (level, avail) {
+                    (0, Availability::Healthy) => f.split0.map(|s| s.map(u64::from)),
+                    _ => self.split_in(level, avail),
+                };
+                let zone = match split {
                     Some(split) => choose_zone(&split, self.spread_draw(req, ZONE_SALT)),
                     None => None,
                 };
@@ -203,11 +245,10 @@ impl<const N: usize> Pool<N> {
             }
         }
         for l in 0..load.levels {
-            let i = l as usize;
-            if census.total.get(i).is_some_and(|&t| t > 0) {
+            if f.present & 1 << l != 0 {
                 push(routes, l, Class::Healthy, None);
             }
-            if census.degraded.get(i).is_some_and(|&d| d > 0) {
+            if f.degraded & 1 << l != 0 {
                 push(routes, l, Class::Degraded, None);
             }
         }
@@ -222,8 +263,64 @@ impl<const N: usize> Pool<N> {
     }
 }
 
-/// Appends a route unless it is already in the list.
-#[inline(never)]
+/// What a spread pick needs besides its draws (see `cache.rs`, where they are kept; a build
+/// without the `levels` feature never takes the spread path and keeps nothing).
+#[cfg(not(feature = "levels"))]
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)]
+pub(crate) struct Figures {
+    load: PriorityLoad,
+    present: u8,
+    degraded: u8,
+    recheck_ms: Option<u32>,
+    split0: Option<[u32; MAX_LOCALITIES]>,
+}
+
+impl<const N: usize> Pool<N> {
+    /// The spread path's figures at tick `now` (kept between picks: see `cache.rs`), or, with
+    /// no clock, counted as the flags stand.
+    fn figures(&self, now: Option<u32>) -> Figures {
+        #[cfg(feature = "levels")]
+        let epoch = self.epoch();
+        #[cfg(feature = "levels")]
+        if let Some(now) = now
+            && let Some(f) = self.cache.get(epoch, now)
+        {
+            return f;
+        }
+        let census = self.census(now);
+        let load = census.load(&self.config);
+        let mask = |a: &[u32; MAX_LEVELS]| {
+            a.iter()
+                .enumerate()
+                .fold(0u8, |m, (l, &v)| m | ((v > 0) as u8) << l)
+        };
+        let level0_ok = load.panic.first() == Some(&false);
+        let split0 = match self.config.locality {
+            LocalityPolicy::Off => None,
+            _ if !level0_ok => None,
+            // every figure fits 32 bits (see `levels`)
+            _ => self
+                .split_in(0, Availability::Healthy)
+                .map(|s| s.map(|v| v as u32)),
+        };
+        let f = Figures {
+            load,
+            present: mask(&census.total),
+            degraded: mask(&census.degraded),
+            recheck_ms: census.recheck_ms,
+            split0,
+        };
+        #[cfg(feature = "levels")]
+        if now.is_some() {
+            self.cache.put(epoch, &f);
+        }
+        f
+    }
+}
+
+/// Appends a route unless it is one of the first two (the drawn ones: the fallback list
+/// has no repeat of its own).
 fn push(routes: &mut Routes, level: u8, class: Class, zone: Option<u8>) {
     let r = Route {
         level,
@@ -231,7 +328,7 @@ fn push(routes: &mut Routes, level: u8, class: Class, zone: Option<u8>) {
         zone,
         wide: true,
     };
-    if !routes.contains(&r) {
+    if !routes.iter().take(2).any(|x| *x == r) {
         let _ = routes.push(r);
     }
 }
