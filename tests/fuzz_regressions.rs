@@ -82,16 +82,19 @@ fn config_duration_with_carrying_nanos() {
 /// In panic with a backup tier, when no healthy backup and no primary can take a pick, an
 /// ejected backup is picked ("below the panic threshold every backend is eligible again").
 /// Picks returned `None` here before the fix; the model demands `Some` of every strategy.
+/// (With priority levels: both levels are in panic, the load follows their sizes, and
+/// whichever a pick draws, the level-0 view is empty and the fallbacks end at level 1's
+/// panic view.)
 #[test]
 #[cfg_attr(
     miri,
     ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls"
 )]
 fn panic_picks_an_ejected_backup_when_nothing_else_can() {
-    let add = |backup| Op::Add {
+    let add = |backup: bool| Op::Add {
         weight: 1,
         health: Health::Up,
-        backup,
+        level: backup as u8,
         cap: None,
     };
     let fail = Op::Finish {
@@ -164,10 +167,10 @@ fn every_pick() -> Vec<Op> {
     ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls"
 )]
 fn eligibility_follows_tiers_and_shares() {
-    let add = |backup, cap| Op::Add {
+    let add = |backup: bool, cap| Op::Add {
         weight: 3,
         health: Health::Up,
-        backup,
+        level: backup as u8,
         cap,
     };
     let mut ops = vec![
@@ -207,7 +210,7 @@ fn is_eligible_ends_an_expired_ejection_it_judges() {
     let add = Op::Add {
         weight: 1,
         health: Health::Up,
-        backup: false,
+        level: 0,
         cap: None,
     };
     let ops = vec![
@@ -241,6 +244,126 @@ fn is_eligible_ends_an_expired_ejection_it_judges() {
             ops: ops.clone(),
         });
     }
+}
+
+fn add(health: Health, level: u8) -> Op {
+    Op::Add {
+        weight: 1,
+        health,
+        level,
+        cap: None,
+    }
+}
+
+fn both_sizes(config: Config, ops: &[Op]) {
+    for large in [false, true] {
+        ops::run(&Scenario {
+            large,
+            config,
+            seed: 9,
+            start_us: 0,
+            ops: ops.to_vec(),
+        });
+    }
+}
+
+/// Priority levels spill gradually (140 %: half of level 0 down keeps 70 % there) or all at
+/// once (`u32::MAX`, nginx's backup), degraded backends take what the healthy ones cannot,
+/// and `set_level` / `set_backup` move backends between them: every strategy's pick, every
+/// slot's eligibility and the priority load against the model after each step.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "every strategy, each with a Maglev table: minutes under miri; the seeded sequences below cover the same calls"
+)]
+fn levels_spill_and_degraded_backends_take_the_rest() {
+    let mut ops = vec![
+        add(Health::Up, 0),
+        add(Health::Up, 0),
+        add(Health::Up, 1),
+        add(Health::Degraded, 2),
+    ];
+    ops.extend(every_pick());
+    ops.extend([
+        Op::SetHealth(0, Health::Down),
+        Op::SetHealth(1, Health::Degraded),
+    ]);
+    ops.extend(every_pick());
+    ops.extend([
+        Op::SetLevel(2, 3),
+        Op::SetBackup(3, true),
+        Op::SetLevel(3, 8),
+    ]);
+    ops.extend(every_pick());
+    ops.extend([
+        Op::SetHealth(1, Health::Down),
+        Op::SetHealth(2, Health::Down),
+    ]);
+    ops.extend(every_pick());
+    for factor in [140, 100, u32::MAX] {
+        both_sizes(Config::new().overprovisioning_percent(factor), &ops);
+    }
+}
+
+/// Pool bug: with `fail_traffic_on_panic`, every pick fails while the level is in panic,
+/// yet `is_eligible` says `true` ("`true` if a pick at `now_us` may return the backend").
+/// Single level: one up of three backends (33 % < 50 %), every pick `None`, `is_eligible(0)`
+/// `true` (expected `false`). Two levels (total panic): the same, through the fallback.
+#[test]
+fn is_eligible_is_false_where_panic_fails_every_pick() {
+    let config = Config::new().fail_traffic_on_panic(true);
+    let mut ops = vec![
+        add(Health::Up, 0),
+        add(Health::Down, 0),
+        add(Health::Down, 0),
+    ];
+    ops.extend(every_pick());
+    both_sizes(config, &ops);
+    ops.insert(3, add(Health::Down, 1));
+    both_sizes(config, &ops);
+}
+
+/// Pool bug: a level in panic that the priority load gives nothing counts as loaded in
+/// `is_eligible`. Level 0: one up, one down (70 %, not in panic, all the load); level 1:
+/// one down backend (in panic, no load). With `panic_picks_down`, `is_eligible(2)` is `true`
+/// (expected `false`: every pick goes to slot 0).
+#[test]
+fn is_eligible_is_false_for_a_level_in_panic_without_load() {
+    let mut ops = vec![
+        add(Health::Up, 0),
+        add(Health::Down, 0),
+        add(Health::Down, 1),
+    ];
+    ops.extend(every_pick());
+    both_sizes(Config::new().panic_picks_down(true), &ops);
+}
+
+/// Pool bug: `is_eligible` takes its views from the counts before its census ends the
+/// expired ejections. Level 0: one up, one degraded and ejected; once the ejection's time
+/// is up, a pick's census ends it and 30 % of picks go to the degraded backend, but the
+/// first `is_eligible(1)` says `false` (expected `true`; asked again, `true`).
+#[test]
+fn is_eligible_sees_the_views_after_its_census() {
+    let ops = vec![
+        add(Health::Up, 0),
+        add(Health::Degraded, 0),
+        Op::Acquire(1),
+        Op::Finish {
+            lease: 0,
+            success: false,
+            latency_us: 100,
+        },
+        Op::Advance(20_000),
+        Op::IsEligible(1),
+    ];
+    let ejection = Ejection {
+        consecutive_failures: 1,
+        base_ms: 10,
+        max_ms: 10,
+        max_ejection_percent: 100,
+        interval_ms: 10,
+    };
+    both_sizes(Config::new().ejection(ejection), &ops);
 }
 
 /// Every name and alias of the one table, plain, padded, shouted and with a suffix, through

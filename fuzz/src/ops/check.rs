@@ -2,12 +2,14 @@
 //! against the model after every step.
 
 use std::fmt;
+use std::format;
 use std::vec::Vec;
 
-use tinylb::{BackendError, BackendId, Pool};
+use tinylb::{BackendError, BackendId, MAX_LEVELS, Pool};
 
 use super::Op;
-use super::model::{Model, State, Tier, tick};
+use super::model::{Model, State, tick};
+use super::route::Allowed;
 
 /// Where a check failed: the step, its op and the clock, printed before every message.
 pub(super) struct Fail<'a> {
@@ -22,20 +24,17 @@ impl fmt::Display for Fail<'_> {
     }
 }
 
-/// Reads back which ejections a call that looked at the views `looked` at tick `now` ended
-/// (the model as it was before the call: `before`), checks that each was allowed to end
-/// (expired, up, weighted, in a tier the call looked at) and that `must`, if it was allowed
-/// to, did; then brings `model` up to date.
+/// Reads back which ejections a call ended (the model as it was before the call:
+/// `before`), checks that each was allowed to (`may`: expired, and judged by the call or
+/// counted by its census) and that each of `must` did; then brings `model` up to date.
 pub(super) fn read_back_ends<const N: usize>(
     pool: &Pool<N>,
-    before: &Model,
-    model: &mut Model,
-    looked: &[Tier],
-    must: Option<usize>,
+    (before, model): (&Model, &mut Model),
+    may: &[usize],
+    must: &[usize],
     now: u32,
     at: &str,
 ) {
-    let may = before.may_end(looked, now);
     for i in 0..N {
         let s = &before.slots[i];
         if !s.ejected {
@@ -46,14 +45,14 @@ pub(super) fn read_back_ends<const N: usize>(
         if !still {
             assert!(
                 may.contains(&i),
-                "{at}: slot {i}'s ejection (until tick {}) ended at tick {now} by a call that looked at {looked:?}: {s:?}",
+                "{at}: slot {i}'s ejection (until tick {}) ended at tick {now}, may end {may:?}: {s:?}",
                 s.until
             );
             model.uneject(i, now);
         } else {
             assert!(
-                must != Some(i) || !may.contains(&i),
-                "{at}: slot {i}'s ejection (until tick {}) did not end at tick {now} although the call judged it: {s:?}",
+                !must.contains(&i),
+                "{at}: slot {i}'s ejection (until tick {}) did not end at tick {now}, must end {must:?}: {s:?}",
                 s.until
             );
         }
@@ -70,13 +69,12 @@ pub(super) fn check_pick<const N: usize>(
     now: u32,
     at: &str,
 ) {
-    let (allowed, looked) = before.allowed(now);
-    check_pick_of(pool, before, model, got, (allowed, looked), now, at);
+    check_pick_of(pool, before, model, got, before.allowed(now), now, at);
 }
 
 /// [`check_pick`] for a request that excludes the slots marked in `excluded` and prefers
 /// slot `prefer`: the pick is one the model allows under them (exactly the preferred slot
-/// when a pick may take it), `None` only when nothing is left.
+/// when a pick may take it), `None` only when a pick may find nothing.
 pub(super) fn check_retry<const N: usize>(
     pool: &Pool<N>,
     before: &Model,
@@ -90,46 +88,42 @@ pub(super) fn check_retry<const N: usize>(
     check_pick_of(pool, before, model, got, allowed, now, at);
 }
 
-/// The pick `got` against what the model allows, `allowed` found by looking at the views
-/// `looked`; then the ejections the pick ended.
+/// The pick `got` against what the model allows; then the ejections the pick ended (a
+/// picked backend was judged by the view it came from: its ejection, if expired, ended).
 fn check_pick_of<const N: usize>(
     pool: &Pool<N>,
     before: &Model,
     model: &mut Model,
     got: Option<BackendId>,
-    (allowed, looked): (Vec<usize>, Vec<Tier>),
+    allowed: Allowed,
     now: u32,
     at: &str,
 ) {
-    // a picked backend was judged by the view it came from: its ejection, if expired, ended
-    read_back_ends(
-        pool,
-        before,
-        model,
-        &looked,
-        got.map(|id| id.index()),
-        now,
-        at,
-    );
-    let views: Vec<(Tier, Vec<usize>)> = before
-        .tiers()
-        .into_iter()
-        .map(|t| (t, before.candidates(t, now)))
-        .collect();
-    match got {
-        None => assert!(
-            allowed.is_empty(),
-            "{at}: None although {allowed:?} are eligible (views {views:?}, panic {}) in {:?}",
+    let must = allowed.must_end(got.map(|id| id.index()));
+    read_back_ends(pool, (before, model), &allowed.may_end, &must, now, at);
+    let why = || {
+        format!(
+            "loads {:?}, spread {}, panic {} in {:?}",
+            before.loads(),
+            before.spread(),
             before.panic(),
             before.slots
+        )
+    };
+    match got {
+        None => assert!(
+            allowed.none,
+            "{at}: None although a pick must find one of {:?}; {}",
+            allowed.slots,
+            why()
         ),
         Some(id) => {
             let i = id.index();
             assert!(
-                allowed.contains(&i),
-                "{at}: picked slot {i}, allowed {allowed:?} (views {views:?}, panic {}) in {:?}",
-                before.panic(),
-                before.slots
+                allowed.slots.contains(&i),
+                "{at}: picked slot {i}, allowed {:?}; {}",
+                allowed.slots,
+                why()
             );
             assert_eq!(
                 id.generation(),
@@ -150,20 +144,24 @@ pub(super) fn check_eligible<const N: usize>(
 ) {
     let now = tick(now_us);
     let before = model.clone();
-    let (want, looked) = before.eligible(index, now);
+    let (want, ends, judged) = before.eligible(index, now);
     let got = pool.is_eligible(index, now_us);
     assert_eq!(
-        got, want,
-        "{at}: is_eligible({index}) (views {looked:?}) in {:?}",
+        got,
+        want,
+        "{at}: is_eligible({index}) (loads {:?}, spread {}) in {:?}",
+        before.loads(),
+        before.spread(),
         before.slots
     );
-    read_back_ends(pool, &before, model, &looked, Some(index), now, at);
+    let must = ends.must_end(judged);
+    read_back_ends(pool, (&before, model), &ends.may_end, &must, now, at);
 }
 
 /// Everything the pool shows agrees with the model.
 ///
 /// Eligibility of every slot (and of index `N`, out of range) is asked only where the call
-/// can end no ejection (no expired one in a tier it looks at): elsewhere asking would end
+/// can end no ejection (no expired one it could judge or count): elsewhere asking would end
 /// ejections that the scenario's picks are meant to end lazily. `Op::IsEligible` asks
 /// anywhere.
 pub(super) fn compare<const N: usize>(
@@ -174,12 +172,14 @@ pub(super) fn compare<const N: usize>(
 ) {
     let now = tick(at.now_us);
     for index in 0..=N {
-        let (want, looked) = model.eligible(index, now);
-        if model.may_end(&looked, now).is_empty() {
+        let (want, ends, _) = model.eligible(index, now);
+        if ends.may_end.is_empty() {
             assert_eq!(
                 pool.is_eligible(index, at.now_us),
                 want,
-                "{at}: eligibility of slot {index} (views {looked:?}) in {:?}",
+                "{at}: eligibility of slot {index} (loads {:?}, spread {}) in {:?}",
+                model.loads(),
+                model.spread(),
                 model.slots
             );
         }
@@ -217,7 +217,8 @@ pub(super) fn compare<const N: usize>(
                 info.cap,
                 info.failure_streak,
                 info.ejected,
-                info.backup
+                info.backup,
+                info.level
             ),
             (
                 s.weight,
@@ -226,9 +227,10 @@ pub(super) fn compare<const N: usize>(
                 s.cap,
                 s.streak,
                 s.ejected,
-                s.backup
+                s.level > 0,
+                s.level
             ),
-            "{at}: info of slot {i} (weight, health, in_flight, cap, streak, ejected, backup)"
+            "{at}: info of slot {i} (weight, health, in_flight, cap, streak, ejected, backup, level)"
         );
         assert_eq!(pool.share(id), Ok(s.share), "{at}: share of slot {i}");
         match (info.latency_us, s.samples) {
@@ -280,4 +282,30 @@ pub(super) fn compare<const N: usize>(
         "{at}: ejected count"
     );
     assert_eq!(pool.in_panic(), model.panic(), "{at}: panic");
+    // Envoy's arithmetic exactly, on the counts as they are (no ejection ends)
+    let got = pool.priority_load();
+    let want = model.loads();
+    let pad = |v: &[u64]| -> Vec<u64> {
+        let mut p = v.to_vec();
+        p.resize(MAX_LEVELS, 0);
+        p
+    };
+    let mut panic = want.panic.clone();
+    panic.resize(MAX_LEVELS, false);
+    assert_eq!(
+        (
+            got.healthy.map(u64::from).to_vec(),
+            got.degraded.map(u64::from).to_vec(),
+            got.panic.to_vec(),
+            got.levels as usize
+        ),
+        (
+            pad(&want.healthy),
+            pad(&want.degraded),
+            panic,
+            want.panic.len()
+        ),
+        "{at}: priority load (healthy, degraded, panic, levels) in {:?}",
+        model.slots
+    );
 }

@@ -9,8 +9,8 @@ use std::vec::Vec;
 
 use tinylb::strategy::STRATEGY_NAMES;
 use tinylb::{
-    Backend, BackendError, BackendId, FULL_SHARE, Health, Lease, MAX_WEIGHT, Outcome, Pool,
-    Request, Select, SelectExt, Strategy, Tried,
+    Backend, BackendError, BackendId, FULL_SHARE, Health, Lease, MAX_LEVELS, MAX_WEIGHT, Outcome,
+    Pool, Request, Select, SelectExt, Strategy, Tried,
 };
 
 use super::check::{Fail, check_eligible, check_pick, check_retry, compare};
@@ -67,15 +67,16 @@ impl<'p, const N: usize> Harness<'p, N> {
             Op::Add {
                 weight,
                 health,
-                backup,
+                level,
                 cap,
-            } => self.add(&at, weight, health, backup, cap),
+            } => self.add(&at, weight, health, level, cap),
             Op::Remove(r) => self.remove(&at, r),
             Op::SetWeight(r, w) => self.set_weight(&at, r, w),
             Op::SetHealth(r, h) => self.set_health(&at, r, h),
             Op::SetCap(r, cap) => self.set_cap(&at, r, cap),
             Op::SetShare(r, share) => self.set_share(&at, r, share),
-            Op::SetBackup(r, b) => self.set_backup(&at, r, b),
+            Op::SetBackup(r, b) => self.set_level(&at, r, b as u8, true),
+            Op::SetLevel(r, l) => self.set_level(&at, r, l, false),
             Op::Pick(p) => self.pick(&at, p, false),
             Op::Lease(p) => self.pick(&at, p, true),
             Op::Acquire(r) => self.acquire(&at, r),
@@ -116,16 +117,20 @@ impl<'p, const N: usize> Harness<'p, N> {
         at: &Fail<'_>,
         weight: u32,
         health: Health,
-        backup: bool,
+        level: u8,
         cap: Option<NonZeroU32>,
     ) {
-        let got = if health == Health::Up && !backup && cap.is_none() {
+        let got = if health == Health::Up && level == 0 && cap.is_none() {
             self.pool.add(weight)
         } else {
             let b = Backend::new(weight).health(health).cap(cap);
-            self.pool.add_backend(if backup { b.backup() } else { b })
+            self.pool.add_backend(match level {
+                0 => b,
+                1 => b.backup(),
+                l => b.level(l),
+            })
         };
-        match (got, self.model.add(weight, health, backup, cap)) {
+        match (got, self.model.add(weight, health, level, cap)) {
             (Ok(id), Ok((i, g))) => {
                 assert_eq!((id.index(), id.generation()), (i, g), "{at}: new id");
                 if self.ids.len() == MAX_IDS {
@@ -198,13 +203,22 @@ impl<'p, const N: usize> Harness<'p, N> {
         }
     }
 
-    fn set_backup(&mut self, at: &Fail<'_>, r: u8, b: bool) {
+    /// `set_level` (or, with `backup`, `set_backup` of level 1 or 0).
+    fn set_level(&mut self, at: &Fail<'_>, r: u8, level: u8, backup: bool) {
         let Some(id) = self.id_ref(r) else { return };
-        let want = self.model.resolve(id);
-        let got = self.pool.set_backup(id, b);
-        assert_eq!(got, want.map(|_| ()), "{at}: set_backup {id:?}");
+        let want = if level as usize >= MAX_LEVELS {
+            Err(BackendError::InvalidLevel)
+        } else {
+            self.model.resolve(id)
+        };
+        let got = if backup {
+            self.pool.set_backup(id, level > 0)
+        } else {
+            self.pool.set_level(id, level)
+        };
+        assert_eq!(got, want.map(|_| ()), "{at}: set_level {id:?} {level}");
         if let Ok(i) = want {
-            self.model.slots[i].backup = b;
+            self.model.slots[i].level = level;
         }
     }
 
@@ -337,7 +351,9 @@ impl<'p, const N: usize> Harness<'p, N> {
     }
 
     /// The end of a scenario: every lease given back leaves every in-flight count at zero,
-    /// and removing every backend takes every counter back to zero.
+    /// and removing every backend takes every counter back to zero (and panic to what the
+    /// model says of an empty pool: not in panic, unless levels count by weight, where the
+    /// one empty level counts as 0 % healthy).
     pub(super) fn finish_all(mut self) {
         for h in core::mem::take(&mut self.held) {
             drop(h.lease);
@@ -353,11 +369,16 @@ impl<'p, const N: usize> Harness<'p, N> {
         }
         for id in pool.ids() {
             pool.remove(id).expect("a listed id is current");
+            self.model.remove(id.index());
         }
         assert_eq!(pool.len(), 0);
         assert_eq!(pool.total_weight(), 0);
         assert_eq!(pool.ejected_count(), 0);
-        assert!(!pool.in_panic());
+        assert_eq!(
+            pool.in_panic(),
+            self.model.panic(),
+            "panic of the empty pool"
+        );
         assert!(pool.ids().next().is_none());
     }
 }

@@ -1,52 +1,58 @@
 //! (a) Operation sequences against a plain reference model.
 //!
 //! A [`Scenario`] is a pool size, a pool [`Config`], a start time and a list of [`Op`]s: add
-//! (any tier, health and cap), remove, re-weight, mark up/down/draining, cap, share, move
-//! between tiers, pick with a strategy chosen by name, lease through a strategy, lease a
-//! backend by id, finish, drop, ask `is_eligible`, and move the caller's clock forwards or
-//! backwards. Scenarios are built from
+//! (any priority level, health and cap), remove, re-weight, mark up/down/draining/degraded,
+//! cap, share, move between levels, pick with a strategy chosen by name, lease through a
+//! strategy, lease a backend by id, finish, drop, ask `is_eligible`, and move the caller's
+//! clock forwards or backwards. Scenarios are built from
 //! the fuzzer's bytes by `arbitrary` (derived; the few `with` functions below only steer
 //! numbers towards the edges that matter). [`run`] applies each op to a real [`Pool`] and to
 //! [`model::Model`], a plain (non-atomic, single-threaded) restatement of the documented
 //! behaviour, and after every op checks that they agree on everything the pool shows
 //! (`check.rs`): each slot's in-flight count, eligibility and id; each backend's info
-//! (weight, health, cap, in-flight, failure streak, ejected, backup, and the latency
+//! (weight, health, cap, in-flight, failure streak, ejected, backup, level, and the latency
 //! estimate lying between the samples it came from) and share; `len`, `total_weight`, `ids`
-//! (as a slice and as an iterator), `ejected_count`, `in_panic`; `Err(Stale)` for every id
-//! of a removed backend.
+//! (as a slice and as an iterator), `ejected_count`, `in_panic`, `priority_load` (Envoy's
+//! arithmetic, exactly); `Err(Stale)` for every id of a removed backend.
 //!
-//! Eligibility is what a pick means: a backend is a *candidate* of a tier's view if it is in
-//! the pool, in that tier, up, weighted, with a share above zero, below its cap, and not
-//! ejected (unless the view is in panic, or the ejection's time is up). `Pool::pick` looks at
-//! the views in order (primaries, then backups; in panic with a backup tier: backups that
-//! are not ejected, then primaries with ejected ones back in, then every backup) and stops at
-//! the first with a candidate. A pick must return a candidate of that view, and `None`
-//! exactly when no view has one; `is_eligible(i, now)` must be `true` exactly when `i` is a
-//! candidate of that view. Configuration calls must return exactly the documented error.
+//! Eligibility is what a pick means: a backend is a *candidate* of a view (one priority
+//! level's up backends, or its degraded ones, or all of them when the level is in panic) if
+//! it is in the pool, at that level, of that health, weighted, with a share above zero,
+//! below its cap, and not ejected (unless the view is in panic, or the ejection's time is
+//! up). `Pool::pick` draws the view it starts at by Envoy's priority load and falls back
+//! through the others in a documented order (`route.rs` states the rules); the draw is
+//! random to the model, so a pick must return a candidate that the first view with one
+//! holds for *some* start it can draw, and `None` only when some start finds nothing (or
+//! fails, with `fail_traffic_on_panic`). `is_eligible(i, now)` must say exactly what its
+//! documentation says. Configuration calls must return exactly the documented error.
 //!
 //! The model knows nothing of how the pool stores state. Two things it cannot know in
 //! advance, and reads back instead: an ejection whose time is up ends lazily, when a view
-//! first looks at the backend (the model checks that it ended only when it was allowed to:
-//! expired, up, weighted, in a view the call looked at; and that it did end where it must:
-//! a backend picked, or the one `is_eligible` was asked about); and which candidate a
-//! strategy chose. Because `is_eligible` ends ejections too, the check after every step asks
-//! it only where it cannot (so that lazy ends stay the picks' business); `Op::IsEligible`
-//! asks it anywhere.
+//! first looks at the backend or, in a pool with more than one level or degraded backends,
+//! when a pick counts the pool (the model checks that it ended only when it was allowed to,
+//! and that it did end where it must: a backend picked, the one `is_eligible` was asked
+//! about, every one a count saw); and which candidate a strategy chose. Because
+//! `is_eligible` ends ejections too, the check after every step asks it only where it
+//! cannot (so that lazy ends stay the picks' business); `Op::IsEligible` asks it anywhere.
 //!
 //! Layout: this file holds the input types and the driver; `harness.rs` one method per
-//! operation; `model.rs` the reference model; `check.rs` the comparisons.
+//! operation; `model.rs` the reference model's slots; `route.rs` its levels, loads and
+//! views; `check.rs` the comparisons.
 
 #![allow(dead_code, unreachable_pub, clippy::indexing_slicing)]
 
 mod check;
 mod harness;
 mod model;
+mod route;
 
 use core::num::NonZeroU32;
 use std::vec::Vec;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
-use tinylb::{Config, Ejection, FULL_SHARE, Health, MAX_IN_FLIGHT, MAX_WEIGHT, Pool, SlowStart};
+use tinylb::{
+    Config, Ejection, FULL_SHARE, Health, MAX_IN_FLIGHT, MAX_LEVELS, MAX_WEIGHT, Pool, SlowStart,
+};
 
 use harness::Harness;
 
@@ -61,8 +67,9 @@ pub const MAX_OPS: usize = 400;
 /// ids (or leases) known so far, so every number means something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
 pub enum Op {
-    /// `add(weight)` when up, primary and uncapped, else
-    /// `add_backend(Backend::new(weight).health(..).cap(..))`, `.backup()` for a backup.
+    /// `add(weight)` when up, at level 0 and uncapped, else
+    /// `add_backend(Backend::new(weight).health(..).cap(..))`, with `.backup()` for level 1
+    /// and `.level(l)` above.
     Add {
         /// Weight, often out of range.
         #[arbitrary(with = weight)]
@@ -70,8 +77,9 @@ pub enum Op {
         /// Initial health.
         #[arbitrary(with = health)]
         health: Health,
-        /// In the backup tier.
-        backup: bool,
+        /// Priority level, 0 to 3.
+        #[arbitrary(with = level)]
+        level: u8,
         /// Initial in-flight cap.
         #[arbitrary(with = cap)]
         cap: Option<NonZeroU32>,
@@ -86,8 +94,10 @@ pub enum Op {
     SetCap(u8, #[arbitrary(with = cap)] Option<NonZeroU32>),
     /// `set_share` (Q16), often out of range.
     SetShare(u8, #[arbitrary(with = share)] u32),
-    /// `set_backup`.
+    /// `set_backup` (level 1, or 0).
     SetBackup(u8, bool),
+    /// `set_level`: 0 to 3, sometimes out of range.
+    SetLevel(u8, #[arbitrary(with = set_level)] u8),
     /// `select` with the strategy of row `strategy % len` of `STRATEGY_NAMES`.
     Pick(PickReq),
     /// `SelectExt::lease` with that strategy; the lease is kept.
@@ -171,7 +181,25 @@ pub fn to_the_end<'a, T: Arbitrary<'a>, const MAX: usize>(
 }
 
 fn health(u: &mut Unstructured<'_>) -> Result<Health> {
-    Ok(*u.choose(&[Health::Up, Health::Down, Health::Draining])?)
+    Ok(*u.choose(&[Health::Up, Health::Down, Health::Draining, Health::Degraded])?)
+}
+
+/// Mostly level 0, then 1 (the backup tier), sometimes 2 or 3.
+fn level(u: &mut Unstructured<'_>) -> Result<u8> {
+    Ok(match u.int_in_range(0..=7u8)? {
+        0..=3 => 0,
+        4 | 5 => 1,
+        6 => 2,
+        _ => 3,
+    })
+}
+
+/// 0 to 3, or (rarely) out of range.
+fn set_level(u: &mut Unstructured<'_>) -> Result<u8> {
+    Ok(match u.int_in_range(0..=15u8)? {
+        0 => MAX_LEVELS as u8 + u.int_in_range(0..=1)? * 100,
+        n => n % 4,
+    })
 }
 
 /// 0, the limit, one past it, anything, or (most often) a small valid weight.
@@ -252,7 +280,9 @@ fn start_us(u: &mut Unstructured<'_>) -> Result<u64> {
 }
 
 /// A valid config: sometimes slow start, sometimes ejection with small times so that
-/// ejections end within a scenario.
+/// ejections end within a scenario; the overprovisioning factor mostly Envoy's 140 %,
+/// sometimes all-or-nothing (`u32::MAX`) or 100 % to 300 %; sometimes panic fails picks,
+/// picks down backends, or levels count by weight.
 fn config(u: &mut Unstructured<'_>) -> Result<Config> {
     let (slow_start, ejection): (bool, bool) = (u.arbitrary()?, u.arbitrary()?);
     let mut c = Config::new().half_life_ms(match u.int_in_range(0..=3u8)? {
@@ -279,7 +309,16 @@ fn config(u: &mut Unstructured<'_>) -> Result<Config> {
             interval_ms: base_ms / 3 + 1,
         });
     }
-    Ok(c.panic_threshold_percent(u.int_in_range(0..=100)?))
+    c = c.panic_threshold_percent(u.int_in_range(0..=100)?);
+    c = c.overprovisioning_percent(match u.int_in_range(0..=7u8)? {
+        0 => u32::MAX,
+        1 | 2 => u.int_in_range(100..=300)?,
+        _ => 140,
+    });
+    let flags: u8 = u.arbitrary()?;
+    Ok(c.fail_traffic_on_panic(flags & 0b11 == 1)
+        .panic_picks_down(flags & 0b1100 == 0b0100)
+        .weighted_priority_health(flags & 0b111_0000 == 0b001_0000))
 }
 
 // ----- running -----

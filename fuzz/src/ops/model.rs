@@ -1,5 +1,7 @@
 //! The reference model: what the documentation says a pool does, restated plainly (no
-//! atomics, no packing, one thread), for the harness to compare the pool against.
+//! atomics, no packing, one thread), for the harness to compare the pool against. This file
+//! holds each slot's state and the calls that change it; `route.rs` which views a pick
+//! walks (priority levels, degraded backends, panic).
 
 use std::vec::Vec;
 
@@ -39,7 +41,8 @@ pub(super) struct SlotModel {
     pub(super) state: State,
     pub(super) generation: u32,
     pub(super) weight: u32,
-    pub(super) backup: bool,
+    /// Priority level (0 is tried first; the backup tier is level 1).
+    pub(super) level: u8,
     /// The cap as it reads back (one at or above `MAX_IN_FLIGHT` is none).
     pub(super) cap: Option<NonZeroU32>,
     /// Share of the weight, Q16.
@@ -63,7 +66,7 @@ impl SlotModel {
             state: State::Empty,
             generation: 0,
             weight: 0,
-            backup: false,
+            level: 0,
             cap: None,
             share: FULL_SHARE,
             in_flight: 0,
@@ -90,28 +93,23 @@ impl SlotModel {
         self.in_flight < MAX_IN_FLIGHT && self.cap.is_none_or(|c| self.in_flight < c.get())
     }
 
-    /// An ejection whose time is up at tick `now` and that a view of its tier ends when it
-    /// looks (up and weighted: a view judges nothing else further).
-    pub(super) fn expired(&self, now: u32) -> bool {
-        self.ejected && self.up() && self.weight > 0 && reached(now, self.until)
+    /// Up or degraded: what takes picks, can be ejected and counts towards a level's
+    /// availability (when not ejected).
+    pub(super) fn serving(&self) -> bool {
+        matches!(
+            self.state,
+            State::Live(Health::Up) | State::Live(Health::Degraded)
+        )
     }
 
-    /// A candidate of the view of tier `backup` at tick `now`, in or out of panic: up, in
-    /// the tier, weighted, a share above zero, below its cap, and not ejected unless the
-    /// view is in panic or the ejection's time is up.
-    pub(super) fn pickable(&self, backup: bool, now: u32, panic: bool) -> bool {
-        self.up()
-            && self.backup == backup
-            && self.weight > 0
-            && self.share > 0
-            && self.has_room()
-            && (!self.ejected || panic || reached(now, self.until))
+    /// The health of a backend in the slot.
+    pub(super) fn health(&self) -> Option<Health> {
+        match self.state {
+            State::Live(h) => Some(h),
+            _ => None,
+        }
     }
 }
-
-/// One view a pick looks at: the tier (`true`: backups) and whether ejected backends are
-/// candidates again (panic).
-pub(super) type Tier = (bool, bool);
 
 /// The reference model of one pool.
 #[derive(Debug, Clone)]
@@ -144,18 +142,6 @@ impl Model {
         self.slots.iter().filter(|s| s.ejected).count() as u64
     }
 
-    /// Panic mode as documented: fewer than the threshold share of the backends that are
-    /// up are not ejected.
-    pub(super) fn panic(&self) -> bool {
-        let ejected = self.ejected();
-        let pct = self.config.panic_threshold_percent as u64;
-        if ejected == 0 || pct == 0 {
-            return false;
-        }
-        let up = self.slots.iter().filter(|s| s.up()).count() as u64;
-        (up - ejected) * 100 < pct * up
-    }
-
     /// Is `id` the backend now in its slot? `Ok(slot)` or the documented error.
     pub(super) fn resolve(&self, id: BackendId) -> Result<usize, BackendError> {
         let s = self
@@ -173,7 +159,7 @@ impl Model {
         &mut self,
         weight: u32,
         health: Health,
-        backup: bool,
+        level: u8,
         cap: Option<NonZeroU32>,
     ) -> Result<(usize, u32), BackendError> {
         if weight > MAX_WEIGHT {
@@ -195,7 +181,7 @@ impl Model {
             state: State::Live(health),
             generation,
             weight,
-            backup,
+            level,
             cap: read_back(cap),
             ..SlotModel::new()
         };
@@ -208,7 +194,7 @@ impl Model {
         s.generation = s.generation.wrapping_add(1);
         s.ejected = false;
         s.weight = 0;
-        s.backup = false;
+        s.level = 0;
     }
 
     pub(super) fn set_weight(&mut self, i: usize, weight: u32) -> Result<(), BackendError> {
@@ -222,12 +208,13 @@ impl Model {
 
     pub(super) fn set_health(&mut self, i: usize, h: Health) {
         let s = &mut self.slots[i];
-        if h == Health::Up && !s.up() {
-            // failures reported while it was not up belong to the old streak
+        let was_serving = s.serving();
+        s.state = State::Live(h);
+        if s.serving() && !was_serving {
+            // failures reported while it was not up (or degraded) belong to the old streak
             s.streak = 0;
         }
-        s.state = State::Live(h);
-        if h != Health::Up {
+        if !s.serving() {
             // the caller's health check has the last word: ejection ends
             s.ejected = false;
         }
@@ -241,94 +228,14 @@ impl Model {
         self.slots[i].share = share;
     }
 
-    /// The views a pick looks at, in order, with the panic state fixed when it starts:
-    /// primaries, then (if the pool has a backup tier) backups; in panic with a backup tier,
-    /// backups out of panic, then primaries in panic, then backups in panic.
-    pub(super) fn tiers(&self) -> Vec<Tier> {
-        let panic = self.panic();
-        match (panic, self.has_backups()) {
-            (true, true) => vec![(true, false), (false, true), (true, true)],
-            (_, true) => vec![(false, panic), (true, panic)],
-            (_, false) => vec![(false, panic)],
-        }
-    }
-
-    /// The candidates of one view at tick `now`.
-    pub(super) fn candidates(&self, (backup, panic): Tier, now: u32) -> Vec<usize> {
-        (0..self.slots.len())
-            .filter(|&i| self.slots[i].pickable(backup, now, panic))
-            .collect()
-    }
-
-    /// What a pick at tick `now` may return (the candidates of the first view that has any;
-    /// empty: it must return `None`), and the views it looks at to find out.
-    pub(super) fn allowed(&self, now: u32) -> (Vec<usize>, Vec<Tier>) {
-        let mut looked = Vec::new();
-        for t in self.tiers() {
-            looked.push(t);
-            let c = self.candidates(t, now);
-            if !c.is_empty() {
-                return (c, looked);
-            }
-        }
-        (Vec::new(), looked)
-    }
-
-    /// What a pick for a request that excludes the slots marked in `excluded` and prefers
-    /// slot `prefer` may return: the candidates not excluded of the first view that has
-    /// any, or exactly the preferred slot if it is one of them; and the views looked at.
-    pub(super) fn allowed_with(
-        &self,
-        now: u32,
-        excluded: &[bool],
-        prefer: Option<usize>,
-    ) -> (Vec<usize>, Vec<Tier>) {
-        let mut looked = Vec::new();
-        for t in self.tiers() {
-            looked.push(t);
-            let c: Vec<usize> = self
-                .candidates(t, now)
-                .into_iter()
-                .filter(|&i| !excluded.get(i).copied().unwrap_or(false))
-                .collect();
-            if let Some(p) = prefer.filter(|p| c.contains(p)) {
-                return (vec![p], looked);
-            }
-            if !c.is_empty() {
-                return (c, looked);
-            }
-        }
-        (Vec::new(), looked)
-    }
-
-    /// `Pool::is_eligible(index, now)`: `index` is a candidate of the first view that has
-    /// any. With the views looked at (as a pick, it stops at that view).
-    pub(super) fn eligible(&self, index: usize, now: u32) -> (bool, Vec<Tier>) {
-        let (allowed, looked) = self.allowed(now);
-        (allowed.contains(&index), looked)
-    }
-
-    /// Slots whose ejection a call looking at the views `looked` at tick `now` may end.
-    pub(super) fn may_end(&self, looked: &[Tier], now: u32) -> Vec<usize> {
-        (0..self.slots.len())
-            .filter(|&i| {
-                let s = &self.slots[i];
-                s.expired(now) && looked.iter().any(|&(backup, _)| backup == s.backup)
-            })
-            .collect()
-    }
-
-    /// `true` if the pool has a backup tier (backups of any health).
-    pub(super) fn has_backups(&self) -> bool {
-        self.slots.iter().any(|s| s.live() && s.backup)
-    }
-
-    /// `Lease::acquire`: the backend is current, up, weighted and below its cap (ejection,
-    /// tier and share are the strategy's business).
+    /// `Lease::acquire`: the backend is current, up or degraded (or down, when panic may
+    /// pick down backends: a lease must be able to take what a panic view gives), weighted
+    /// and below its cap (ejection, level and share are the strategy's business).
     pub(super) fn can_acquire(&self, id: BackendId) -> bool {
         self.resolve(id).is_ok_and(|i| {
             let s = &self.slots[i];
-            s.up() && s.weight > 0 && s.has_room()
+            let down_too = self.config.panic_picks_down && s.health() == Some(Health::Down);
+            (s.serving() || down_too) && s.weight > 0 && s.has_room()
         })
     }
 
@@ -357,7 +264,7 @@ impl Model {
         }
         s.streak = s.streak.saturating_add(1);
         let Some(ej) = config.ejection else { return };
-        if s.streak < ej.consecutive_failures || !s.up() || s.ejected {
+        if s.streak < ej.consecutive_failures || !s.serving() || s.ejected {
             return;
         }
         // never more than the max-ejection share, but one backend may always be ejected;
