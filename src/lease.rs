@@ -224,10 +224,12 @@ where
     }
 
     /// Takes a lease on exactly the backend `id`. Fails, changing nothing, if the backend is
-    /// gone, not up, has weight 0, is at its cap, or the pool is at its pool-wide cap.
-    /// Ejection and the backup tier are not looked at: to stick to a session's backend only
-    /// while a pick may take it, use [`Request::prefer`](crate::Request::prefer) with a
-    /// strategy instead.
+    /// gone, neither up nor degraded (down is allowed too with
+    /// [`Config::panic_picks_down`](crate::Config::panic_picks_down), since a pick in panic
+    /// may return a down backend), has weight 0, is at its cap, or the pool is at its
+    /// pool-wide cap. Ejection and the priority level are not looked at: to stick to a
+    /// session's backend only while a pick may take it, use
+    /// [`Request::prefer`](crate::Request::prefer) with a strategy instead.
     pub fn acquire(pool: P, id: BackendId) -> Option<Self> {
         let pooled = pool.reserve().ok()?;
         if pool.try_acquire(id) {

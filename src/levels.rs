@@ -123,18 +123,23 @@ pub struct PriorityLoad {
     pub levels: u8,
 }
 
-/// What a level holds, counted (or weighed) by a pool's scan. Every figure fits 16 bits
-/// (a pool has at most 65535 slots; weighed levels are scaled down to 16 bits), so the
-/// arithmetic below is 32-bit: no 64-bit division on a microcontroller.
+/// What each level holds, from a pool's scan: counts (a pool has at most 65535 slots, so
+/// the count arithmetic is 32-bit: no 64-bit division on a microcontroller) and each
+/// level's availabilities (by count, or by weight with
+/// [`Config::weighted_priority_health`], computed exactly in 64 bits).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Census {
-    /// Backends of each level (counted, or weighed).
-    pub(crate) total: [u32; MAX_LEVELS],
-    pub(crate) healthy: [u32; MAX_LEVELS],
-    pub(crate) degraded: [u32; MAX_LEVELS],
-    /// Backends of each level, always counted (total panic splits by count, as Envoy's
-    /// `recalculateLoadInTotalPanic` does).
+    /// Backends of each level, counted (panic is decided, and total panic splits, by count,
+    /// as Envoy's `isHostSetInPanic` and `recalculateLoadInTotalPanic` do).
     pub(crate) hosts: [u32; MAX_LEVELS],
+    /// Up and not ejected, counted.
+    pub(crate) healthy: [u32; MAX_LEVELS],
+    /// Degraded and not ejected, counted.
+    pub(crate) degraded: [u32; MAX_LEVELS],
+    /// `min(100, factor · healthy / total)` of each level.
+    pub(crate) health: [u32; MAX_LEVELS],
+    /// The same over degraded backends.
+    pub(crate) deg: [u32; MAX_LEVELS],
     pub(crate) levels: u8,
     /// The earliest end of an ejection still counted (tick), when counted at a clock.
     pub(crate) recheck_ms: Option<u32>,
@@ -142,7 +147,7 @@ pub(crate) struct Census {
 
 /// `min(100, factor · part / total)` (0 for an empty level), for `part <= total < 2^16`:
 /// a product that overflows 32 bits is at least `2^32`, so its quotient is above 100.
-const fn availability(factor: u32, part: u32, total: u32) -> u32 {
+pub(crate) const fn availability(factor: u32, part: u32, total: u32) -> u32 {
     if total == 0 {
         return 0;
     }
@@ -155,14 +160,13 @@ const fn availability(factor: u32, part: u32, total: u32) -> u32 {
     }
 }
 
-/// Scales a weighed level's figures down so that its total fits 16 bits.
-pub(crate) fn scale_to_16_bits(total: u64, parts: [u64; 2]) -> (u32, [u32; 2]) {
-    let shift = (64 - total.leading_zeros()).saturating_sub(16);
-    let [a, b] = parts;
-    (
-        (total >> shift) as u32,
-        [(a >> shift) as u32, (b >> shift) as u32],
-    )
+/// [`availability`] of weights (exact, 64-bit: the pool keeps every sum below 2^31).
+pub(crate) const fn weighed_availability(factor: u32, part: u64, total: u64) -> u32 {
+    match (factor as u64 * part).checked_div(total) {
+        Some(a) if a < 100 => a as u32,
+        Some(_) => 100,
+        None => 0,
+    }
 }
 
 impl Census {
@@ -170,13 +174,15 @@ impl Census {
     #[inline(never)]
     pub(crate) fn load(&self, config: &Config) -> PriorityLoad {
         let levels = (self.levels as usize).clamp(1, MAX_LEVELS);
-        let op = config.overprovisioning_percent;
         let mut health = [0u32; MAX_LEVELS];
         let mut deg = [0u32; MAX_LEVELS];
-        let rows = self.total.iter().zip(&self.healthy).zip(&self.degraded);
-        for ((h, d), ((&t, &hc), &dc)) in health.iter_mut().zip(&mut deg).zip(rows).take(levels) {
-            *h = availability(op, hc, t);
-            *d = availability(op, dc, t);
+        for ((h, d), (&hc, &dc)) in health
+            .iter_mut()
+            .zip(&mut deg)
+            .zip(self.health.iter().zip(&self.deg))
+            .take(levels)
+        {
+            (*h, *d) = (hc, dc);
         }
         let norm = health.iter().chain(&deg).sum::<u32>().min(100);
         let mut out = PriorityLoad {
@@ -214,11 +220,21 @@ impl Census {
             return out;
         }
         let mut total_panic = true;
-        let rows = self.total.iter().zip(&self.healthy).zip(&self.degraded);
-        for (p, ((&t, &h), &d)) in out.panic.iter_mut().zip(rows).take(levels) {
-            // an empty level counts as 0 % healthy, as Envoy's `isHostSetInPanic` has it
+        let rows = self
+            .hosts
+            .iter()
+            .zip(self.healthy.iter().zip(&self.degraded));
+        for (p, (&t, (&h, &d))) in out.panic.iter_mut().zip(rows).take(levels) {
+            // by count, weighed or not; an empty level counts as 0 % healthy, as Envoy's
+            // `isHostSetInPanic` has it
             *p = norm != 100 && ((h + d) * 100 < threshold * t || threshold > 0 && t == 0);
             total_panic &= *p;
+        }
+        if norm == 0 && !total_panic {
+            // nothing available (weight-0 backends, by weight) and yet no panic: as with
+            // no threshold, level 0 is named (nothing is picked there)
+            out.healthy[0] = 100;
+            return out;
         }
         if total_panic {
             out.degraded = [0; MAX_LEVELS];
@@ -345,16 +361,17 @@ pub(crate) fn zone_aware_split(
         *r = if z == local { 0 } else { u.saturating_sub(l) };
     }
     if res.iter().all(|&r| r == 0) {
-        // rounding left no residual anywhere (Envoy: a zone at random): the zones that
-        // have backends, alike, beside the local share
-        for (z, (r, &t)) in res.iter_mut().zip(&zones.total).enumerate() {
-            *r = (z != local && t > 0) as u32;
+        // rounding left no residual anywhere (Envoy: `random() % number_of_localities`, the
+        // local zone among them): every zone that has backends, alike
+        for (r, &t) in res.iter_mut().zip(&zones.total) {
+            *r = (t > 0) as u32;
         }
     }
     // at most 10 000 · 80 000 in all: 32 bits
     let r: u32 = res.iter().sum();
     for (z, (o, &rz)) in out.iter_mut().zip(&res).enumerate() {
-        *o = if z == local { p * r } else { (10_000 - p) * rz } as u64;
+        let stay = if z == local { p * r } else { 0 };
+        *o = (stay + (10_000 - p) * rz) as u64;
     }
     Some(out)
 }
@@ -442,18 +459,23 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn census(levels: &[(u32, u32, u32)]) -> Census {
+    fn census_at(levels: &[(u32, u32, u32)], factor: u32) -> Census {
         let mut c = Census {
             levels: levels.len() as u8,
             ..Census::default()
         };
         for (l, &(t, h, d)) in levels.iter().enumerate() {
-            c.total[l] = t;
             c.hosts[l] = t;
             c.healthy[l] = h;
             c.degraded[l] = d;
+            c.health[l] = availability(factor, h, t);
+            c.deg[l] = availability(factor, d, t);
         }
         c
+    }
+
+    fn census(levels: &[(u32, u32, u32)]) -> Census {
+        census_at(levels, 140)
     }
 
     #[test]
@@ -477,7 +499,7 @@ mod tests {
         let cfg = Config::new()
             .overprovisioning_percent(100)
             .panic_threshold_percent(0);
-        let l = census(&[(100, 10, 20), (100, 20, 10), (100, 10, 0)]).load(&cfg);
+        let l = census_at(&[(100, 10, 20), (100, 20, 10), (100, 10, 0)], 100).load(&cfg);
         assert_eq!(&l.healthy[..3], &[16, 28, 14]);
         assert_eq!(&l.degraded[..3], &[28, 14, 0]);
     }

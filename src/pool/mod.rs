@@ -328,8 +328,11 @@ impl<const N: usize> Pool<N> {
     /// `true` if some priority level is in panic: fewer than the panic threshold of all
     /// its backends (down ones included, as Envoy counts) are up or degraded and not
     /// ejected, while the levels together are not fully available (see
-    /// [`levels`](crate::levels)).
+    /// [`levels`](crate::levels)). An empty pool is not in panic.
     pub fn in_panic(&self) -> bool {
+        if self.members.load(Ordering::Acquire) == 0 {
+            return false;
+        }
         if self.spread_on() {
             self.priority_load().any_panic()
         } else {

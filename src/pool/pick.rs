@@ -175,40 +175,47 @@ impl<const N: usize> Pool<N> {
             .then(|| BackendId::new(c.index, generation))
     }
 
-    /// `true` if a pick at `now_us` may return the backend at `index`: it is a candidate in
-    /// a level (healthy, degraded or in panic) that the priority load gives traffic to, or,
-    /// when none of those has a candidate, in the first view a pick falls back to that has
-    /// one. O(n) per level; for diagnostics and tests, not for routing. Like a pick, it ends
-    /// an ejection whose time is up.
+    /// `true` if a pick at `now_us` may return the backend at `index`: it is a candidate of
+    /// a view a pick may start at (a level's healthy or degraded backends that the priority
+    /// load gives traffic to, or a level in panic that gets traffic), or, where such a view
+    /// has no candidate, of the first view the pick then falls back to that has one. With
+    /// [`Config::fail_traffic_on_panic`](crate::Config::fail_traffic_on_panic), a start in
+    /// panic fails the pick instead. O(n) per view; for diagnostics and tests, not for
+    /// routing. Like a pick, it ends an ejection whose time is up (first: the views are
+    /// judged after).
     pub fn is_eligible(&self, index: usize, now_us: u64) -> bool {
         let now = tick_ms(now_us);
-        let routes = self.every_route();
+        let fail = self.config.fail_traffic_on_panic;
+        // the census first, as a pick's: it ends the ejections whose time is up
         let load = self.spread_on().then(|| self.priority_load_at(now_us));
-        let loaded = |r: &Route| {
+        if load.is_none() && fail && self.panic_now() {
+            return false;
+        }
+        let routes = self.every_route();
+        let start = |r: &Route| {
             let Some(l) = &load else { return true };
             let i = r.level as usize;
             let panic = l.panic.get(i) == Some(&true);
-            let share = match r.class {
-                Class::Panic => return panic,
-                Class::Healthy => l.healthy.get(i),
-                Class::Degraded => l.degraded.get(i),
-            };
-            !panic && share.is_some_and(|&p| p > 0)
+            let healthy = l.healthy.get(i).map_or(0, |&p| p as u32);
+            let degraded = l.degraded.get(i).map_or(0, |&p| p as u32);
+            match r.class {
+                Class::Panic => panic && !fail && healthy + degraded > 0,
+                Class::Healthy => !panic && healthy > 0,
+                Class::Degraded => !panic && degraded > 0,
+            }
         };
-        let mut any = false;
-        for r in routes.iter().filter(|r| loaded(r)) {
+        let mut falls_back = false;
+        for r in routes.iter().filter(|r| start(r)) {
             let v = View::new(self, now, *r, None);
             if v.get(index).is_some() {
                 return true;
             }
-            any |= v.candidates().next().is_some();
+            falls_back |= v.candidates().next().is_none();
         }
-        if any {
-            return false;
-        }
-        routes.iter().find_map(|r| {
-            let v = View::new(self, now, *r, None);
-            v.candidates().next().map(|_| v.get(index).is_some())
-        }) == Some(true)
+        falls_back
+            && routes.iter().find_map(|r| {
+                let v = View::new(self, now, *r, None);
+                v.candidates().next().map(|_| v.get(index).is_some())
+            }) == Some(true)
     }
 }

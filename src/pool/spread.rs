@@ -10,7 +10,7 @@
 use crate::clock::{reached, tick_ms};
 use crate::levels::{
     Availability, BUILD_LEVELS, Census, LocalityPolicy, MAX_LEVELS, MAX_LOCALITIES, PriorityLoad,
-    Zones, choose_zone, scale_to_16_bits, weighted_split, zone_aware_split,
+    Zones, availability, choose_zone, weighed_availability, weighted_split, zone_aware_split,
 };
 use crate::rng::mix64;
 use crate::select::Request;
@@ -76,16 +76,21 @@ impl<const N: usize> Pool<N> {
                 *t += 1;
             }
         }
-        c.total = c.hosts;
         c.levels = (32 - present.leading_zeros()) as u8;
         if weighted {
             self.weigh(&mut c);
+        } else {
+            let op = self.config.overprovisioning_percent;
+            let rows = c.hosts.iter().zip(c.healthy.iter().zip(&c.degraded));
+            for ((h, d), (&t, (&hc, &dc))) in c.health.iter_mut().zip(&mut c.deg).zip(rows) {
+                (*h, *d) = (availability(op, hc, t), availability(op, dc, t));
+            }
         }
         c
     }
 
-    /// [`Pool::census`]'s figures by configured weight instead of by count (a second
-    /// pass: weights are summed in 64 bits, then scaled to 16 bits a level).
+    /// [`Pool::census`]'s availabilities by configured weight instead of by count (a second
+    /// pass, in 64 bits).
     #[cold]
     fn weigh(&self, c: &mut Census) {
         let mut sums = [[0u64; 3]; MAX_LEVELS];
@@ -105,15 +110,12 @@ impl<const N: usize> Pool<N> {
                 }
             }
         }
-        for (l, [t, h, d]) in sums.into_iter().enumerate() {
-            let (t, [h, d]) = scale_to_16_bits(t, [h, d]);
-            if let (Some(ct), Some(ch), Some(cd)) = (
-                c.total.get_mut(l),
-                c.healthy.get_mut(l),
-                c.degraded.get_mut(l),
-            ) {
-                (*ct, *ch, *cd) = (t, h, d);
-            }
+        let op = self.config.overprovisioning_percent;
+        for ((health, deg), [t, h, d]) in c.health.iter_mut().zip(&mut c.deg).zip(sums) {
+            (*health, *deg) = (
+                weighed_availability(op, h, t),
+                weighed_availability(op, d, t),
+            );
         }
     }
 
@@ -306,7 +308,7 @@ impl<const N: usize> Pool<N> {
         };
         let f = Figures {
             load,
-            present: mask(&census.total),
+            present: mask(&census.hosts),
             degraded: mask(&census.degraded),
             recheck_ms: census.recheck_ms,
             split0,

@@ -108,13 +108,15 @@ impl Model {
 
     /// `(total, healthy, degraded)` of every level in use.
     fn counts(&self) -> Vec<(u64, u64, u64)> {
+        self.rows(self.config.weighted_priority_health)
+    }
+
+    /// Per level `(total, healthy, degraded)`, by weight if `weighed`, else by count (panic
+    /// is by count either way, as Envoy's `isHostSetInPanic` is).
+    fn rows(&self, weighed: bool) -> Vec<(u64, u64, u64)> {
         let mut rows = vec![(0, 0, 0); self.levels()];
         for s in self.slots.iter().filter(|s| s.live()) {
-            let n = if self.config.weighted_priority_health {
-                s.weight as u64
-            } else {
-                1
-            };
+            let n = if weighed { s.weight as u64 } else { 1 };
             let row = &mut rows[s.level as usize];
             row.0 += n;
             match s.state {
@@ -162,7 +164,8 @@ impl Model {
                 loads.degraded[l] += left;
             }
         }
-        for (p, &(t, h, d)) in loads.panic.iter_mut().zip(&rows) {
+        let by_count = self.rows(false);
+        for (p, &(t, h, d)) in loads.panic.iter_mut().zip(&by_count) {
             *p = norm < 100
                 && (if t == 0 {
                     threshold > 0
@@ -171,14 +174,15 @@ impl Model {
                 });
         }
         if loads.panic.iter().all(|&p| p) {
-            let all: u64 = rows.iter().map(|r| r.0).sum();
+            // by host count, as Envoy's `recalculateLoadInTotalPanic`
+            let all: u64 = by_count.iter().map(|r| r.0).sum();
             loads.degraded = vec![0; n];
-            loads.healthy = rows
+            loads.healthy = by_count
                 .iter()
                 .map(|r| (100 * r.0).checked_div(all).unwrap_or(0))
                 .collect();
             let left = 100 - loads.healthy.iter().sum::<u64>();
-            let first = rows.iter().position(|r| r.0 > 0).unwrap_or(0);
+            let first = by_count.iter().position(|r| r.0 > 0).unwrap_or(0);
             loads.healthy[first] += left;
         }
         loads
@@ -193,8 +197,11 @@ impl Model {
         factor * (h as u128) < 100 * t as u128 && h * 100 < threshold * t
     }
 
-    /// `Pool::in_panic`: some level is in panic.
+    /// `Pool::in_panic`: some level is in panic (an empty pool is not).
     pub(super) fn panic(&self) -> bool {
+        if self.members() == 0 {
+            return false;
+        }
         if self.spread() {
             self.loads().panic.iter().any(|&p| p)
         } else {
