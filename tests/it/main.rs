@@ -33,6 +33,7 @@ mod backup;
 mod bad_input;
 mod choices;
 mod ejection;
+mod envoy_model;
 mod exclusion;
 mod failure_penalty;
 mod first;
