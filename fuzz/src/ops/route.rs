@@ -173,6 +173,12 @@ impl Model {
                     (h + d) * 100 < threshold * t
                 });
         }
+        if norm == 0 && !loads.panic.iter().all(|&p| p) {
+            // nothing available by weight, yet no level in panic by count: level 0 is
+            // named, as with no threshold (the documented rule)
+            loads.healthy[0] = 100;
+            return loads;
+        }
         if loads.panic.iter().all(|&p| p) {
             // by host count, as Envoy's `recalculateLoadInTotalPanic`
             let all: u64 = by_count.iter().map(|r| r.0).sum();
@@ -369,8 +375,8 @@ impl Model {
     }
 
     /// `Pool::is_eligible(index, now)` as documented: `index` is a candidate of a view the
-    /// priority load gives traffic to (a start), or, when none of those has a candidate, of
-    /// the first view a pick falls back to that has one (none if every start fails). With
+    /// priority load gives traffic to (a start), or, where such a start has no candidate,
+    /// of the first view a pick falls back to that has one (none if every start fails). With
     /// the ejections it may end (`slots` left empty) and the slot it must have judged (as a
     /// pick would; none when a pick fails without looking).
     pub(super) fn eligible(&self, index: usize, now: u32) -> (bool, Allowed, Option<usize>) {
@@ -387,16 +393,15 @@ impl Model {
         if views.is_empty() {
             return (false, ends, None);
         }
+        // a start's candidates, and, for a start with none, what the pick falls back to
         let firsts: Vec<usize> = views.iter().flat_map(|&r| m.candidates(r, now)).collect();
-        let yes = if !firsts.is_empty() {
-            firsts.contains(&index)
-        } else {
-            let first = fallback
-                .iter()
-                .map(|&r| m.candidates(r, now))
-                .find(|c| !c.is_empty());
-            first.is_some_and(|c| c.contains(&index))
-        };
+        let falls_back = views.iter().any(|&r| m.candidates(r, now).is_empty());
+        let first = fallback
+            .iter()
+            .map(|&r| m.candidates(r, now))
+            .find(|c| !c.is_empty());
+        let yes =
+            firsts.contains(&index) || falls_back && first.is_some_and(|c| c.contains(&index));
         (yes, ends, Some(index))
     }
 }
