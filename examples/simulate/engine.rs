@@ -28,7 +28,9 @@ use tinylb::{
 use crate::draw::{Draw as _, stream};
 use crate::levels;
 use crate::report::RunResult;
-use crate::scenario::{COLD_FACTOR, COLD_US, Change, Cluster, FAIL_US, Groups, REPORT_US, Run};
+use crate::scenario::{
+    COLD_FACTOR, COLD_US, Change, Cluster, FAIL_US, Groups, REPORT_US, Run, Scenario,
+};
 use crate::splitmix::SplitMix;
 
 /// Pool capacity: `--backends` may be anything up to this.
@@ -121,6 +123,8 @@ struct Sim<'p> {
     /// last was sent).
     steady_from: Option<u64>,
     steady_to: Option<u64>,
+    /// Whether the steady part is measured at all (only `multi_proxy`'s table reads it).
+    steady_part: bool,
     /// The phase requests are sent in now, and whether its model is recorded yet.
     phase: usize,
     phase_recorded: bool,
@@ -178,7 +182,7 @@ impl<'p> Sim<'p> {
             self.result.phases[self.phase].model = self.model();
         }
         let phase = self.phase;
-        let steady = self.sent >= self.requests / 2;
+        let steady = self.steady_part && self.sent >= self.requests / 2;
         if steady && self.steady_from.is_none() {
             self.steady_from = Some(self.now);
             for st in &mut self.backends {
@@ -223,13 +227,9 @@ impl<'p> Sim<'p> {
         };
         let b = lease.index();
         self.result.picks[b] += 1;
-        let spec = self.sc.backends[b];
-        let to = match self.sc.groups {
-            Groups::Levels(_) => spec.level as usize,
-            Groups::None | Groups::Zones(_) => spec.zone as usize,
-        };
-        let from = self.proxies[p].zone;
-        self.result.phases[phase].flows[from][to] += 1;
+        if self.sc.groups != Groups::None {
+            self.count(p, b, phase);
+        }
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -246,20 +246,28 @@ impl<'p> Sim<'p> {
             steady,
             phase,
         });
-        if self.sc.cross_zone_us > 0 && spec.zone as usize != from {
+        if self.sc.cross_zone_us > 0 && self.sc.backends[b].zone as usize != self.proxies[p].zone {
             self.schedule(self.now + self.sc.cross_zone_us, What::Arrive(slot));
         } else {
-            self.arrive(slot);
+            self.arrive(b, slot);
         }
     }
 
-    /// The request in `slot` reaches its backend: a worker takes it, or it queues.
-    fn arrive(&mut self, slot: usize) {
-        let b = self.flights[slot]
-            .as_ref()
-            .expect("a flight in this slot")
-            .lease
-            .index();
+    /// Counts a pick of backend `b` by proxy `p` in `phase`: from the proxy's zone to the
+    /// backend's level or zone (out of line: most scenarios do not count).
+    #[inline(never)]
+    fn count(&mut self, p: usize, b: usize, phase: usize) {
+        let spec = self.sc.backends[b];
+        let to = match self.sc.groups {
+            Groups::Levels(_) => spec.level as usize,
+            Groups::None | Groups::Zones(_) => spec.zone as usize,
+        };
+        self.result.phases[phase].flows[self.proxies[p].zone][to] += 1;
+    }
+
+    /// The request in `slot` reaches backend `b`: a worker takes it, or it queues.
+    #[inline]
+    fn arrive(&mut self, b: usize, slot: usize) {
         if self.backends[b].busy < self.sc.backends[b].workers {
             self.start(b, slot);
         } else {
@@ -426,6 +434,7 @@ pub(crate) fn run(sc: &Cluster, run: Run, seed: u64, done: &AtomicU64) -> RunRes
             .collect(),
         steady_from: None,
         steady_to: None,
+        steady_part: sc.scenario == Scenario::MultiProxy,
         phase: 0,
         phase_recorded: false,
         result: RunResult::new(format!("{}{}", run.name, run.suffix), sc),
@@ -451,7 +460,10 @@ pub(crate) fn run(sc: &Cluster, run: Run, seed: u64, done: &AtomicU64) -> RunRes
                 sim.send(client);
             }
             What::Tick => sim.tick(),
-            What::Arrive(slot) => sim.arrive(slot),
+            What::Arrive(slot) => {
+                let f = sim.flights[slot].as_ref().expect("a flight in this slot");
+                sim.arrive(f.lease.index(), slot);
+            }
         }
         if sim.sent - reported >= 10_000 {
             done.fetch_add(sim.sent - reported, Ordering::Relaxed);
