@@ -69,11 +69,12 @@ port_wasi_test() {
 }
 
 # TARGET [CARGO ARGS...]: the golden firmware on QEMU (the runner is in
-# firmware/.cargo/config.toml); its closing line is "golden: N passed, N failed"
+# firmware/.cargo/config.toml), with priority levels and localities; its closing line is
+# "golden: N passed, N failed"
 port_golden() {
     local target=$1
     shift
-    port_fw run --bin golden --target "$target" "$@"
+    port_fw run --bin golden --target "$target" --features levels "$@"
 }
 
 # TARGET [CARGO ARGS...]: links the panic-freedom binaries: configuration, then pick,
@@ -82,7 +83,8 @@ port_golden() {
 port_panic_never() {
     local target=$1
     shift
-    port_fw build --release --bin hot_path --bin hot_path_finish --target "$target" "$@"
+    port_fw build --release --bin hot_path --bin hot_path_finish --target "$target" \
+        --features levels "$@"
 }
 
 # .text/.rodata/.data/.bss of the footprint images, release, LTO: thumbv7em at opt-level
@@ -136,6 +138,18 @@ port_footprint() {
             fi
         done
     done
+    # what priority levels, degraded backends and localities add (the `levels` feature;
+    # the README's figure): the core set with it, thumbv7em at "s"
+    local dir="$PORT_FW_TARGET/levels" target=thumbv7em-none-eabihf
+    port_fw build --quiet --release --target "$target" --target-dir "$dir" --features levels \
+        --bin footprint_pool --bin footprint_core || return 1
+    local with=()
+    for b in pool core; do
+        with+=("$("$llvm/llvm-size" -A "$dir/$target/release/footprint_$b" |
+            awk '$1 == ".text" { print $2 }')")
+    done
+    echo "  with the levels feature ($target, s): core set picking code" \
+        "$((with[1] - with[0])) B of .text"
     return "$rc"
 }
 
@@ -147,7 +161,7 @@ port_no_floats() {
     local llvm rlib image found=0
     llvm=$(port_llvm_bin)
     cargo build --lib --target thumbv6m-none-eabi --features critical-section || return 1
-    port_fw build --release --target thumbv6m-none-eabi --features critical-section \
+    port_fw build --release --target thumbv6m-none-eabi --features critical-section,levels \
         --bin footprint_all || return 1
     rlib="${CARGO_TARGET_DIR:-target}/thumbv6m-none-eabi/debug/libtinylb.rlib"
     image="$PORT_FW_TARGET/thumbv6m-none-eabi/release/footprint_all"
@@ -181,7 +195,7 @@ step "test wasm32-wasip1 (WASI)" port_wasi_test
 
 # 3, 4. the golden vectors on Cortex-M under QEMU
 step "firmware fmt" port_fw fmt --check
-step "firmware clippy" port_fw clippy --target thumbv7em-none-eabihf --features defmt \
+step "firmware clippy" port_fw clippy --target thumbv7em-none-eabihf --features defmt,levels \
     -- -D warnings
 step "qemu golden thumbv7m (lm3s6965evb)" port_golden thumbv7m-none-eabi
 step "qemu golden thumbv7em (mps2-an386)" port_golden thumbv7em-none-eabihf

@@ -40,6 +40,9 @@ pub enum BackendError {
     InvalidLevel,
     /// A locality at or above [`MAX_LOCALITIES`](crate::MAX_LOCALITIES).
     InvalidLocality,
+    /// A level above 0 or [`Health::Degraded`](crate::Health::Degraded) in a build without
+    /// the `levels` feature.
+    LevelsDisabled,
 }
 
 impl fmt::Display for BackendError {
@@ -67,6 +70,9 @@ impl fmt::Display for BackendError {
                     "the level is not below MAX_LEVELS ({})",
                     crate::MAX_LEVELS
                 )
+            }
+            BackendError::LevelsDisabled => {
+                f.write_str("levels above 0 and degraded backends need the `levels` feature")
             }
             BackendError::InvalidLocality => write!(
                 f,
@@ -116,6 +122,9 @@ pub enum ConfigError {
     /// [`Pool::set_fleet`](crate::Pool::set_fleet) or
     /// [`Pool::set_locality_weight`](crate::Pool::set_locality_weight).
     InvalidLocality,
+    /// A locality policy or weighted priority health in a build without the `levels`
+    /// feature. Returned by [`Pool::with_config`](crate::Pool::with_config).
+    LevelsDisabled,
 }
 
 impl fmt::Display for ConfigError {
@@ -133,6 +142,7 @@ impl fmt::Display for ConfigError {
                 "rate detection needs percentages <= 100"
             }
             ConfigError::InvalidOverprovisioning => "the overprovisioning factor is 0",
+            ConfigError::LevelsDisabled => "locality routing needs the `levels` feature",
             ConfigError::InvalidLocality => {
                 return write!(
                     f,

@@ -38,6 +38,14 @@ use crate::config::Config;
 /// Most priority levels a pool can use: levels `0..MAX_LEVELS`, 0 tried first.
 pub const MAX_LEVELS: usize = 8;
 
+/// Levels this build can use: [`MAX_LEVELS`] with the `levels` feature, else 1 (what
+/// per-level state, such as a weighted round robin's schedules, is sized by).
+pub(crate) const BUILD_LEVELS: usize = if cfg!(feature = "levels") {
+    MAX_LEVELS
+} else {
+    1
+};
+
 /// Most localities (zones) a pool can tell apart: tags `0..MAX_LOCALITIES`.
 pub const MAX_LOCALITIES: usize = 8;
 
@@ -115,26 +123,51 @@ pub struct PriorityLoad {
     pub levels: u8,
 }
 
-/// What a level holds, counted (or weighed) by a pool's scan.
+/// What a level holds, counted (or weighed) by a pool's scan. Every figure fits 16 bits
+/// (a pool has at most 65535 slots; weighed levels are scaled down to 16 bits), so the
+/// arithmetic below is 32-bit: no 64-bit division on a microcontroller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Census {
-    pub(crate) total: [u64; MAX_LEVELS],
-    pub(crate) healthy: [u64; MAX_LEVELS],
-    pub(crate) degraded: [u64; MAX_LEVELS],
+    /// Backends of each level (counted, or weighed).
+    pub(crate) total: [u32; MAX_LEVELS],
+    pub(crate) healthy: [u32; MAX_LEVELS],
+    pub(crate) degraded: [u32; MAX_LEVELS],
+    /// Backends of each level, always counted (total panic splits by count, as Envoy's
+    /// `recalculateLoadInTotalPanic` does).
+    pub(crate) hosts: [u32; MAX_LEVELS],
     pub(crate) levels: u8,
+    /// The earliest end of an ejection still counted (tick), when counted at a clock.
+    pub(crate) recheck_ms: Option<u32>,
 }
 
-/// `min(100, factor · part / total)` (0 for an empty level).
-const fn availability(factor: u32, part: u64, total: u64) -> u32 {
-    match (factor as u64 * part).checked_div(total) {
-        Some(a) if a > 100 => 100,
-        Some(a) => a as u32,
-        None => 0,
+/// `min(100, factor · part / total)` (0 for an empty level), for `part <= total < 2^16`:
+/// a product that overflows 32 bits is at least `2^32`, so its quotient is above 100.
+const fn availability(factor: u32, part: u32, total: u32) -> u32 {
+    if total == 0 {
+        return 0;
     }
+    match factor.checked_mul(part) {
+        Some(p) => match p.checked_div(total) {
+            Some(a) if a < 100 => a,
+            _ => 100,
+        },
+        None => 100,
+    }
+}
+
+/// Scales a weighed level's figures down so that its total fits 16 bits.
+pub(crate) fn scale_to_16_bits(total: u64, parts: [u64; 2]) -> (u32, [u32; 2]) {
+    let shift = (64 - total.leading_zeros()).saturating_sub(16);
+    let [a, b] = parts;
+    (
+        (total >> shift) as u32,
+        [(a >> shift) as u32, (b >> shift) as u32],
+    )
 }
 
 impl Census {
     /// Envoy's priority load for these counts.
+    #[inline(never)]
     pub(crate) fn load(&self, config: &Config) -> PriorityLoad {
         let levels = (self.levels as usize).clamp(1, MAX_LEVELS);
         let op = config.overprovisioning_percent;
@@ -152,7 +185,7 @@ impl Census {
             panic: [false; MAX_LEVELS],
             levels: levels as u8,
         };
-        let threshold = config.panic_threshold_percent.min(100) as u64;
+        let threshold = config.panic_threshold_percent.min(100);
         if norm > 0 {
             let mut left = 100u32;
             for (load, avail) in [(&mut out.healthy, &health), (&mut out.degraded, &deg)] {
@@ -190,15 +223,15 @@ impl Census {
         if total_panic {
             out.degraded = [0; MAX_LEVELS];
             out.healthy = [0; MAX_LEVELS];
-            let all: u64 = self.total.iter().take(levels).sum();
-            let mut left = 100u64;
-            for (slot, &t) in out.healthy.iter_mut().zip(&self.total).take(levels) {
+            let all: u32 = self.hosts.iter().take(levels).sum();
+            let mut left = 100u32;
+            for (slot, &t) in out.healthy.iter_mut().zip(&self.hosts).take(levels) {
                 let share = (100 * t).checked_div(all).unwrap_or(0);
                 *slot = share as u8;
                 left -= share;
             }
             // the remainder (everything, for an empty pool) to the first level with backends
-            let first = self.total.iter().take(levels).position(|&t| t > 0);
+            let first = self.hosts.iter().take(levels).position(|&t| t > 0);
             if let Some(t) = out.healthy.get_mut(first.unwrap_or(0)) {
                 *t += left as u8;
             }
@@ -237,11 +270,11 @@ impl PriorityLoad {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Zones {
     /// Every backend of the level in the zone.
-    pub(crate) total: [u64; MAX_LOCALITIES],
+    pub(crate) total: [u32; MAX_LOCALITIES],
     /// Those of the availability asked for (healthy or degraded, not ejected).
-    pub(crate) avail: [u64; MAX_LOCALITIES],
+    pub(crate) avail: [u32; MAX_LOCALITIES],
     /// Healthy ones (zone-aware routing reads these whatever the availability).
-    pub(crate) healthy: [u64; MAX_LOCALITIES],
+    pub(crate) healthy: [u32; MAX_LOCALITIES],
 }
 
 /// Every zone's effective weight under [`LocalityPolicy::Weighted`], in weight × basis
@@ -254,9 +287,13 @@ pub(crate) fn weighted_split(
     let mut out = [0u64; MAX_LOCALITIES];
     let rows = zones.total.iter().zip(&zones.avail).zip(weights);
     for (o, ((&t, &a), &w)) in out.iter_mut().zip(rows) {
-        if let Some(bp) = (factor as u64 * a * 100).checked_div(t) {
-            *o = w as u64 * bp.min(10_000);
-        }
+        // basis points; an overflowing product means far above 10 000 (t < 2^16)
+        let bp = match factor.checked_mul(a * 100) {
+            Some(p) => p.checked_div(t).map_or(0, |v| v.min(10_000)),
+            None if t > 0 => 10_000,
+            None => 0,
+        };
+        *o = w as u64 * bp as u64;
     }
     out.iter().any(|&w| w > 0).then_some(out)
 }
@@ -269,28 +306,28 @@ pub(crate) fn zone_aware_split(
     za: &ZoneAware,
 ) -> Option<[u64; MAX_LOCALITIES]> {
     let local = za.local_zone as usize;
-    let healthy: u64 = zones.healthy.iter().sum();
-    let fleet_total: u64 = fleet.iter().map(|&f| f as u64).sum();
-    let local_fleet = *fleet.get(local)? as u64;
+    let healthy: u32 = zones.healthy.iter().sum();
+    let fleet_total: u32 = fleet.iter().map(|&f| f as u32).sum();
+    let local_fleet = *fleet.get(local)? as u32;
     if zones.total.iter().filter(|&&t| t > 0).count() < 2
         || fleet.iter().filter(|&&f| f > 0).count() < 2
         || local_fleet == 0
         || healthy == 0
-        || healthy < za.min_cluster_size as u64
+        || healthy < za.min_cluster_size
     {
         return None;
     }
     // each zone's share of the level's healthy backends and of the fleet, in basis points
     // (checked divisions: both sums are above 0 here, which the compiler cannot see)
-    let up: [u64; MAX_LOCALITIES] = core::array::from_fn(|z| {
+    let up: [u32; MAX_LOCALITIES] = core::array::from_fn(|z| {
         zones
             .healthy
             .get(z)
             .map_or(0, |&h| (10_000 * h).checked_div(healthy).unwrap_or(0))
     });
-    let lo: [u64; MAX_LOCALITIES] = core::array::from_fn(|z| {
+    let lo: [u32; MAX_LOCALITIES] = core::array::from_fn(|z| {
         fleet.get(z).map_or(0, |&f| {
-            (10_000 * f as u64).checked_div(fleet_total).unwrap_or(0)
+            (10_000 * f as u32).checked_div(fleet_total).unwrap_or(0)
         })
     });
     let (up_local, lo_local) = (*up.get(local)?, *lo.get(local)?);
@@ -303,7 +340,7 @@ pub(crate) fn zone_aware_split(
         .checked_div(lo_local)
         .unwrap_or(0)
         .min(10_000);
-    let mut res = [0u64; MAX_LOCALITIES];
+    let mut res = [0u32; MAX_LOCALITIES];
     for (z, (r, (&u, &l))) in res.iter_mut().zip(up.iter().zip(&lo)).enumerate() {
         *r = if z == local { 0 } else { u.saturating_sub(l) };
     }
@@ -311,12 +348,13 @@ pub(crate) fn zone_aware_split(
         // rounding left no residual anywhere (Envoy: a zone at random): the zones that
         // have backends, alike, beside the local share
         for (z, (r, &t)) in res.iter_mut().zip(&zones.total).enumerate() {
-            *r = (z != local && t > 0) as u64;
+            *r = (z != local && t > 0) as u32;
         }
     }
-    let r: u64 = res.iter().sum();
+    // at most 10 000 · 80 000 in all: 32 bits
+    let r: u32 = res.iter().sum();
     for (z, (o, &rz)) in out.iter_mut().zip(&res).enumerate() {
-        *o = if z == local { p * r } else { (10_000 - p) * rz };
+        *o = if z == local { p * r } else { (10_000 - p) * rz } as u64;
     }
     Some(out)
 }
@@ -327,8 +365,9 @@ pub(crate) fn choose_zone(split: &[u64; MAX_LOCALITIES], draw: u64) -> Option<u8
     if sum == 0 {
         return None;
     }
-    // the draw's top 40 bits scaled to the sum (sums stay below 2^40)
-    let x = (((draw >> 24) as u128 * sum as u128) >> 40) as u64;
+    // the draw's top 31 bits scaled to the sum (sums stay below 2^33: no overflow, and no
+    // division)
+    let x = ((draw >> 33) * sum) >> 31;
     let mut acc = 0u64;
     for (z, &w) in split.iter().enumerate() {
         acc += w;
@@ -382,6 +421,9 @@ impl Config {
         {
             return Err(crate::ConfigError::InvalidLocality);
         }
+        if !cfg!(feature = "levels") && self.always_spread() {
+            return Err(crate::ConfigError::LevelsDisabled);
+        }
         Ok(())
     }
     /// `true` if picks must take the spread path whatever the backends are.
@@ -400,13 +442,14 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn census(levels: &[(u64, u64, u64)]) -> Census {
+    fn census(levels: &[(u32, u32, u32)]) -> Census {
         let mut c = Census {
             levels: levels.len() as u8,
             ..Census::default()
         };
         for (l, &(t, h, d)) in levels.iter().enumerate() {
             c.total[l] = t;
+            c.hosts[l] = t;
             c.healthy[l] = h;
             c.degraded[l] = d;
         }
@@ -480,7 +523,7 @@ mod tests {
     fn zone_aware_residuals() {
         // the source's example: local 40/40/20 %, upstream 25/50/25 %
         let mut z = Zones::default();
-        for (i, n) in [25u64, 50, 25].into_iter().enumerate() {
+        for (i, n) in [25u32, 50, 25].into_iter().enumerate() {
             z.total[i] = n;
             z.healthy[i] = n;
             z.avail[i] = n;

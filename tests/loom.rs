@@ -544,3 +544,55 @@ fn set_health_applies_to_its_backend_or_to_nothing() {
         }
     });
 }
+
+/// The spread path's kept figures against a racing health change: a pick racing the change
+/// may route by either the old or the new figures, but once the change is done (joined),
+/// every pick routes by the new ones. Level 0 holds `a` (down), level 1 `b`: the figures
+/// send every pick to level 1 until `a` is up again, then every pick to level 0.
+#[test]
+fn kept_figures_never_outlive_a_change() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        let a = pool.add_backend(Backend::new(1).health(Health::Down)).unwrap();
+        let b = pool.add_backend(Backend::new(1).level(1)).unwrap();
+        // a first pick keeps the figures of "level 0 is down"
+        assert_eq!(RoundRobin::new().select(&*pool, &mut Request::new()), Some(b));
+        let p2 = pool.clone();
+        let t = thread::spawn(move || {
+            let got = RoundRobin::new().select(&*p2, &mut Request::new());
+            assert!(got == Some(a) || got == Some(b), "{got:?}");
+        });
+        pool.set_health(a, Health::Up).unwrap();
+        t.join().unwrap();
+        for _ in 0..2 {
+            let got = RoundRobin::new().select(&*pool, &mut Request::new());
+            assert_eq!(got, Some(a), "stale figures after the change");
+        }
+    });
+}
+
+/// Racing `set_level` calls on one backend: whichever finishes last wins, and the level the
+/// pool reports, the level-above-0 flag picks test and the count that turns the spread path
+/// on agree (the backend is picked at the level it reports).
+#[test]
+fn racing_level_changes_leave_flag_and_place_agreeing() {
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        let x = pool.add(1).unwrap();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || p2.set_level(x, 2));
+        let mine = pool.set_level(x, 0);
+        let theirs = t.join().unwrap();
+        assert!(mine.is_ok() || theirs.is_ok());
+        let level = pool.info(x).unwrap().level;
+        assert!(level == 0 || level == 2, "level {level}");
+        let load = pool.priority_load();
+        assert_eq!(load.healthy[level as usize], 100, "{load:?} at level {level}");
+        assert_eq!(
+            RoundRobin::new().select(&*pool, &mut Request::new()),
+            Some(x)
+        );
+    });
+}

@@ -13,7 +13,10 @@
 //! `lease_report_drop/8` (`Lease::acquire`, `report` a success, drop);
 //! `lease_latency_finish/8` (`Lease::acquire`, `record_latency`, `finish`); `info_at/8`
 //! (one backend's state, totals and decayed latency); `baseline/1` (one relaxed
-//! `fetch_add`, to show what the loop itself costs).
+//! `fetch_add`, to show what the loop itself costs); `spread/<strategy>/8` for every name:
+//! the same pick in a pool of two priority levels and three zones with zone-aware routing
+//! (slots 4.. at level 1, zone `i mod 3`, slot 1 down, a fleet of 2, 1 and 1 proxies), the
+//! cost of the spread path beside the single-level pick.
 //!
 //! Setup happens outside `measured`: the pool of n backends (weights 1, 2, 3, 4, 1, ...),
 //! one latency sample per backend (so latency strategies compare estimates), and one
@@ -26,7 +29,8 @@ use core::hint::black_box;
 use core::time::Duration;
 use std::process::ExitCode;
 
-use tinylb::{Lease, Outcome, Pool, Request, Select, Strategy};
+use tinylb::ZoneAware;
+use tinylb::{Config, Health, Lease, LocalityPolicy, Outcome, Pool, Request, Select, Strategy};
 
 /// The caller's clock for every pick: one second after the latency samples.
 const NOW_US: u64 = 2_000_000;
@@ -40,7 +44,30 @@ fn measured(k: u64, mut op: impl FnMut(u64)) {
 }
 
 fn pool<const N: usize>() -> Pool<N> {
-    let pool = Pool::new();
+    samples(Pool::new())
+}
+
+/// [`pool`] with two levels and three zones, zone-aware routing from zone 0.
+fn spread_pool<const N: usize>() -> Pool<N> {
+    let config = Config::new().locality(LocalityPolicy::ZoneAware(ZoneAware::new(0)));
+    let pool = samples(Pool::with_config(config).expect("a valid config"));
+    for (i, id) in pool.ids().enumerate() {
+        pool.set_locality(id, (i % 3) as u8)
+            .expect("a live backend");
+        if i >= N / 2 {
+            pool.set_level(id, 1).expect("a live backend");
+        }
+    }
+    for (z, proxies) in [2, 1, 1].into_iter().enumerate() {
+        pool.set_fleet(z as u8, proxies).expect("zones 0..3 exist");
+    }
+    let down = pool.id_at(1).expect("slot 1 is taken");
+    pool.set_health(down, Health::Down).expect("a live backend");
+    pool
+}
+
+/// `pool` with n backends (weights 1, 2, 3, 4, 1, ...) and one latency sample each.
+fn samples<const N: usize>(pool: Pool<N>) -> Pool<N> {
     for i in 0..N {
         let id = pool.add(1 + (i as u32 % 4)).expect("N backends fit");
         Lease::acquire(&pool, id)
@@ -54,7 +81,10 @@ fn pool<const N: usize>() -> Pool<N> {
 }
 
 fn pick<const N: usize>(name: &str, k: u64) -> Result<(), String> {
-    let pool = pool::<N>();
+    pick_in(pool::<N>(), name, k)
+}
+
+fn pick_in<const N: usize>(pool: Pool<N>, name: &str, k: u64) -> Result<(), String> {
     let s: Strategy<N> = Strategy::from_name(name, 1).map_err(|e| format!("{name}: {e}"))?;
     // build tables and schedules outside the count
     black_box(s.select(&pool, &mut Request::new().with_key(0).with_now_us(NOW_US)));
@@ -122,6 +152,9 @@ fn ops() -> Vec<String> {
             ops.push(format!("pick/{name}/{n}"));
         }
     }
+    for name in Strategy::<8>::NAMES {
+        ops.push(format!("spread/{name}/8"));
+    }
     ops.extend(
         [
             "lease_drop/8",
@@ -141,6 +174,7 @@ fn run(op: &str, k: u64) -> Result<(), String> {
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("pick"), Some(name), Some("8"), None) => pick::<8>(name, k),
         (Some("pick"), Some(name), Some("64"), None) => pick::<64>(name, k),
+        (Some("spread"), Some(name), Some("8"), None) => pick_in(spread_pool::<8>(), name, k),
         (Some(name), Some("8"), None, None) if name.starts_with("lease_") => {
             let end = match name {
                 "lease_drop" => End::Drop,

@@ -46,6 +46,9 @@ impl<const N: usize> Pool<N> {
         if b.zone as usize >= MAX_LOCALITIES {
             return Err(BackendError::InvalidLocality);
         }
+        if !cfg!(feature = "levels") && (b.level > 0 || b.health == Health::Degraded) {
+            return Err(BackendError::LevelsDisabled);
+        }
         self.reserve_weight(b.weight)?;
         for (i, slot) in self.slots.iter().enumerate() {
             let c = slot.word();
@@ -195,6 +198,9 @@ impl<const N: usize> Pool<N> {
     /// last word); marking it up again starts its slow start, if configured, and a new
     /// failure streak.
     pub fn set_health(&self, id: BackendId, health: Health) -> Result<(), BackendError> {
+        if !cfg!(feature = "levels") && health == Health::Degraded {
+            return Err(BackendError::LevelsDisabled);
+        }
         let st = state_code(health);
         self.pinned(id, |slot| {
             for _ in 0..CAS_TRIES {

@@ -47,6 +47,8 @@ use crate::sync::{AtomicU32, Ordering};
 
 mod admin;
 mod backend;
+#[cfg(feature = "levels")]
+mod cache;
 mod miss;
 mod outlier;
 mod penalty;
@@ -207,6 +209,9 @@ pub struct Pool<const N: usize> {
     fleet: [AtomicU32; MAX_LOCALITIES / 2],
     /// The level and zone draws of picks whose request has no key and no RNG.
     stream: Stream,
+    /// The spread path's figures, kept between picks.
+    #[cfg(feature = "levels")]
+    cache: cache::Cache,
     /// The pool-wide in-flight cap, [`word::NO_CAP`] for none.
     pool_cap: AtomicU32,
     /// Leases out that count against `pool_cap`.
@@ -271,6 +276,8 @@ impl<const N: usize> Pool<N> {
             zone_weights: [const { AtomicU32::new(0x0001_0001) }; MAX_LOCALITIES / 2],
             fleet: [const { AtomicU32::new(0) }; MAX_LOCALITIES / 2],
             stream: Stream::new(0x7370_7265_6164_5f21),
+            #[cfg(feature = "levels")]
+            cache: cache::Cache::new(),
             pool_cap: AtomicU32::new(word::NO_CAP),
             pool_in_flight: AtomicU32::new(0),
             failing: AtomicU32::new(0),
@@ -355,7 +362,8 @@ impl<const N: usize> Pool<N> {
     /// degraded, or the config routes by locality.
     #[inline(always)]
     pub(crate) fn spread_on(&self) -> bool {
-        self.spread.load(Ordering::Relaxed) != 0
+        // without the feature no backend can spread: the spread path is dead code
+        cfg!(feature = "levels") && self.spread.load(Ordering::Relaxed) != 0
     }
 
     /// The generation of slot `index` (0 out of range), read as a lease reads it.
@@ -424,5 +432,7 @@ impl<const N: usize> Pool<N> {
             a.touch();
         }
         self.stream.touch();
+        #[cfg(feature = "levels")]
+        self.cache.touch();
     }
 }

@@ -32,18 +32,24 @@ impl<const N: usize> Pool<N> {
     /// Envoy's panic for one level (`isHostSetInPanic` under
     /// `recalculatePerPriorityPanic`): fewer than the threshold of *all* backends are up
     /// and not ejected, and the level is not fully available (`factor · healthy < total`).
-    /// From the pool's counters, O(1).
+    /// From the pool's counters, O(1); out of line (one copy for every pick path).
+    #[inline(never)]
     pub(crate) fn single_level_panic(&self) -> bool {
-        let ejected = self.ejected.load(Ordering::Acquire) as u64;
-        let up = self.up.load(Ordering::Acquire) as u64;
-        let members = self.members.load(Ordering::Acquire) as u64;
+        let ejected = self.ejected.load(Ordering::Acquire);
+        let up = self.up.load(Ordering::Acquire);
+        let members = self.members.load(Ordering::Acquire);
         if ejected == 0 && up >= members {
             return false;
         }
+        // 32-bit: at most 65535 members; a factor product that overflows is far above
+        // `100 · members`
         let healthy = up.saturating_sub(ejected);
-        let factor = self.config.overprovisioning_percent as u64;
-        factor * healthy < 100 * members
-            && healthy * 100 < self.config.panic_threshold_percent as u64 * members
+        let short = self
+            .config
+            .overprovisioning_percent
+            .checked_mul(healthy)
+            .is_some_and(|a| a < 100 * members);
+        short && healthy * 100 < self.config.panic_threshold_percent.min(100) * members
     }
 
     /// A success ends the failure streak; a failure extends it and, at the configured

@@ -123,7 +123,7 @@ impl<const N: usize> Pool<N> {
     }
 
     /// [`Pool::pick`] for a request with an exclusion or a preference, or in a pool with
-    /// more than one level, degraded backends or locality routing.
+    /// more than one level, degraded backends or locality routing, or in panic.
     #[cold]
     #[inline(never)]
     fn pick_routed<'r>(
@@ -131,24 +131,37 @@ impl<const N: usize> Pool<N> {
         req: &mut Request<'r>,
         choose: &mut impl FnMut(&View<'_, N>, &mut Request<'r>) -> Option<Candidate>,
     ) -> Option<BackendId> {
+        let mut routes = Routes::new();
+        let now = self.route(req, &mut routes)?;
+        self.pick_rest(now, &routes, req, choose)
+    }
+
+    /// The routes of [`Pool::pick_routed`] and the request's clock, or `None` when the
+    /// pick fails (a level in panic with [`Config::fail_traffic_on_panic`]). Not generic:
+    /// one copy for every strategy.
+    ///
+    /// [`Config::fail_traffic_on_panic`]: crate::Config::fail_traffic_on_panic
+    #[inline(never)]
+    fn route(&self, req: &mut Request<'_>, routes: &mut Routes) -> Option<u32> {
         let now = tick_ms(req.now_us());
         if !self.spread_on() {
             let panic = self.panic_now();
             if panic && self.config.fail_traffic_on_panic {
                 return None;
             }
-            return self.pick_rest(now, &[Route::plain(panic)], req, choose);
+            let _ = routes.push(Route::plain(panic));
+            return Some(now);
         }
-        let routes = self.plan(Some(req))?;
-        self.pick_rest(now, &routes, req, choose)
+        self.plan(Some(req), routes).then_some(now)
     }
 
     /// The routes a pick could walk, for diagnostics (no draw: every level in order).
     pub(crate) fn every_route(&self) -> Routes {
-        if self.spread_on() {
-            return self.plan(None).unwrap_or_default();
-        }
         let mut r = Routes::new();
+        if self.spread_on() {
+            self.plan(None, &mut r);
+            return r;
+        }
         let _ = r.push(Route::plain(self.panic_now()));
         r
     }

@@ -9,16 +9,12 @@ use crate::sync::{AtomicU32, Ordering};
 use super::word::{BACKUP, Place, S_UP};
 use super::{BackendId, CAS_TRIES, Pool, Word};
 
-/// Moves `a` by one when a backend starts (`after`) or stops (`before`) counting.
+/// Moves `a` by one when a backend starts (`after`) or stops (`before`) counting: one
+/// wrapping add of +1 or −1, or nothing.
 fn shift(a: &AtomicU32, before: bool, after: bool) {
-    match (before, after) {
-        (false, true) => {
-            a.fetch_add(1, Ordering::AcqRel);
-        }
-        (true, false) => {
-            a.fetch_sub(1, Ordering::AcqRel);
-        }
-        _ => {}
+    let delta = (after as u32).wrapping_sub(before as u32);
+    if delta != 0 {
+        a.fetch_add(delta, Ordering::AcqRel);
     }
 }
 
@@ -27,6 +23,18 @@ fn half(words: &[AtomicU32], z: usize) -> u16 {
     words
         .get(z / 2)
         .map_or(0, |w| (w.load(Ordering::Acquire) >> (16 * (z % 2))) as u16)
+}
+
+/// Every zone's `u16`, one load a word.
+fn unpack(words: &[AtomicU32; MAX_LOCALITIES / 2]) -> [u16; MAX_LOCALITIES] {
+    let mut out = [0u16; MAX_LOCALITIES];
+    for (pair, w) in out.chunks_exact_mut(2).zip(words) {
+        let v = w.load(Ordering::Acquire);
+        if let [lo, hi] = pair {
+            (*lo, *hi) = (v as u16, (v >> 16) as u16);
+        }
+    }
+    out
 }
 
 /// Sets the `u16` of zone `z` in a packed pair of words.
@@ -67,6 +75,9 @@ impl<const N: usize> Pool<N> {
     pub fn set_level(&self, id: BackendId, level: u8) -> Result<(), BackendError> {
         if level as usize >= MAX_LEVELS {
             return Err(BackendError::InvalidLevel);
+        }
+        if !cfg!(feature = "levels") && level > 0 {
+            return Err(BackendError::LevelsDisabled);
         }
         self.pinned(id, |slot| {
             self.check(slot, slot.word(), id)?;
@@ -121,7 +132,10 @@ impl<const N: usize> Pool<N> {
     /// 1; 0 keeps the zone out of locality-weighted picks. Out of range:
     /// [`ConfigError::InvalidLocality`].
     pub fn set_locality_weight(&self, zone: u8, weight: u16) -> Result<(), ConfigError> {
-        set_half(&self.zone_weights, zone as usize, weight)
+        set_half(&self.zone_weights, zone as usize, weight)?;
+        // the spread path keeps level 0's split: let it count again
+        self.bump_epoch();
+        Ok(())
     }
 
     /// Zone `zone`'s locality weight (0 out of range).
@@ -134,7 +148,9 @@ impl<const N: usize> Pool<N> {
     /// "local cluster" ([`ZoneAware`](crate::ZoneAware)). Out of range:
     /// [`ConfigError::InvalidLocality`].
     pub fn set_fleet(&self, zone: u8, proxies: u16) -> Result<(), ConfigError> {
-        set_half(&self.fleet, zone as usize, proxies)
+        set_half(&self.fleet, zone as usize, proxies)?;
+        self.bump_epoch();
+        Ok(())
     }
 
     /// The caller's proxies in zone `zone`, as [`Pool::set_fleet`] set them (0 out of range).
@@ -144,11 +160,11 @@ impl<const N: usize> Pool<N> {
 
     /// Every zone's locality weight.
     pub(super) fn zone_weights(&self) -> [u16; MAX_LOCALITIES] {
-        core::array::from_fn(|z| half(&self.zone_weights, z))
+        unpack(&self.zone_weights)
     }
 
     /// Every zone's proxy count.
     pub(super) fn fleet_counts(&self) -> [u16; MAX_LOCALITIES] {
-        core::array::from_fn(|z| half(&self.fleet, z))
+        unpack(&self.fleet)
     }
 }

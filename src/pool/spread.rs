@@ -9,20 +9,22 @@
 
 use crate::clock::{reached, tick_ms};
 use crate::levels::{
-    Availability, Census, LocalityPolicy, MAX_LEVELS, MAX_LOCALITIES, PriorityLoad, Zones,
-    choose_zone, weighted_split, zone_aware_split,
+    Availability, BUILD_LEVELS, Census, LocalityPolicy, MAX_LEVELS, MAX_LOCALITIES, PriorityLoad,
+    Zones, choose_zone, scale_to_16_bits, weighted_split, zone_aware_split,
 };
 use crate::rng::mix64;
 use crate::select::Request;
 use crate::sync::Ordering;
 
 use super::Pool;
+#[cfg(feature = "levels")]
+use super::cache::Figures;
 use super::view::{Class, Route};
 use super::word::{EJECTED, S_UP};
 
 /// The views one pick may walk, in order: the drawn one (narrowed to a locality, then not),
 /// then every level's healthy and degraded backends, then the levels in panic.
-pub(crate) type Routes = heapless::Vec<Route, { 2 + 3 * MAX_LEVELS }>;
+pub(crate) type Routes = heapless::Vec<Route, { 2 + 3 * BUILD_LEVELS }>;
 
 /// Salts of the key-derived draws: the level, then the locality (so that neither repeats
 /// what a hash strategy does with the key itself).
@@ -33,41 +35,86 @@ impl<const N: usize> Pool<N> {
     /// Every level's backends (at `now_ms`, if given), counted (or weighed, with
     /// [`Config::weighted_priority_health`](crate::Config::weighted_priority_health)). Given a
     /// clock, like a view, it ends an ejection whose time is up.
+    #[inline(never)]
     pub(crate) fn census(&self, now_ms: Option<u32>) -> Census {
         let weighted = self.config.weighted_priority_health;
         let mut c = Census::default();
-        let mut top = 1usize;
+        let mut present = 1u32;
         for slot in self.live_slots() {
             let mut w = slot.word();
             if !w.occupied() {
                 continue;
             }
-            if let Some(now) = now_ms
-                && w.has(EJECTED)
-                && reached(now, slot.ejected_until_ms.load(Ordering::Acquire))
+            if w.has(EJECTED)
+                && let Some(now) = now_ms
             {
-                self.uneject(slot, w, now);
-                w = slot.word();
-            }
-            let l = (slot.level_of(w) as usize).min(MAX_LEVELS - 1);
-            let n = if weighted { w.weight() as u64 } else { 1 };
-            if let Some(t) = c.total.get_mut(l) {
-                *t += n;
-            }
-            if w.available() {
-                let part = if w.state() == S_UP {
-                    &mut c.healthy
+                let until = slot.ejected_until_ms.load(Ordering::Acquire);
+                if reached(now, until) {
+                    self.uneject(slot, w, now);
+                    w = slot.word();
                 } else {
-                    &mut c.degraded
-                };
-                if let Some(p) = part.get_mut(l) {
-                    *p += n;
+                    // the ejection that ends first: when the figures must be counted again
+                    let left = |t: u32| t.wrapping_sub(now);
+                    if c.recheck_ms.is_none_or(|r| left(until) < left(r)) {
+                        c.recheck_ms = Some(until);
+                    }
                 }
             }
-            top = top.max(l + 1);
+            // levels are below MAX_LEVELS (a power of two): the mask only keeps the
+            // compiler's bounds checks out
+            let l = slot.level_of(w) as usize & (MAX_LEVELS - 1);
+            present |= 1 << l;
+            let part = match (w.available(), w.state() == S_UP) {
+                (false, _) => None,
+                (true, true) => Some(&mut c.healthy),
+                (true, false) => Some(&mut c.degraded),
+            };
+            if let Some(v) = part.and_then(|p| p.get_mut(l)) {
+                *v += 1;
+            }
+            if let Some(t) = c.hosts.get_mut(l) {
+                *t += 1;
+            }
         }
-        c.levels = top as u8;
+        c.total = c.hosts;
+        c.levels = (32 - present.leading_zeros()) as u8;
+        if weighted {
+            self.weigh(&mut c);
+        }
         c
+    }
+
+    /// [`Pool::census`]'s figures by configured weight instead of by count (a second
+    /// pass: weights are summed in 64 bits, then scaled to 16 bits a level).
+    #[cold]
+    fn weigh(&self, c: &mut Census) {
+        let mut sums = [[0u64; 3]; MAX_LEVELS];
+        for slot in self.live_slots() {
+            let w = slot.word();
+            if !w.occupied() {
+                continue;
+            }
+            let l = slot.level_of(w) as usize & (MAX_LEVELS - 1);
+            if let Some([t, h, d]) = sums.get_mut(l) {
+                let n = w.weight() as u64;
+                *t += n;
+                match (w.available(), w.state() == S_UP) {
+                    (true, true) => *h += n,
+                    (true, false) => *d += n,
+                    (false, _) => {}
+                }
+            }
+        }
+        for (l, [t, h, d]) in sums.into_iter().enumerate() {
+            let (t, [h, d]) = scale_to_16_bits(t, [h, d]);
+            if let (Some(ct), Some(ch), Some(cd)) = (
+                c.total.get_mut(l),
+                c.healthy.get_mut(l),
+                c.degraded.get_mut(l),
+            ) {
+                (*ct, *ch, *cd) = (t, h, d);
+            }
+        }
     }
 
     /// How traffic splits over the priority levels now, as Envoy computes it (O(n): one
@@ -97,24 +144,30 @@ impl<const N: usize> Pool<N> {
     }
 
     /// Level `level`'s backends per zone, for `avail`.
+    #[inline(never)]
     fn zones(&self, level: u8, avail: Availability) -> Zones {
         let mut z = Zones::default();
+        let want_up = avail == Availability::Healthy;
         for slot in self.live_slots() {
             let w = slot.word();
             if !w.occupied() || slot.level_of(w) != level {
                 continue;
             }
-            let zone = (slot.place().zone() as usize).min(MAX_LOCALITIES - 1);
-            let healthy = w.available() && w.state() == S_UP;
-            let mine = w.available() && healthy == (avail == Availability::Healthy);
-            for (arr, on) in [
-                (&mut z.total, true),
-                (&mut z.avail, mine),
-                (&mut z.healthy, healthy),
-            ] {
-                if let Some(v) = arr.get_mut(zone).filter(|_| on) {
-                    *v += 1;
-                }
+            let zone = slot.place().zone() as usize & (MAX_LOCALITIES - 1);
+            if let Some(t) = z.total.get_mut(zone) {
+                *t += 1;
+            }
+            if !w.available() {
+                continue;
+            }
+            let up = w.state() == S_UP;
+            if up && let Some(h) = z.healthy.get_mut(zone) {
+                *h += 1;
+            }
+            if up == want_up
+                && let Some(a) = z.avail.get_mut(zone)
+            {
+                *a += 1;
             }
         }
         z
@@ -164,50 +217,110 @@ impl<const N: usize> Pool<N> {
         }
     }
 
-    /// The views a spread pick walks, in order; `None` if the drawn level is in panic and
-    /// the config fails such picks.
-    pub(super) fn plan(&self, req: Option<&mut Request<'_>>) -> Option<Routes> {
-        let census = self.census(req.as_ref().map(|r| tick_ms(r.now_us())));
-        let load = census.load(&self.config);
+    /// The views a spread pick walks, in order, into `routes`; `false` if the drawn level
+    /// is in panic and the config fails such picks.
+    #[inline(never)]
+    pub(super) fn plan(&self, req: Option<&mut Request<'_>>, routes: &mut Routes) -> bool {
+        let f = self.figures(req.as_ref().map(|r| tick_ms(r.now_us())));
+        let load = f.load;
         let fail = self.config.fail_traffic_on_panic;
-        let mut routes = Routes::new();
         if let Some(req) = req {
             let (level, avail) = load.choose(self.spread_draw(req, LEVEL_SALT));
             if load.panic.get(level as usize) == Some(&true) {
                 if fail {
-                    return None;
+                    return false;
                 }
-                push(&mut routes, level, Class::Panic, None);
+                push(routes, level, Class::Panic, None);
             } else {
-                let zone = match self.split_in(level, avail) {
+                let split = match (level, avail) {
+                    (0, Availability::Healthy) => f.split0.map(|s| s.map(u64::from)),
+                    _ => self.split_in(level, avail),
+                };
+                let zone = match split {
                     Some(split) => choose_zone(&split, self.spread_draw(req, ZONE_SALT)),
                     None => None,
                 };
-                push(&mut routes, level, avail.into(), zone);
-                push(&mut routes, level, avail.into(), None);
+                push(routes, level, avail.into(), zone);
+                push(routes, level, avail.into(), None);
             }
         }
         for l in 0..load.levels {
-            let i = l as usize;
-            if census.total.get(i).is_some_and(|&t| t > 0) {
-                push(&mut routes, l, Class::Healthy, None);
+            if f.present & 1 << l != 0 {
+                push(routes, l, Class::Healthy, None);
             }
-            if census.degraded.get(i).is_some_and(|&d| d > 0) {
-                push(&mut routes, l, Class::Degraded, None);
+            if f.degraded & 1 << l != 0 {
+                push(routes, l, Class::Degraded, None);
             }
         }
         if !fail {
             for l in 0..load.levels {
                 if load.panic.get(l as usize) == Some(&true) {
-                    push(&mut routes, l, Class::Panic, None);
+                    push(routes, l, Class::Panic, None);
                 }
             }
         }
-        Some(routes)
+        true
     }
 }
 
-/// Appends a route unless it is already in the list.
+/// What a spread pick needs besides its draws (see `cache.rs`, where they are kept; a build
+/// without the `levels` feature never takes the spread path and keeps nothing).
+#[cfg(not(feature = "levels"))]
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)]
+pub(crate) struct Figures {
+    load: PriorityLoad,
+    present: u8,
+    degraded: u8,
+    recheck_ms: Option<u32>,
+    split0: Option<[u32; MAX_LOCALITIES]>,
+}
+
+impl<const N: usize> Pool<N> {
+    /// The spread path's figures at tick `now` (kept between picks: see `cache.rs`), or, with
+    /// no clock, counted as the flags stand.
+    fn figures(&self, now: Option<u32>) -> Figures {
+        #[cfg(feature = "levels")]
+        let epoch = self.epoch();
+        #[cfg(feature = "levels")]
+        if let Some(now) = now
+            && let Some(f) = self.cache.get(epoch, now)
+        {
+            return f;
+        }
+        let census = self.census(now);
+        let load = census.load(&self.config);
+        let mask = |a: &[u32; MAX_LEVELS]| {
+            a.iter()
+                .enumerate()
+                .fold(0u8, |m, (l, &v)| m | ((v > 0) as u8) << l)
+        };
+        let level0_ok = load.panic.first() == Some(&false);
+        let split0 = match self.config.locality {
+            LocalityPolicy::Off => None,
+            _ if !level0_ok => None,
+            // every figure fits 32 bits (see `levels`)
+            _ => self
+                .split_in(0, Availability::Healthy)
+                .map(|s| s.map(|v| v as u32)),
+        };
+        let f = Figures {
+            load,
+            present: mask(&census.total),
+            degraded: mask(&census.degraded),
+            recheck_ms: census.recheck_ms,
+            split0,
+        };
+        #[cfg(feature = "levels")]
+        if now.is_some() {
+            self.cache.put(epoch, &f);
+        }
+        f
+    }
+}
+
+/// Appends a route unless it is one of the first two (the drawn ones: the fallback list
+/// has no repeat of its own).
 fn push(routes: &mut Routes, level: u8, class: Class, zone: Option<u8>) {
     let r = Route {
         level,
@@ -215,7 +328,7 @@ fn push(routes: &mut Routes, level: u8, class: Class, zone: Option<u8>) {
         zone,
         wide: true,
     };
-    if !routes.contains(&r) {
+    if !routes.iter().take(2).any(|x| *x == r) {
         let _ = routes.push(r);
     }
 }

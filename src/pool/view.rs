@@ -293,6 +293,9 @@ impl<'p, const N: usize> View<'p, N> {
         if self.excludes(index, c) {
             return true;
         }
+        if !cfg!(feature = "levels") {
+            return false;
+        }
         if let Some(z) = self.route.zone
             && slot.place().zone() != z
         {
@@ -382,8 +385,9 @@ impl<'p, const N: usize> View<'p, N> {
         self.slow_weight(index, slot, c)
     }
 
-    /// [`View::weight_of`] past the fast path: flags, a wide view, or another state.
-    #[inline]
+    /// [`View::weight_of`] past the fast path: flags, a wide view, or another state (out
+    /// of line: one copy, not one in every strategy's scan).
+    #[inline(never)]
     fn slow_weight(&self, index: usize, slot: &Slot, c: Word) -> Option<u32> {
         let w = c.weight();
         if self.want & WIDE != 0 {
@@ -409,6 +413,9 @@ impl<'p, const N: usize> View<'p, N> {
         };
         if !state_ok {
             return false;
+        }
+        if !cfg!(feature = "levels") {
+            return !c.has(BACKUP);
         }
         if !c.has(BACKUP) && self.route.level == 0 && self.route.zone.is_none() {
             return true;

@@ -1,6 +1,6 @@
 //! Smooth weighted round robin (nginx's algorithm; HAProxy's `static-rr`), lock-free.
 
-use crate::levels::MAX_LEVELS;
+use crate::levels::BUILD_LEVELS;
 use crate::pool::{BackendId, Candidate, Pool, View};
 use crate::rng::{Stream, below_from, mix64};
 use crate::select::{Request, Select};
@@ -81,9 +81,9 @@ const WEIGHT_BITS: u32 = (1 << LEVEL_SHIFT) - 1;
 #[derive(Debug)]
 pub struct WeightedRoundRobin<const N: usize> {
     /// Step counters, one per priority level.
-    tickets: [AtomicU32; MAX_LEVELS],
+    tickets: [AtomicU32; BUILD_LEVELS],
     /// Scheduled weight totals, one per priority level.
-    totals: [AtomicU32; MAX_LEVELS],
+    totals: [AtomicU32; BUILD_LEVELS],
     built_for: AtomicU32,
     rebuilding: AtomicU32,
     weights: [AtomicU32; N],
@@ -107,8 +107,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
     /// A schedule that starts a seed-chosen number of steps into the cycle.
     pub const fn with_seed(seed: u64) -> Self {
         WeightedRoundRobin {
-            tickets: [const { AtomicU32::new(0) }; MAX_LEVELS],
-            totals: [const { AtomicU32::new(0) }; MAX_LEVELS],
+            tickets: [const { AtomicU32::new(0) }; BUILD_LEVELS],
+            totals: [const { AtomicU32::new(0) }; BUILD_LEVELS],
             built_for: AtomicU32::new(0),
             rebuilding: AtomicU32::new(0),
             weights: [const { AtomicU32::new(0) }; N],
@@ -192,7 +192,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
         }
         let live = pool.live_slots();
         let n = live.len().min(N);
-        let mut totals = [0u64; MAX_LEVELS];
+        let mut totals = [0u32; BUILD_LEVELS];
         for (i, (w, c)) in self.weights.iter().zip(&self.picks).enumerate() {
             // configured weights of the backends that are up or degraded: ejected ones
             // forfeit their turns, warming ones are thinned, at pick time
@@ -202,14 +202,15 @@ impl<const N: usize> WeightedRoundRobin<N> {
             };
             w.store(tagged, Ordering::Relaxed);
             c.store(0, Ordering::Relaxed);
+            // (the pool keeps the sum of all weights below 2^31)
             if let Some(t) = totals.get_mut((tagged >> LEVEL_SHIFT) as usize) {
-                *t += weight as u64;
+                *t += weight;
             }
         }
         // the pool keeps the sum of all weights below 2^31
         for (k, tot) in totals.into_iter().enumerate() {
             let tier = (k as u32) << LEVEL_SHIFT;
-            let tot = tot.min(i32::MAX as u64);
+            let tot = tot.min(i32::MAX as u32) as u64;
             if let Some(a) = self.totals.get(k) {
                 a.store(tot as u32, Ordering::Relaxed);
             }
@@ -264,7 +265,12 @@ impl<const N: usize> WeightedRoundRobin<N> {
 
     /// One pick in `view`'s level.
     fn pick_in(&self, view: &View<'_, N>, req: &mut Request<'_>) -> Option<Candidate> {
-        let k = view.level() as usize;
+        // one schedule per level (one level in a build without them)
+        let k = if BUILD_LEVELS > 1 {
+            view.level() as usize
+        } else {
+            0
+        };
         let tier = (k as u32) << LEVEL_SHIFT;
         let total = self.totals.get(k)?.load(Ordering::Relaxed);
         if total == 0 {

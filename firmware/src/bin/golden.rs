@@ -38,6 +38,11 @@ mod subset;
 #[path = "../../../tests/golden/retry.rs"]
 mod retry;
 
+// priority levels, degraded backends and localities (tinylb's `levels` feature)
+#[cfg(feature = "levels")]
+#[path = "../../../tests/golden/levels.rs"]
+mod levels;
+
 use vectors::{DOWN, N, SEED, WEIGHTS};
 
 /// The Maglev table size of the static strategy: a prime above 30 × N, small for a
@@ -63,8 +68,9 @@ static CHBL: BoundedLoad =
 
 /// The bytes one backend slot adds to a pool.
 const SLOT: usize = size_of::<Pool<2>>() - size_of::<Pool<1>>();
-// seventeen words: the twelve a pick and a lease use, the recent failure fraction (the
-// failure penalty) and the four totals a status page reads (no pick touches those)
+// eighteen words: the twelve a pick and a lease use, the place word (priority level and
+// locality), the recent failure fraction (the failure penalty) and the four totals a status
+// page reads (no pick touches those)
 const _: () = assert!(SLOT <= 72, "a backend slot must stay within 72 bytes");
 
 // The types firmware logs implement `defmt::Format` (checked at compile time).
@@ -101,6 +107,10 @@ fn main() -> ! {
     failed += hashing::check_all(&mut report);
     failed += subset::check_all(&mut report);
     failed += retry::check_all(&mut report);
+    #[cfg(feature = "levels")]
+    {
+        failed += levels::check_all(&mut report);
+    }
     let (static_checks, static_failed) = statics();
     checks += static_checks;
     failed += static_failed;

@@ -24,6 +24,11 @@ pub mod vectors;
 #[path = "../../golden/hashing.rs"]
 pub mod hashing;
 
+/// The priority-level and locality picks, shared with the firmware.
+#[allow(unreachable_pub)]
+#[path = "../../golden/levels.rs"]
+pub mod levels;
+
 /// The retry sequences (exclusion), shared with the firmware.
 #[allow(unreachable_pub)]
 #[path = "../../golden/retry.rs"]
@@ -216,4 +221,29 @@ fn retry_sequences() {
     });
     assert!(changed.is_empty(), "RETRY changed:\n{}", changed.join("\n"));
     assert_eq!((failed, ran), (0, retry::NAMES.len()));
+}
+
+/// `levels::check_all`, every strategy's picks over the priority and locality pools, agrees
+/// with its vectors (on a mismatch it prints every row as it is now, ready to paste).
+#[test]
+fn level_and_locality_picks() {
+    let mut changed = Vec::new();
+    let mut rows = std::collections::BTreeMap::<&str, Vec<String>>::new();
+    let mut ran = 0;
+    let failed = levels::check_all(&mut |vector, _, want, got| {
+        ran += 1;
+        rows.entry(vector)
+            .or_default()
+            .push(format!("    {got:?},"));
+        if want != got {
+            changed.push(vector);
+        }
+    });
+    if !changed.is_empty() {
+        for (v, r) in &rows {
+            eprintln!("pub const {v}: [[u8; PICKS]; 13] = [\n{}\n];", r.join("\n"));
+        }
+    }
+    assert!(changed.is_empty(), "changed: {changed:?}");
+    assert_eq!((failed, ran), (0, 3 * levels::NAMES.len()));
 }
