@@ -6,6 +6,14 @@
 //! per-request way (gRPC A58's default, `enable_oob_load_report: false`); the proxy hands it
 //! to its `LoadWeights::report` and calls `LoadWeights::apply` before every pick (it runs at
 //! most once per update period).
+//!
+//! Backends carry a priority level and a zone (`Backend::level`, `Backend::locality`); each
+//! proxy's pool knows the fleet (`Pool::set_fleet`) and, under zone-aware routing, its own
+//! zone as the local one. A pick in another zone than its proxy's reaches the backend after
+//! the cluster's cross-zone latency. Per phase (between two of the cluster's phase
+//! boundaries) the run counts the picks from each proxy zone to each level or zone, keeps
+//! the latencies of the requests sent in it, and records what the pool says the split
+//! should be (`Pool::priority_load`, `Pool::locality_split`) when the phase begins.
 
 use core::cmp::Reverse;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -13,13 +21,16 @@ use core::time::Duration;
 use std::collections::{BinaryHeap, VecDeque};
 
 use tinylb::{
-    BackendId, Health, Lease, LoadReport, LoadWeights, Outcome, Pool, Request, SelectExt, Strategy,
-    WeightPolicy,
+    Backend, BackendId, Health, Lease, LoadReport, LoadWeights, Outcome, Pool, Request, SelectExt,
+    Strategy, WeightPolicy,
 };
 
 use crate::draw::{Draw as _, stream};
+use crate::levels;
 use crate::report::RunResult;
-use crate::scenario::{COLD_FACTOR, COLD_US, Change, Cluster, FAIL_US, REPORT_US, Run};
+use crate::scenario::{
+    COLD_FACTOR, COLD_US, Change, Cluster, FAIL_US, Groups, REPORT_US, Run, Scenario,
+};
 use crate::splitmix::SplitMix;
 
 /// Pool capacity: `--backends` may be anything up to this.
@@ -41,6 +52,8 @@ struct Flight<'p> {
     failed: bool,
     /// Sent in the steady part (from the `requests / 2`th request on).
     steady: bool,
+    /// The phase it was sent in.
+    phase: usize,
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,6 +64,8 @@ enum What {
     Send(usize),
     /// Every backend closes its load report.
     Tick,
+    /// The request in this flight slot reaches its backend (after the cross-zone latency).
+    Arrive(usize),
 }
 
 struct BackendState {
@@ -88,6 +103,8 @@ struct Proxy<'p> {
     weights: Option<LoadWeights<N>>,
     pick_rng: SplitMix,
     key_rng: SplitMix,
+    /// The zone it runs in.
+    zone: usize,
 }
 
 struct Sim<'p> {
@@ -106,6 +123,11 @@ struct Sim<'p> {
     /// last was sent).
     steady_from: Option<u64>,
     steady_to: Option<u64>,
+    /// Whether the steady part is measured at all (only `multi_proxy`'s table reads it).
+    steady_part: bool,
+    /// The phase requests are sent in now, and whether its model is recorded yet.
+    phase: usize,
+    phase_recorded: bool,
     result: RunResult,
 }
 
@@ -146,7 +168,21 @@ impl<'p> Sim<'p> {
             return;
         }
         self.apply_events();
-        let steady = self.sent >= self.requests / 2;
+        while self
+            .sc
+            .phases
+            .get(self.phase)
+            .is_some_and(|&b| b <= self.sent)
+        {
+            self.phase += 1;
+            self.phase_recorded = false;
+        }
+        if !self.phase_recorded {
+            self.phase_recorded = true;
+            self.result.phases[self.phase].model = self.model();
+        }
+        let phase = self.phase;
+        let steady = self.steady_part && self.sent >= self.requests / 2;
         if steady && self.steady_from.is_none() {
             self.steady_from = Some(self.now);
             for st in &mut self.backends {
@@ -185,11 +221,15 @@ impl<'p> Sim<'p> {
             // nothing eligible: the request fails at once, the client tries again in 1 ms
             self.result.failures += 1;
             self.result.unroutable += 1;
+            self.result.phases[phase].unroutable += 1;
             self.schedule(self.now + 1_000, What::Send(client));
             return;
         };
         let b = lease.index();
         self.result.picks[b] += 1;
+        if self.sc.groups != Groups::None {
+            self.count(p, b, phase);
+        }
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -204,12 +244,45 @@ impl<'p> Sim<'p> {
             sent_us: self.now,
             failed: false,
             steady,
+            phase,
         });
+        if self.sc.cross_zone_us > 0 && self.sc.backends[b].zone as usize != self.proxies[p].zone {
+            self.schedule(self.now + self.sc.cross_zone_us, What::Arrive(slot));
+        } else {
+            self.arrive(b, slot);
+        }
+    }
+
+    /// Counts a pick of backend `b` by proxy `p` in `phase`: from the proxy's zone to the
+    /// backend's level or zone (out of line: most scenarios do not count).
+    #[inline(never)]
+    fn count(&mut self, p: usize, b: usize, phase: usize) {
+        let spec = self.sc.backends[b];
+        let to = match self.sc.groups {
+            Groups::Levels(_) => spec.level as usize,
+            Groups::None | Groups::Zones(_) => spec.zone as usize,
+        };
+        self.result.phases[phase].flows[self.proxies[p].zone][to] += 1;
+    }
+
+    /// The request in `slot` reaches backend `b`: a worker takes it, or it queues.
+    #[inline]
+    fn arrive(&mut self, b: usize, slot: usize) {
         if self.backends[b].busy < self.sc.backends[b].workers {
             self.start(b, slot);
         } else {
             self.backends[b].queue.push_back(slot);
         }
+    }
+
+    /// What the pools say the picks should do now (see [`levels::model`]).
+    fn model(&self) -> (Vec<Vec<f64>>, bool) {
+        let proxies: Vec<_> = self
+            .proxies
+            .iter()
+            .map(|px| (px.pool, px.zone, &px.ids[..]))
+            .collect();
+        levels::model(self.sc, &proxies)
     }
 
     /// A worker of backend `b` starts serving the request in `slot`.
@@ -255,6 +328,9 @@ impl<'p> Sim<'p> {
             if f.steady {
                 self.result.steady.push(latency);
             }
+            if self.sc.groups != Groups::None {
+                self.result.phases[f.phase].latencies.push(latency);
+            }
             f.lease
                 .finish(Outcome::success_after(Duration::from_micros(latency)).at_us(self.now));
         }
@@ -296,9 +372,10 @@ impl<'p> Sim<'p> {
 /// Runs `requests` requests of cluster `sc` through `run`'s strategy and pool policy (one
 /// pool and strategy per proxy), adding the requests sent to `done` as it goes (for the
 /// progress line).
-pub(crate) fn run(sc: &Cluster, run: Run, requests: u64, seed: u64, done: &AtomicU64) -> RunResult {
+pub(crate) fn run(sc: &Cluster, run: Run, seed: u64, done: &AtomicU64) -> RunResult {
+    let requests = sc.requests;
     let pools: Vec<Pool<N>> = (0..sc.proxies)
-        .map(|_| Pool::with_config(run.config).expect("a valid pool config"))
+        .map(|p| levels::pool(sc, run.config, p))
         .collect();
     let n = sc.backends.len();
     // proxy 0 has the streams and the seed a single proxy always had
@@ -309,8 +386,13 @@ pub(crate) fn run(sc: &Cluster, run: Run, requests: u64, seed: u64, done: &Atomi
             let q = p as u64;
             Proxy {
                 pool,
-                ids: (0..n)
-                    .map(|_| pool.add(WEIGHT).expect("the pool has room"))
+                ids: sc
+                    .backends
+                    .iter()
+                    .map(|b| {
+                        pool.add_backend(Backend::new(WEIGHT).level(b.level).locality(b.zone))
+                            .expect("the pool has room")
+                    })
                     .collect(),
                 strategy: Strategy::<N>::from_name(run.name, seed.wrapping_add(q))
                     .expect("a built-in name"),
@@ -319,6 +401,7 @@ pub(crate) fn run(sc: &Cluster, run: Run, requests: u64, seed: u64, done: &Atomi
                     .then(|| LoadWeights::new(WeightPolicy::A58).expect("a valid policy")),
                 pick_rng: stream(seed, if p == 0 { 1 } else { 10_000 + 2 * q }),
                 key_rng: stream(seed, if p == 0 { 2 } else { 10_001 + 2 * q }),
+                zone: sc.zone_of(p) as usize,
             }
         })
         .collect();
@@ -351,17 +434,10 @@ pub(crate) fn run(sc: &Cluster, run: Run, requests: u64, seed: u64, done: &Atomi
             .collect(),
         steady_from: None,
         steady_to: None,
-        result: RunResult {
-            strategy: format!("{}{}", run.name, run.suffix),
-            latencies: Vec::with_capacity(requests as usize),
-            steady: Vec::new(),
-            busy: Vec::new(),
-            steady_us: 0,
-            failures: 0,
-            unroutable: 0,
-            picks: vec![0; n],
-            sim_us: 0,
-        },
+        steady_part: sc.scenario == Scenario::MultiProxy,
+        phase: 0,
+        phase_recorded: false,
+        result: RunResult::new(format!("{}{}", run.name, run.suffix), sc),
     };
     for c in 0..sc.clients {
         sim.schedule(0, What::Send(c));
@@ -384,6 +460,10 @@ pub(crate) fn run(sc: &Cluster, run: Run, requests: u64, seed: u64, done: &Atomi
                 sim.send(client);
             }
             What::Tick => sim.tick(),
+            What::Arrive(slot) => {
+                let f = sim.flights[slot].as_ref().expect("a flight in this slot");
+                sim.arrive(f.lease.index(), slot);
+            }
         }
         if sim.sent - reported >= 10_000 {
             done.fetch_add(sim.sent - reported, Ordering::Relaxed);
@@ -401,5 +481,8 @@ pub(crate) fn run(sc: &Cluster, run: Run, requests: u64, seed: u64, done: &Atomi
     result.steady_us = sim.steady_to.unwrap_or(0) - sim.steady_from.unwrap_or(0);
     result.latencies.sort_unstable();
     result.steady.sort_unstable();
+    for ph in &mut result.phases {
+        ph.latencies.sort_unstable();
+    }
     result
 }

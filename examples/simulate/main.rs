@@ -1,25 +1,29 @@
 //! A deterministic discrete-event simulation of a cluster: clients send requests through each
 //! of tinylb's strategies to backends with latency distributions, and the table shows what each
 //! strategy does to the latency percentiles, the failures and each backend's share (and, with
-//! several proxies, how evenly the backends are busy).
+//! several proxies, how evenly the backends are busy; with priority levels and zones, where
+//! the traffic goes as backends fail).
 //!
 //! ```text
 //! cargo run --release --example simulate [-- OPTIONS]
 //!
-//!   --requests N      requests per scenario and strategy        (default 200000)
+//!   --requests N      requests per scenario and strategy        (default 200000;
+//!                     priority_spill runs 2/5 of them, zone_outage 1/5)
 //!   --backends N      pool size, 2..=64 (heterogeneous cycles tower's 10 latencies;
-//!                     multi_proxy: N proxies, 2N backends)      (default 10)
+//!                     multi_proxy: N proxies, 2N backends; priority_spill and
+//!                     zone_outage have a fixed size)            (default 10)
 //!   --seed N          seed of every random draw                 (default 1)
 //!   --scenario NAME   equal, heterogeneous, slowdown, failing, returning, multi_proxy,
-//!                     or all                                    (default all)
+//!                     priority_spill, zone_outage, or all       (default all)
 //!   --svg PATH        chart of the latency percentiles          (default target/simulate.svg)
 //! ```
 //!
 //! # Layout
 //!
 //! `scenario.rs` describes the clusters (a [`scenario::Scenario`] per `--scenario` name),
-//! `engine.rs` runs one of them through one strategy (the event loop), `draw.rs` holds its
-//! random streams, `report.rs` prints the tables and `svg.rs` draws the chart. The RNG is the tests' SplitMix
+//! `levels.rs` the two with priority levels and zones, `engine.rs` runs one of them through
+//! one strategy (the event loop), `draw.rs` holds its random streams, `report.rs` prints the
+//! tables (`phases.rs` those of the scenarios with phases) and `svg.rs` draws the chart. The RNG is the tests' SplitMix
 //! (`tests/support/splitmix.rs`), one stream per backend, picks and keys.
 //!
 //! # The model
@@ -62,6 +66,26 @@
 //!   and the mean busy fraction of each capacity. Runs shorter than the blackout (under
 //!   about 75 000 requests) never get weights, and their `+load_reports` rows equal the
 //!   plain ones.
+//! * **Priority levels** (`priority_spill`): 8 backends at level 0 and 8 at level 1
+//!   (`Backend::level`), 56 clients; level 0's backends go down one by one at even
+//!   intervals, so phase k has k of them down. Its tables give, per phase, the priority load
+//!   the pool computes when the phase begins (`Pool::priority_load`, Envoy's arithmetic with
+//!   overprovisioning 1.4), the share of each strategy's picks at level 1, and the latency
+//!   percentiles of the requests sent in the phase. The pick draws the level from the
+//!   request's key, so a user's requests stay at one level while the split holds. Its runs
+//!   are shorter (their routed picks cost more), and `first` and `pick_first` are left out
+//!   of both scenarios (they send every pick of a level or zone to one backend).
+//! * **Zones** (`zone_outage`): 18 backends, 6 in each of three zones
+//!   (`Backend::locality`), and 4 proxies, two in zone 0 and one in each other zone; every
+//!   proxy's pool knows the fleet (`Pool::set_fleet`) and routes zone-aware with its own zone
+//!   as the local one (`LocalityPolicy::ZoneAware`), or by locality weights (`+weighted`,
+//!   `LocalityPolicy::Weighted`, for three strategies). A pick in another zone reaches its
+//!   backend 1 ms later (the network round trip, so the request's latency includes it and
+//!   its lease is held over it). Half of zone 1 goes down halfway. Its table gives, before
+//!   and after, the share of each proxy zone's picks that stayed local, the share of all
+//!   picks that crossed into each zone, the latency percentiles, and a row per policy with
+//!   what the pools' `Pool::locality_split` says (weighted by each proxy's share of the
+//!   clients, which is equal).
 //!
 //! Columns: p50, p99 and p999 latency (nearest rank, over the successful requests), failures
 //! (failed requests, and requests for which the strategy found no backend: the client tries
@@ -85,6 +109,8 @@ use tinylb::Strategy;
 
 mod draw;
 mod engine;
+mod levels;
+mod phases;
 mod report;
 mod scenario;
 #[path = "../../tests/support/splitmix.rs"]
@@ -172,7 +198,7 @@ fn main() {
     let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
     let sent = AtomicU64::new(0);
-    let total = opts.requests * jobs.len() as u64;
+    let total: u64 = jobs.iter().map(|&(s, _)| scenarios[s].requests).sum();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(jobs.len().max(1));
@@ -184,7 +210,7 @@ fn main() {
                 loop {
                     let j = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(s, run)) = jobs.get(j) else { break };
-                    let r = engine::run(&scenarios[s], run, opts.requests, opts.seed, &sent);
+                    let r = engine::run(&scenarios[s], run, opts.seed, &sent);
                     results.lock().expect("no worker panicked")[j] = Some(r);
                     finished.fetch_add(1, Ordering::Relaxed);
                 }
@@ -227,12 +253,22 @@ fn main() {
     for (sc, runs) in scenarios.iter().zip(&runs) {
         let rs = &results[at..at + runs.len()];
         at += runs.len();
-        if sc.scenario == Scenario::MultiProxy {
-            // its own table, and not in the chart (which stays the single-proxy scenarios')
-            println!("{}", report::load_table(sc, rs));
-        } else {
-            println!("{}", report::table(sc, rs, opts.requests));
-            panels.push((sc, rs));
+        match sc.scenario {
+            // its own table, and not in the chart (its figures are the steady part's)
+            Scenario::MultiProxy => println!("{}", report::load_table(sc, rs)),
+            // their own tables, and the whole run's percentiles in the chart
+            Scenario::PrioritySpill => {
+                println!("{}", phases::spill_tables(sc, rs));
+                panels.push((sc, rs));
+            }
+            Scenario::ZoneOutage => {
+                println!("{}", phases::zone_table(sc, rs));
+                panels.push((sc, rs));
+            }
+            _ => {
+                println!("{}", report::table(sc, rs, opts.requests));
+                panels.push((sc, rs));
+            }
         }
     }
     let chart = svg::svg(&panels, opts.requests, opts.seed);

@@ -2,7 +2,8 @@
 
 use core::fmt::Write as _;
 
-use crate::scenario::Cluster;
+use crate::phases::PhaseResult;
+use crate::scenario::{Cluster, Groups};
 
 /// What one run (one scenario, one strategy, one policy) measured.
 #[derive(Debug, Clone)]
@@ -27,9 +28,34 @@ pub(crate) struct RunResult {
     pub(crate) busy: Vec<f64>,
     /// The steady part's length, in microseconds.
     pub(crate) steady_us: u64,
+    /// Per phase of the cluster (one when it has no phase boundaries).
+    pub(crate) phases: Vec<PhaseResult>,
 }
 
 impl RunResult {
+    /// Nothing measured yet for a run labelled `strategy` of cluster `sc`.
+    pub(crate) fn new(strategy: String, sc: &Cluster) -> Self {
+        // the picks of a phase split by proxy zone only when the cluster has zones
+        let from = match sc.groups {
+            Groups::Zones(z) => z,
+            Groups::None | Groups::Levels(_) => 1,
+        };
+        RunResult {
+            strategy,
+            latencies: Vec::with_capacity(sc.requests as usize),
+            steady: Vec::new(),
+            busy: Vec::new(),
+            steady_us: 0,
+            failures: 0,
+            unroutable: 0,
+            picks: vec![0; sc.backends.len()],
+            sim_us: 0,
+            phases: (0..=sc.phases.len())
+                .map(|_| PhaseResult::new(from, sc.groups.count()))
+                .collect(),
+        }
+    }
+
     /// Nearest-rank percentile, in microseconds.
     pub(crate) fn pct(&self, q: f64) -> u64 {
         pct(&self.latencies, q)
@@ -50,7 +76,7 @@ impl RunResult {
 }
 
 /// Nearest-rank percentile of sorted `v`, in microseconds.
-fn pct(v: &[u64], q: f64) -> u64 {
+pub(crate) fn pct(v: &[u64], q: f64) -> u64 {
     let n = v.len();
     if n == 0 {
         return 0;

@@ -5,6 +5,7 @@ use tinylb::{Config, Ejection, SlowStart, WeightPolicy};
 
 use crate::draw::{Draw as _, stream};
 use crate::engine::N;
+use crate::levels;
 use crate::splitmix::SplitMix;
 
 /// tower's `MAX_ENDPOINT_LATENCIES` in PR #76, in milliseconds.
@@ -12,7 +13,7 @@ const TOWER_MAX_MS: [u64; 10] = [1, 10, 10, 10, 10, 100, 100, 100, 100, 1000];
 /// tower's `CONCURRENCY` (50) for its 10 endpoints: 5 clients per backend.
 const TOWER_CLIENTS_PER_BACKEND: usize = 5;
 /// Workers per backend in the other scenarios.
-const WORKERS: u32 = 8;
+pub(crate) const WORKERS: u32 = 8;
 /// Clients per backend in the other scenarios: 75 % of the workers when perfectly balanced.
 const CLIENTS_PER_BACKEND: usize = 7;
 /// Service time in the other scenarios: 1 ms plus an exponential with a 9 ms mean.
@@ -59,17 +60,24 @@ pub(crate) enum Scenario {
     /// Several independent proxies, each with its own pool and strategy, onto backends of
     /// capacity 1–4x; the weighted strategies also run with weights from load reports.
     MultiProxy,
+    /// Two priority levels; level 0's backends go down one by one and the traffic spills to
+    /// level 1 as Envoy's priority load says.
+    PrioritySpill,
+    /// Three zones, proxies in each, zone-aware routing; half of zone 1 goes down halfway.
+    ZoneOutage,
 }
 
 impl Scenario {
     /// Every scenario, in the order `all` runs and prints them.
-    pub(crate) const ALL: [Scenario; 6] = [
+    pub(crate) const ALL: [Scenario; 8] = [
         Scenario::Equal,
         Scenario::Heterogeneous,
         Scenario::Slowdown,
         Scenario::Failing,
         Scenario::Returning,
         Scenario::MultiProxy,
+        Scenario::PrioritySpill,
+        Scenario::ZoneOutage,
     ];
 
     /// The name `--scenario` takes.
@@ -81,6 +89,8 @@ impl Scenario {
             Scenario::Failing => "failing",
             Scenario::Returning => "returning",
             Scenario::MultiProxy => "multi_proxy",
+            Scenario::PrioritySpill => "priority_spill",
+            Scenario::ZoneOutage => "zone_outage",
         }
     }
 
@@ -90,7 +100,8 @@ impl Scenario {
     }
 
     /// The cluster this scenario runs with `n` backends (`multi_proxy`: `n` proxies and
-    /// `2n` backends, at most [`N`]) and `requests` requests a run; `seed` draws
+    /// `2n` backends, at most [`N`]; `priority_spill` and `zone_outage` have a fixed size)
+    /// and `requests` requests a run (`zone_outage`: half as many); `seed` draws
     /// `multi_proxy`'s capacities.
     pub(crate) fn cluster(self, n: usize, requests: u64, seed: u64) -> Cluster {
         let normal = BackendSpec {
@@ -101,6 +112,8 @@ impl Scenario {
             workers: WORKERS,
             fail_per_mille: 0,
             capacity: 1,
+            level: 0,
+            zone: 0,
         };
         let base = format!(
             "{n} backends, {WORKERS} workers each, service 1 ms + exp(9 ms), {} clients",
@@ -112,9 +125,15 @@ impl Scenario {
             backends: vec![normal; n],
             clients: n * CLIENTS_PER_BACKEND,
             events: Vec::new(),
-            policies: vec![("", Config::new())],
+            policies: vec![("", Config::new(), None)],
             proxies: 1,
             report_strategies: &[],
+            skip: &[],
+            requests,
+            phases: Vec::new(),
+            groups: Groups::None,
+            proxy_zones: Vec::new(),
+            cross_zone_us: 0,
         };
         match self {
             Scenario::Equal => c.title = format!("equal: {base}"),
@@ -125,8 +144,7 @@ impl Scenario {
                             max_us: TOWER_MAX_MS[i % TOWER_MAX_MS.len()] * 1000,
                         },
                         workers: u32::MAX,
-                        fail_per_mille: 0,
-                        capacity: 1,
+                        ..normal
                     })
                     .collect();
                 c.clients = n * TOWER_CLIENTS_PER_BACKEND;
@@ -152,7 +170,7 @@ impl Scenario {
                     b.fail_per_mille = 500;
                 }
                 c.policies
-                    .push((" +ejection", Config::new().ejection(Ejection::ENVOY)));
+                    .push((" +ejection", Config::new().ejection(Ejection::ENVOY), None));
                 c.title = format!(
                     "failing: {base}; b0 fails half its requests, fast (1 ms); +ejection: Envoy's outlier ejection defaults"
                 );
@@ -171,6 +189,7 @@ impl Scenario {
                 c.policies.push((
                     " +slow_start",
                     Config::new().slow_start(SlowStart::linear((COLD_US / 1000) as u32)),
+                    None,
                 ));
                 c.title = format!(
                     "returning: {base}; b0 down from 1/4 to 1/2 of the requests, then back cold (5x slower, warming up over 3 s); +slow_start: a linear 3 s ramp"
@@ -210,8 +229,31 @@ impl Scenario {
                     requests / 2,
                 );
             }
+            Scenario::PrioritySpill => levels::priority_spill(&mut c, normal, requests),
+            Scenario::ZoneOutage => levels::zone_outage(&mut c, normal, requests),
         }
         c
+    }
+}
+
+/// What a scenario's per-phase figures split the picks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Groups {
+    /// No per-phase figures.
+    None,
+    /// By the backend's priority level (this many levels).
+    Levels(usize),
+    /// By the backend's zone (this many zones), and by the proxy's zone.
+    Zones(usize),
+}
+
+impl Groups {
+    /// How many groups the picks split into.
+    pub(crate) fn count(self) -> usize {
+        match self {
+            Groups::None => 1,
+            Groups::Levels(n) | Groups::Zones(n) => n,
+        }
     }
 }
 
@@ -228,15 +270,36 @@ pub(crate) struct Cluster {
     pub(crate) clients: usize,
     /// What happens during a run, in the order it happens.
     pub(crate) events: Vec<Event>,
-    /// Pool policies to run every strategy with: a label suffix and the pool's config. The
-    /// first is always the default pool.
-    pub(crate) policies: Vec<(&'static str, Config)>,
+    /// Pool policies to run the strategies with: a label suffix, the pool's config and the
+    /// strategies it runs (`None`: every one). The first is the default pool, except in
+    /// `zone_outage` (zone-aware routing there).
+    pub(crate) policies: Vec<(&'static str, Config, Option<&'static [&'static str]>)>,
+    /// Strategies this cluster does not run at all.
+    pub(crate) skip: &'static [&'static str],
     /// Independent proxies: client `c` sends through proxy `c % proxies`, each with its own
     /// pool (of every backend) and its own strategy.
     pub(crate) proxies: usize,
     /// Strategies also run (on the default pool) with weights from the backends' load
     /// reports.
     pub(crate) report_strategies: &'static [&'static str],
+    /// Requests a run sends.
+    pub(crate) requests: u64,
+    /// Where each phase after the first begins (requests sent); a request belongs to the
+    /// phase it was sent in.
+    pub(crate) phases: Vec<u64>,
+    /// What the per-phase figures split the picks by.
+    pub(crate) groups: Groups,
+    /// The zone each proxy runs in (empty: every proxy in zone 0, no locality).
+    pub(crate) proxy_zones: Vec<u8>,
+    /// Network latency a pick in another zone than its proxy's adds, in microseconds.
+    pub(crate) cross_zone_us: u64,
+}
+
+impl Cluster {
+    /// The zone proxy `proxy` runs in.
+    pub(crate) fn zone_of(&self, proxy: usize) -> u8 {
+        self.proxy_zones.get(proxy).copied().unwrap_or(0)
+    }
 }
 
 /// One run of a cluster: a strategy, a pool policy, with or without load reports.
@@ -253,19 +316,22 @@ pub(crate) struct Run {
 }
 
 impl Cluster {
-    /// Every run of this cluster in the order its table prints them: each policy with every
-    /// strategy of `names`, then the load-report runs.
+    /// Every run of this cluster in the order its table prints them: each policy with its
+    /// strategies of `names`, then the load-report runs.
     pub(crate) fn runs(&self, names: &[&'static str]) -> Vec<Run> {
         let mut runs: Vec<Run> = self
             .policies
             .iter()
-            .flat_map(|&(suffix, config)| {
-                names.iter().map(move |&name| Run {
-                    name,
-                    suffix,
-                    config,
-                    reports: false,
-                })
+            .flat_map(|&(suffix, config, only)| {
+                names
+                    .iter()
+                    .filter(move |n| !self.skip.contains(n) && only.is_none_or(|o| o.contains(n)))
+                    .map(move |&name| Run {
+                        name,
+                        suffix,
+                        config,
+                        reports: false,
+                    })
             })
             .collect();
         runs.extend(self.report_strategies.iter().map(|&name| Run {
@@ -311,6 +377,10 @@ pub(crate) struct BackendSpec {
     pub(crate) fail_per_mille: u64,
     /// Its capacity in units (`multi_proxy`), 1 elsewhere.
     pub(crate) capacity: u32,
+    /// Its priority level (`priority_spill`), 0 elsewhere.
+    pub(crate) level: u8,
+    /// Its zone (`zone_outage`), 0 elsewhere.
+    pub(crate) zone: u8,
 }
 
 /// Something that happens to backend `backend` once `after` requests have been sent.

@@ -51,9 +51,15 @@ pub(crate) fn svg(panels: &[(&Cluster, &[RunResult])], requests: u64, seed: u64)
             let v = (us.max(1) as f64).log10().clamp(lo, hi);
             base - plot_h * (v - lo) / (hi - lo)
         };
+        // a scenario that runs another count than the heading's says so
+        let count = if sc.requests == requests {
+            String::new()
+        } else {
+            format!(" ({} requests a run)", sc.requests)
+        };
         let _ = writeln!(
             s,
-            r#"<text x="10" y="{:.0}" font-size="13" font-weight="bold">{}</text>"#,
+            r#"<text x="10" y="{:.0}" font-size="13" font-weight="bold">{}{count}</text>"#,
             y0 + 20.0,
             xml(sc.scenario.name())
         );
