@@ -554,10 +554,15 @@ fn kept_figures_never_outlive_a_change() {
     model(|| {
         let pool = Arc::new(Pool::<2>::new());
         pool.loom_init();
-        let a = pool.add_backend(Backend::new(1).health(Health::Down)).unwrap();
+        let a = pool
+            .add_backend(Backend::new(1).health(Health::Down))
+            .unwrap();
         let b = pool.add_backend(Backend::new(1).level(1)).unwrap();
         // a first pick keeps the figures of "level 0 is down"
-        assert_eq!(RoundRobin::new().select(&*pool, &mut Request::new()), Some(b));
+        assert_eq!(
+            RoundRobin::new().select(&*pool, &mut Request::new()),
+            Some(b)
+        );
         let p2 = pool.clone();
         let t = thread::spawn(move || {
             let got = RoundRobin::new().select(&*p2, &mut Request::new());
@@ -589,7 +594,10 @@ fn racing_level_changes_leave_flag_and_place_agreeing() {
         let level = pool.info(x).unwrap().level;
         assert!(level == 0 || level == 2, "level {level}");
         let load = pool.priority_load();
-        assert_eq!(load.healthy[level as usize], 100, "{load:?} at level {level}");
+        assert_eq!(
+            load.healthy[level as usize], 100,
+            "{load:?} at level {level}"
+        );
         assert_eq!(
             RoundRobin::new().select(&*pool, &mut Request::new()),
             Some(x)
