@@ -275,6 +275,13 @@ impl<'p, const N: usize> View<'p, N> {
         self.route.zone
     }
 
+    /// `true` for a view narrowed within its level: a level's degraded backends, or one
+    /// locality (what a rotation shared by the level's views must not skip through).
+    #[inline]
+    pub(crate) fn is_within_level(&self) -> bool {
+        self.route.class == Class::Degraded || self.route.zone.is_some()
+    }
+
     /// `true` if the view leaves out some backends of its level that are otherwise
     /// scheduled (excluded by the request, of the other class, or in another locality):
     /// what a schedule over the level treats as not there rather than as a forfeited turn.
