@@ -1,7 +1,7 @@
 //! Round robin (nginx `round-robin` with equal weights; HAProxy's `static-rr` is weighted:
 //! [`WeightedRoundRobin`](crate::WeightedRoundRobin)).
 
-use crate::levels::BUILD_LEVELS;
+use crate::levels::{BUILD_LEVELS, MAX_LOCALITIES};
 use crate::pool::{BackendId, Pool};
 use crate::select::{Request, Select};
 use crate::sync::{AtomicU32, Ordering};
@@ -33,25 +33,28 @@ const FOLD_AT: u32 = 1 << 31;
 ///
 /// **Levels and localities.** Each priority level has a rotation of its own, so picks that
 /// spill to level 1 do not spend level 0's turns, and the guarantee above holds within each
-/// level's healthy backends. A view narrowed further (a level's degraded backends, or one
-/// locality) shares its level's rotation with the level's other views; a ticket that names
-/// none of its candidates goes to the next turn of a second rotation over the candidates
-/// alone (counted by a scan), so each candidate still gets an equal share over time
-/// (within one turn per rotation, not exactly `k` per `k·m` picks).
+/// level's healthy backends. A view narrowed further has a rotation over its candidates
+/// alone (counted by a scan, O(n)): one per level for its degraded backends, one per
+/// locality; the guarantee holds within each while candidates do not change (a locality's
+/// rotation is shared by the levels that route by locality).
 #[derive(Debug)]
 pub struct RoundRobin {
     cursor: AtomicU32,
     /// Levels above 0 have rotations of their own (see [`RoundRobin`]'s docs on levels).
     upper: [AtomicU32; UPPER],
-    /// Per level, the rotation of the picks whose ticket names no candidate in a narrowed
-    /// view.
-    misses: [AtomicU32; BUILD_LEVELS_IF_ANY],
+    /// Rotations over the candidates of narrowed views: one per level for its degraded
+    /// backends, then one per locality.
+    within: [AtomicU32; WITHIN],
 }
 
 /// Levels above 0 (none without the `levels` feature).
 const UPPER: usize = BUILD_LEVELS - 1;
-/// One miss rotation per level with the `levels` feature, none without.
-const BUILD_LEVELS_IF_ANY: usize = if BUILD_LEVELS > 1 { BUILD_LEVELS } else { 0 };
+/// Rotations of narrowed views (none without the `levels` feature).
+const WITHIN: usize = if BUILD_LEVELS > 1 {
+    BUILD_LEVELS + MAX_LOCALITIES
+} else {
+    0
+};
 
 impl Default for RoundRobin {
     fn default() -> Self {
@@ -77,7 +80,7 @@ impl RoundRobin {
         RoundRobin {
             cursor: AtomicU32::new(cursor % FOLD_AT),
             upper: [const { AtomicU32::new(0) }; UPPER],
-            misses: [const { AtomicU32::new(0) }; BUILD_LEVELS_IF_ANY],
+            within: [const { AtomicU32::new(0) }; WITHIN],
         }
     }
 
@@ -86,7 +89,7 @@ impl RoundRobin {
     #[doc(hidden)]
     pub fn loom_init(&self) {
         self.cursor.touch();
-        for a in self.upper.iter().chain(&self.misses) {
+        for a in self.upper.iter().chain(&self.within) {
             a.touch();
         }
     }
@@ -112,11 +115,11 @@ impl<const N: usize> Select<N> for RoundRobin {
     #[inline]
     fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
         pool.pick(req, |view, _| {
+            if BUILD_LEVELS > 1 && view.is_within_level() {
+                return self.narrowed(view);
+            }
             let cursor = self.cursor_of(view.level());
             let n = view.len() as u32;
-            if BUILD_LEVELS > 1 && view.is_within_level() {
-                return self.narrowed(view, cursor);
-            }
             let mut last = 0;
             for _ in 0..n {
                 let t = cursor.fetch_add(1, Ordering::Relaxed);
@@ -146,29 +149,22 @@ impl<const N: usize> Select<N> for RoundRobin {
 }
 
 impl RoundRobin {
-    /// A pick in a narrowed view (a level's degraded backends, or one locality): one ticket
-    /// of the level's rotation; if it names no candidate, the next turn of the level's miss
-    /// rotation over the view's candidates (counted by a scan), so that picks of other
-    /// views sharing the level's rotation do not hand their skipped turns to whichever
+    /// A pick in a narrowed view (a level's degraded backends, or one locality): the next
+    /// turn of the view's own rotation over its candidates (counted by a scan), so that it
+    /// neither spends its level's tickets nor hands its skipped turns to whichever
     /// candidate follows a gap.
     #[cold]
     #[inline(never)]
     fn narrowed<const N: usize>(
         &self,
         view: &crate::pool::View<'_, N>,
-        cursor: &AtomicU32,
     ) -> Option<crate::pool::Candidate> {
-        let n = view.len() as u32;
-        let t = cursor.fetch_add(1, Ordering::Relaxed);
-        if t == FOLD_AT && n > 0 {
-            cursor.fetch_sub((FOLD_AT / n) * n, Ordering::Relaxed);
-        }
-        if let Some(c) = t.checked_rem(n).and_then(|i| view.get(i as usize)) {
-            return Some(c);
-        }
+        let slot = match view.locality() {
+            Some(z) => BUILD_LEVELS + z as usize,
+            None => view.level() as usize,
+        };
         let count = view.candidates().count();
-        let misses = self.misses.get(view.level() as usize)?;
-        let k = misses.fetch_add(1, Ordering::Relaxed) as usize;
+        let k = self.within.get(slot)?.fetch_add(1, Ordering::Relaxed) as usize;
         view.candidates().nth(k.checked_rem(count)?)
     }
 }
