@@ -56,6 +56,7 @@ mod pick;
 mod place;
 mod rate;
 mod read;
+mod route;
 mod slot;
 mod spread;
 mod view;

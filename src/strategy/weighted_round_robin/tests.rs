@@ -1,0 +1,49 @@
+//! Unit tests of `weighted_round_robin.rs`.
+
+extern crate std;
+use super::*;
+use std::vec::Vec;
+
+fn nginx(weights: &[u32], picks: usize) -> Vec<usize> {
+    let total: i64 = weights.iter().map(|&w| w as i64).sum();
+    let mut cur = std::vec![0i64; weights.len()];
+    let mut out = Vec::new();
+    for _ in 0..picks {
+        let mut best = 0;
+        for i in 0..weights.len() {
+            cur[i] += weights[i] as i64;
+            if cur[i] > cur[best] {
+                best = i;
+            }
+        }
+        cur[best] -= total;
+        out.push(best);
+    }
+    out
+}
+
+#[test]
+fn fold_keeps_the_sequence() {
+    let weights = [5u32, 1, 3, 2];
+    let pool: Pool<4> = Pool::new();
+    for &w in &weights {
+        pool.add(w).unwrap();
+    }
+    let wrr = WeightedRoundRobin::<4>::new();
+    let mut req = Request::new();
+    let total: u32 = weights.iter().sum();
+    let expect = nginx(&weights, 3 * total as usize);
+    // first pick builds the schedule
+    assert_eq!(wrr.select(&pool, &mut req).unwrap().index(), expect[0]);
+    // jump ahead by whole periods so that the ticket sits just below the fold
+    let periods = (FOLD_AT - 3) / total;
+    wrr.tickets[0].fetch_add(periods * total, Ordering::Relaxed);
+    for (c, &w) in wrr.picks.iter().zip(&weights) {
+        c.fetch_add(periods * w, Ordering::Relaxed);
+    }
+    let got: Vec<usize> = (1..expect.len())
+        .map(|_| wrr.select(&pool, &mut req).unwrap().index())
+        .collect();
+    assert_eq!(got, expect[1..]);
+    assert!(wrr.tickets[0].load(Ordering::Relaxed) < FOLD_AT, "folded");
+}
