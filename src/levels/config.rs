@@ -5,7 +5,7 @@ use crate::config::Config;
 
 impl Config {
     /// Sets the overprovisioning factor in percent (default
-    /// [`DEFAULT_OVERPROVISIONING_PERCENT`], Envoy's 1.4): a level, or a locality, counts as
+    /// [`DEFAULT_OVERPROVISIONING_PERCENT`](super::DEFAULT_OVERPROVISIONING_PERCENT), Envoy's 1.4): a level, or a locality, counts as
     /// fully available until fewer than `100 / factor` of its backends are. A very large
     /// factor (`u32::MAX`) gives nginx's and HAProxy's all-or-nothing backup: the next
     /// level takes traffic only once no backend of this one is healthy. 0 is refused.

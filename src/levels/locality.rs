@@ -3,7 +3,7 @@
 
 use super::{DEFAULT_MIN_CLUSTER_SIZE, MAX_LOCALITIES};
 
-/// How picks split over localities within a level ([`Config::locality`]).
+/// How picks split over localities within a level ([`Config::locality`](crate::Config::locality)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum LocalityPolicy {
