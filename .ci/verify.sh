@@ -37,6 +37,9 @@ step "stress release" cargo test --release --test stress
 #   model runs of 10^5..10^6 steps (> 4 min each; tests/stress.rs covers the same protocols
 #   at miri's pace), and the two panic regressions that parse every strategy name (a Maglev
 #   table of 8191 entries each: > 10 min)
+#   fuzz_regressions: the four priority-level regressions, each a pick and a lease with every
+#   strategy at two pool sizes, the model's checks after every op (> 3 min each; the seeded
+#   sequences run the same code paths)
 #   unit tests neg_log2_precision, roots_are_close: 10^5..10^6 evaluations against f64
 #   tests/loom.rs (needs --cfg loom), proxy_e2e.rs (tokio sockets), no_alloc.rs (a global
 #   allocator), firmware (bare metal): not for miri
@@ -57,6 +60,10 @@ VERIFY_MIRI_SKIP=(
     --skip two_threads_counts_stay_exact --skip fresh_id_is_never_stale
     --skip panic_makes_an_ejected_backup_eligible_when_nothing_else_is
     --skip same_without_a_backup_tier_picks_the_ejected_primary
+    --skip is_eligible_is_false_where_panic_fails_every_pick
+    --skip is_eligible_is_false_for_a_level_in_panic_without_load
+    --skip is_eligible_sees_the_views_after_its_census
+    --skip levels_spill_and_degraded_backends_take_the_rest
 )
 # the subjects of tests/it that run under miri (libtest filters: module paths)
 VERIFY_MIRI_IT=(pool:: lease:: bad_input::table:: send_sync:: regressions:: least_time::
