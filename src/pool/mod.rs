@@ -6,11 +6,14 @@
 //! Strategies read the pool through a [`View`]; only configuration calls and leases write it.
 //!
 //! The code follows one request's flow: `word` (the bit layout of the packed words),
-//! `slot` (one backend's atomics), `backend` and `admin` (add, remove, `set_*`), `read`
-//! (`info`, `id_at`, `ids`), `view` (what a pick may
-//! consider: the one eligibility rule), `pick` (the tiers, exclusion and preference),
-//! `miss` (why a pick found nothing; the pool-wide cap), then the lease's `try_acquire` / `release` /
-//! `record` in [`lease`](crate::lease), and `outlier` (failure streaks, ejection, panic).
+//! `slot` (one backend's atomics), `backend`, `admin` and `place` (add, remove, `set_*`,
+//! levels and localities), `read` (`info`, `id_at`, `ids`), `view` and `route` (what a pick
+//! may consider: the one eligibility rule, and a view's level, class and locality), `pick`
+//! (the fast path and the walk of views, exclusion and preference), `spread` and `cache`
+//! (counting the levels, Envoy's loads and the locality split, kept between picks), `miss`
+//! (why a pick found nothing; the pool-wide cap), then the lease's `try_acquire` /
+//! `release` / `record` in [`lease`](crate::lease), and `outlier` (failure streaks,
+//! ejection, panic).
 //!
 //! # Slot life cycle
 //!

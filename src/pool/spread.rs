@@ -4,8 +4,9 @@
 //!
 //! A pool takes this path only while some backend is at a level above 0 or degraded, or
 //! its config routes by locality; otherwise [`Pool::pick`] never reads any of it. The counts
-//! come from one scan of the slots per pick (O(n), two loads a slot): nothing is cached, so
-//! there is no second copy of the pool's state to keep in step with it under concurrency.
+//! come from one scan of the slots (O(n), two loads a slot), and the figures computed from
+//! them are kept in the pool until its epoch moves on (`cache.rs`); a pick that draws a
+//! level and availability whose locality split is not kept counts that level's zones again.
 
 use crate::clock::{reached, tick_ms};
 use crate::levels::{
