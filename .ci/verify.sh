@@ -82,7 +82,9 @@ verify_miri() {
     return "$rc"
 }
 step "miri components" rustup component add --toolchain nightly miri rust-src
-step "miri" verify_miri 4 x86_64-unknown-linux-gnu "${VERIFY_MIRI_IT[@]}"
+# two proptest cases a property, as on i686 (four took 377 s once backup pools took the
+# priority-level path: every pick there counts the levels first)
+step "miri" verify_miri 2 x86_64-unknown-linux-gnu "${VERIFY_MIRI_IT[@]}"
 # 32-bit (usize and pointers of 4 bytes): the contracts, bad input, the fuzz harness, stress
 step "miri i686" verify_miri 2 i686-unknown-linux-gnu "${VERIFY_MIRI_IT_I686[@]}"
 

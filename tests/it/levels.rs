@@ -111,7 +111,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(crate::support::config(64))]
+    #![proptest_config(crate::support::config(32))]
 
     /// Picks split over (level, list) buckets as the model's loads say, within five
     /// standard deviations ([`model::tolerance`]), for `random` or `round_robin` (half the

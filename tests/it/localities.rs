@@ -127,7 +127,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(crate::support::config(64))]
+    #![proptest_config(crate::support::config(32))]
 
     /// Picks split over (level, list, zone) as the model says, within five standard
     /// deviations ([`model::tolerance`]), for `random` or `round_robin`.

@@ -697,7 +697,7 @@ pub fn fractions(w: &[u64; ZONES]) -> [f64; ZONES] {
     out
 }
 
-/// Picks per case of the share properties: 40,000 keeps 64 cases of the spread path (an
+/// Picks per case of the share properties: 40,000 keeps 32 cases of the spread path (an
 /// O(n) scan a pick, unoptimised in tests) to some seconds on a 2-core box. Under WASI (an
 /// interpreter's pace, 16 cases) 10,000: the tolerance below widens with it; what WASM
 /// computes pick by pick is pinned by the golden vectors.
