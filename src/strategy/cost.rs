@@ -44,6 +44,10 @@ pub(crate) struct Conns {
 }
 
 impl Conns {
+    /// Above every real cost (`1 / 0`: [`Conns::cmp`] puts any cost of weight ≥ 1 below
+    /// it): where a scan starts.
+    pub(crate) const WORST: Conns = Conns { load: 1, weight: 0 };
+
     /// The terms of `c` with in-flight load `load_q16` (Q16, charged its failures).
     #[inline]
     pub(crate) fn with_load(c: &Candidate, load_q16: u64) -> Self {
@@ -98,6 +102,15 @@ pub(crate) struct Latency {
 }
 
 impl Latency {
+    /// Above every real cost (`1 / 0`: [`Latency::cmp`] puts any cost of weight ≥ 1 below
+    /// it): where a scan starts.
+    pub(crate) const WORST: Latency = Latency {
+        num: 1,
+        load: 1,
+        weight: 0,
+        sampled: false,
+    };
+
     /// The terms of `c` with its (decayed) estimate `est`.
     #[inline]
     pub(crate) fn with_estimate(est: Option<u32>, c: &Candidate) -> Self {

@@ -1,9 +1,11 @@
 //! Weighted least connections (nginx `least_conn`, Envoy full scan, HAProxy `leastconn`).
 
+use core::cmp::Ordering as Cmp;
+
 use crate::pool::{BackendId, Candidate, Penalty, Pool, Slot, View};
 use crate::select::{Request, Select};
 use crate::strategy::cost::Conns;
-use crate::strategy::rule::Lowest;
+use crate::strategy::rule::{Lowest, nth_tie_beyond};
 
 seeded_strategy! {
     /// The eligible backend with the fewest in-flight requests per unit of weight.
@@ -12,11 +14,17 @@ seeded_strategy! {
     /// cross-multiplication in 64 bits (`a.in_flight * b.weight < b.in_flight * a.weight`, as
     /// nginx does), so there is no division and no rounding. Ties are broken at random, each
     /// tied backend equally likely (not always the lowest index, which would pile every idle
-    /// moment onto slot 0): the first tie of a pick draws one random word (from the request's
-    /// RNG, or the strategy's seeded stream), and each tied backend gets a priority from a
-    /// 64-bit LCG seeded by it; the highest priority wins.
+    /// moment onto slot 0): the scan counts the `k` backends tied for the lowest ratio (as
+    /// bits of a stack mask), and a pick with a tie takes the `r`-th of them in slot order,
+    /// `r` one unbiased draw in `0..k` from the request's RNG or the strategy's seeded stream
+    /// (the rule's module docs say why and what happens under concurrency). A pick without a
+    /// tie draws nothing.
     ///
-    /// Cost: O(n) relaxed loads and no writes (the lease does the one write).
+    /// Cost: O(n) relaxed loads and no writes (the lease does the one write): per slot, its
+    /// judgement, one 64-bit cross-multiplication and, for a tie, one bit set; per pick with
+    /// ties, one random draw, a population count per 64 slots up to the winner's and one
+    /// more judgement of the winner. Pools past 256 slots scan again the slots past 256 when
+    /// the draw lands there.
     LeastConn,
     /// Least connections with tie-breaks drawn from a stream seeded with 0 when the request
     /// carries no RNG.
@@ -58,10 +66,12 @@ impl LeastConn {
         req: &mut Request<'_>,
         cost: impl Fn(&Candidate, &Slot) -> Conns,
     ) -> Option<Candidate> {
-        let mut lowest = Lowest::new();
+        let mut lowest = Lowest::new(Conns::WORST);
         for (c, slot) in view.judged() {
-            lowest.offer(c, cost(&c, slot), Conns::cmp, req, &self.stream);
+            lowest.offer(c, cost(&c, slot), Conns::cmp);
         }
-        lowest.best().map(|(c, _)| c)
+        lowest.pick(view, req, &self.stream, |r, best| {
+            nth_tie_beyond(view, r, |c, slot| cost(c, slot).cmp(best) == Cmp::Equal)
+        })
     }
 }

@@ -1,9 +1,11 @@
 //! Least response time (nginx Plus `least_time`, Finagle/tower peak-EWMA as a full scan).
 
-use crate::pool::{BackendId, Candidate, Penalty, Pool, View};
+use core::cmp::Ordering as Cmp;
+
+use crate::pool::{BackendId, Candidate, Penalty, Pool, Slot, View};
 use crate::select::{Request, Select};
 use crate::strategy::cost::Latency;
-use crate::strategy::rule::Lowest;
+use crate::strategy::rule::{Lowest, nth_tie_beyond};
 
 seeded_strategy! {
     /// The eligible backend with the lowest `latency × (in_flight + 1) / weight`.
@@ -19,10 +21,14 @@ seeded_strategy! {
     /// wins ties against them. With no samples anywhere this is weighted least connections.
     ///
     /// Costs are compared exactly by cross-multiplication (in 128 bits, since
-    /// `latency × (in_flight + 1)` alone may take 64). Ties are broken at random, as in
-    /// [`LeastConn`](crate::LeastConn).
+    /// `latency × (in_flight + 1)` alone may take 64). Ties within the winning class (sampled
+    /// or not) are broken at random, as in [`LeastConn`](crate::LeastConn): counted, one draw,
+    /// the `r`-th tie taken; a pick without a tie draws nothing.
     ///
-    /// Cost: O(n) relaxed loads, no writes.
+    /// Cost: O(n) relaxed loads, no writes: per slot, its judgement, the decayed estimate and
+    /// one 128-bit cross-multiplication and, for a tie, one bit set; per pick with ties, one
+    /// random draw, a population count per 64 slots up to the winner's and one more judgement
+    /// of the winner (a second scan of the slots past 256 when the draw lands there).
     LeastTime,
     /// Least time with tie-breaks from a stream seeded with 0.
     new;
@@ -37,8 +43,8 @@ seeded_strategy! {
 macro_rules! scan {
     ($self:expr, $view:expr, $req:expr, $half_life:expr, |$slot:ident, $est:ident| $charge:expr) => {{
         // the best sampled and the best unsampled backend, each by its own class's cost
-        let mut sampled = Lowest::new();
-        let mut unsampled = Lowest::new();
+        let mut sampled = Lowest::new(Latency::WORST);
+        let mut unsampled = Lowest::new(Latency::WORST);
         let mut min_est = u64::MAX;
         let now = $view.now_ms();
         for (c, $slot) in $view.judged() {
@@ -47,20 +53,29 @@ macro_rules! scan {
             match est {
                 Some(e) => {
                     min_est = min_est.min(e as u64);
-                    sampled.offer(c, cost, Latency::cmp, $req, &$self.stream);
+                    sampled.offer(c, cost, Latency::cmp);
                 }
-                None => unsampled.offer(c, cost, Latency::cmp, $req, &$self.stream),
+                None => unsampled.offer(c, cost, Latency::cmp),
             }
         }
-        match (sampled.best(), unsampled.best()) {
-            (Some((c, _)), None) | (None, Some((c, _))) => Some(c),
-            (None, None) => None,
-            // an unsampled backend costs the lowest estimate times its load
-            (Some((s, sc)), Some((u, uc))) => Some(if uc.unsampled_wins(&sc, min_est) {
-                u
-            } else {
-                s
-            }),
+        // the winning class: an unsampled backend costs the lowest estimate times its load
+        let unsampled_wins = match (sampled.cost(), unsampled.cost()) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(sc), Some(uc)) => uc.unsampled_wins(sc, min_est),
+        };
+        // the second scan (pools past the tie mask only): the `r`-th tie of that class
+        let beyond = |r: u32, best: &Latency| {
+            nth_tie_beyond($view, r, |c: &Candidate, $slot: &Slot| {
+                let est = $slot.latency_at(now, $half_life).map(|$est| $charge);
+                est.is_none() == unsampled_wins
+                    && Latency::with_estimate(est, c).cmp(best) == Cmp::Equal
+            })
+        };
+        if unsampled_wins {
+            unsampled.pick($view, $req, &$self.stream, beyond)
+        } else {
+            sampled.pick($view, $req, &$self.stream, beyond)
         }
     }};
 }

@@ -33,7 +33,7 @@ pub const NAMES: [&str; 13] = EVERY_NAME;
 pub const RETRY: [[u8; ROW]; 13] = [
     [2, 4, 0, 1, END, 2, 4, 0, 1, END, 2, 4, 0, 1, END],
     [2, 4, 0, 1, END, 2, 4, 0, 1, END, 4, 2, 0, 1, END],
-    [0, 1, 4, 2, END, 4, 2, 1, 0, END, 0, 2, 1, 4, END],
+    [0, 4, 1, 2, END, 0, 1, 2, 4, END, 1, 2, 0, 4, END],
     [4, 2, 0, 1, END, 4, 2, 0, 1, END, 4, 2, 0, 1, END],
     [0, 2, 4, 1, END, 2, 4, 0, 1, END, 0, 4, 2, 1, END],
     [4, 1, 2, 0, END, 4, 0, 2, 1, END, 4, 1, 2, 0, END],

@@ -297,21 +297,21 @@ pub const RANDOM_CALLER_RNG: [u8; 32] = [
 ];
 /// `least_conn` with the strategy's stream, 24 picks.
 pub const LEAST_CONN: [u8; 24] = [
-    1, 4, 4, 2, 0, 0, 4, 2, 2, 4, 0, 1, 2, 4, 4, 4, 2, 1, 0, 4, 2, 4, 2, 0,
+    4, 1, 4, 2, 0, 0, 4, 2, 2, 4, 0, 4, 2, 4, 1, 0, 4, 1, 2, 4, 2, 4, 2, 0,
 ];
 /// `least_conn` with `SplitMix(SEED)`, 24 picks.
 pub const LEAST_CONN_CALLER_RNG: [u8; 24] = [
-    1, 4, 4, 2, 0, 0, 4, 2, 2, 4, 0, 1, 2, 4, 4, 2, 1, 4, 0, 4, 2, 4, 2, 0,
+    1, 4, 4, 2, 0, 0, 4, 2, 2, 4, 0, 1, 2, 4, 4, 2, 0, 4, 1, 4, 2, 4, 2, 0,
 ];
 /// `least_time`, 24 picks.
 pub const LEAST_TIME: [u8; 24] = [
-    4, 4, 0, 4, 1, 4, 2, 4, 1, 4, 0, 4, 0, 4, 2, 4, 2, 4, 2, 4, 0, 4, 2, 4,
+    4, 4, 2, 4, 0, 4, 1, 4, 0, 4, 2, 4, 2, 4, 0, 4, 0, 4, 0, 4, 2, 4, 2, 4,
 ];
 /// `by_name`, 50 picks.
 pub const BY_NAME: [u8; 50] = [
     2, 4, 0, 1, 2, 4, 0, 1, 2, 4, // round_robin (starting at 7)
     2, 1, 4, 0, 2, 4, 0, 2, 4, 4, // weighted_round_robin
-    4, 0, 4, 0, 1, 4, 0, 0, 1, 1, // least_conn (all idle: tie-breaks)
+    1, 1, 4, 2, 1, 1, 4, 0, 0, 2, // least_conn (all idle: tie-breaks)
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, // least_time (no samples, idle: the heaviest)
     2, 4, 2, 2, 2, 2, 0, 0, 4, 0, // random
 ];
@@ -337,7 +337,7 @@ pub const PICK_FIRST_ORDER: [u8; 6] = [1, 0, 4, 2, NONE, NONE];
 pub const EVERY_STRATEGY: [[u8; 12]; 13] = [
     [2, 4, 0, 1, 2, 4, 0, 1, 2, 4, 0, 1], // round_robin
     [2, 1, 4, 0, 2, 4, 0, 2, 4, 4, 2, 0], // weighted_round_robin
-    [4, 0, 4, 0, 2, 0, 1, 0, 2, 1, 2, 1], // least_conn
+    [1, 2, 4, 2, 0, 1, 2, 0, 1, 2, 1, 2], // least_conn
     [4, 2, 4, 2, 4, 2, 4, 2, 4, 2, 4, 2], // least_time
     [2, 4, 2, 2, 2, 2, 0, 0, 4, 0, 0, 4], // random
     [4, 1, 0, 2, 2, 0, 4, 4, 4, 4, 4, 0], // maglev

@@ -1,13 +1,16 @@
 //! Least connections' properties (DESIGN.md, strategy table): it picks a minimiser of
 //! `in_flight / weight` (checked by cross-multiplication), breaks ties fairly (each tied
 //! backend equally often by a chi-square bound, also when the ties are not at the lowest
-//! indices), is deterministic for a seed, returns `None` exactly when nothing is eligible and
-//! never an ineligible backend.
+//! indices; and pick for pick the reference model of counting the ties and drawing once,
+//! [`model_tie`], in pools smaller and larger than the tie mask), is deterministic for a
+//! seed, returns `None` exactly when nothing is eligible and never an ineligible backend.
 
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-use crate::support::{Spec, SplitMix, build_pool, chi_square, chi_square_critical, spec_strategy};
+use crate::support::{
+    Spec, SplitMix, build_pool, chi_square, chi_square_critical, model_tie, spec_strategy,
+};
 use proptest::prelude::*;
 use tinylb::{Lease, LeastConn, Pool, Request, Select, SelectExt};
 
@@ -86,6 +89,75 @@ proptest! {
             prop_assert!(is_minimiser(&pool, id.index()));
             held.push(Lease::acquire(&pool, id).expect("eligible"));
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(crate::support::config(256))]
+
+    /// With random weights, loads (many ties: loads 0 to 2, weights 1 to 4) and ineligible
+    /// backends, every pick with a caller RNG is exactly the reference model's: the tied
+    /// minimisers in slot order, none drawn for a single one, else one Lemire draw among them
+    /// ([`model_tie`]); the RNG is left exactly where the model leaves it (one draw per pick
+    /// with ties, none without).
+    #[test]
+    fn ties_follow_the_model(
+        specs in prop::collection::vec(spec_strategy(4), 1..=N),
+        loads in prop::collection::vec(0u32..3, N),
+        seed in any::<u64>(),
+    ) {
+        let pool: Pool<N> = Pool::new();
+        let _capped = build_pool(&pool, &specs);
+        let _held = hold(&pool, &loads);
+        let tied: Vec<usize> = (0..N)
+            .filter(|&i| pool.is_eligible(i, 0) && is_minimiser(&pool, i))
+            .collect();
+        let lc = LeastConn::with_seed(seed);
+        let mut rng = SplitMix(seed);
+        let mut model = rng.clone();
+        for _ in 0..16 {
+            let got = lc.select(&pool, &mut Request::new().with_rng(&mut rng));
+            prop_assert_eq!(got.map(|id| id.index()), model_tie(&tied, &mut model));
+            prop_assert_eq!(rng.0, model.0, "the pick drew other than one word per tie-break");
+        }
+    }
+}
+
+/// A pool larger than the tie mask (256 slots): ties below it, past it, and only past it
+/// are each taken exactly as the reference model takes them (the ties past the mask are
+/// found again by a second scan), and every tied backend is picked.
+#[test]
+fn ties_past_the_mask_follow_the_model() {
+    const BIG: usize = 300;
+    let pool: Pool<BIG> = Pool::new();
+    for _ in 0..BIG {
+        pool.add(1).unwrap();
+    }
+    // busy: every slot but a few below the mask; then every slot below the mask
+    for busy in [
+        (0..256).filter(|i| i % 50 != 7).collect::<Vec<_>>(),
+        (0..256).collect(),
+        vec![],
+    ] {
+        let _held: Vec<_> = busy
+            .iter()
+            .map(|&i| Lease::acquire(&pool, pool.id_at(i).unwrap()).unwrap())
+            .collect();
+        let tied: Vec<usize> = (0..BIG).filter(|i| !busy.contains(i)).collect();
+        let lc = LeastConn::with_seed(3);
+        let mut rng = SplitMix(11);
+        let mut model = rng.clone();
+        let mut seen = vec![false; BIG];
+        for _ in 0..4000 {
+            let got = lc.select(&pool, &mut Request::new().with_rng(&mut rng));
+            let got = got.map(|id| id.index());
+            assert_eq!(got, model_tie(&tied, &mut model), "{} busy", busy.len());
+            seen[got.unwrap()] = true;
+        }
+        assert!(
+            tied.iter().all(|&i| seen[i]),
+            "a tied backend was never picked"
+        );
     }
 }
 

@@ -2,13 +2,14 @@
 //! `latency estimate × (in_flight + 1) / weight`; the estimate is peak-sensitive (a slow
 //! sample raises it at once, fast ones lower it gradually); a backend with no sample is tried,
 //! not starved; a penalised backend is retried once its estimate has decayed; a clock that
-//! goes backwards counts as no time passing; `None` exactly when nothing is eligible and never
-//! an ineligible backend.
+//! goes backwards counts as no time passing; ties are broken exactly as the reference model
+//! of counting them and drawing once ([`model_tie`]) breaks them; `None` exactly when nothing
+//! is eligible and never an ineligible backend.
 
 // Test helpers index vectors they sized themselves; a panic there is a test failure.
 #![allow(clippy::indexing_slicing)]
 
-use crate::support::{SplitMix, build_pool, spec_strategy};
+use crate::support::{SplitMix, build_pool, model_tie, spec_strategy};
 use core::time::Duration;
 use proptest::prelude::*;
 use tinylb::{Lease, LeastTime, Outcome, Pool, Request, Select, SelectExt};
@@ -93,6 +94,66 @@ proptest! {
                     }
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(crate::support::config(256))]
+
+    /// Many ties: two latency values (or none), loads 0 to 2, weights 1 to 4, ineligible
+    /// backends. With every sample taken at the request's time (nothing decays), the model:
+    /// the cheaper class wins (an unsampled backend costs the lowest sampled estimate times
+    /// its load, and wins a tie with the sampled ones), then its tied backends in slot order
+    /// go to [`model_tie`]. Every pick with a caller RNG is the model's, and the RNG is left
+    /// where the model leaves it (one draw per pick with ties, none without).
+    #[test]
+    fn ties_follow_the_model(
+        specs in prop::collection::vec(spec_strategy(4), 1..=N),
+        latencies in prop::collection::vec(prop::option::of(prop::sample::select(vec![100u64, 200])), N),
+        loads in prop::collection::vec(0u32..3, N),
+        seed in any::<u64>(),
+    ) {
+        let pool: Pool<N> = Pool::with_half_life_ms(1000);
+        let _capped = build_pool(&pool, &specs);
+        for (i, lat) in latencies.iter().enumerate().take(specs.len()) {
+            if let (Some(lat), true) = (lat, pool.is_eligible(i, 0)) {
+                sample(&pool, i, *lat, T0);
+            }
+        }
+        let mut held = Vec::new();
+        for (i, &l) in loads.iter().enumerate().take(specs.len()) {
+            for _ in 0..l {
+                held.extend(Lease::acquire(&pool, pool.id_at(i).unwrap()));
+            }
+        }
+        let eligible: Vec<usize> = (0..specs.len()).filter(|&i| pool.is_eligible(i, 0)).collect();
+        let min_est = eligible.iter().filter_map(|&i| latency(&pool, i)).min().unwrap_or(1);
+        // (sampled, numerator, weight): the cost as the test's fraction
+        let cost = |i: usize| {
+            let info = pool.info(pool.id_at(i).unwrap()).unwrap();
+            let est = info.latency_us.unwrap_or(min_est) as u128;
+            (info.latency_us.is_some(), est * (info.in_flight as u128 + 1), info.weight as u128)
+        };
+        let below = |a: (bool, u128, u128), b: (bool, u128, u128)| a.1 * b.2 < b.1 * a.2;
+        let same = |a: (bool, u128, u128), b: (bool, u128, u128)| a.1 * b.2 == b.1 * a.2;
+        let best_of = |sampled: bool| {
+            let class: Vec<usize> = eligible.iter().copied().filter(|&i| cost(i).0 == sampled).collect();
+            let best = class.iter().copied().find(|&i| class.iter().all(|&j| !below(cost(j), cost(i))));
+            best.map(|b| (cost(b), class.into_iter().filter(|&j| same(cost(j), cost(b))).collect::<Vec<_>>()))
+        };
+        let tied = match (best_of(true), best_of(false)) {
+            (None, None) => vec![],
+            (Some((_, t)), None) | (None, Some((_, t))) => t,
+            (Some((cs, ts)), Some((cu, tu))) => if below(cs, cu) { ts } else { tu },
+        };
+        let lt = LeastTime::with_seed(seed);
+        let mut rng = SplitMix(seed);
+        let mut model = rng.clone();
+        for _ in 0..16 {
+            let got = lt.select(&pool, &mut Request::new().with_now_us(T0).with_rng(&mut rng));
+            prop_assert_eq!(got.map(|id| id.index()), model_tie(&tied, &mut model), "tied {:?}", tied);
+            prop_assert_eq!(rng.0, model.0, "the pick drew other than one word per tie-break");
         }
     }
 }

@@ -356,3 +356,28 @@ pub fn merged_two_threads(picks: usize, pick: &(dyn Fn() -> usize + Sync)) -> Ve
 pub fn is_sticky(name: &str) -> bool {
     matches!(name, "first" | "pick_first")
 }
+
+/// The reference model of the scanning strategies' tie-break (least connections, least
+/// time): of the backends `tied` for the lowest cost, in slot order, the only one without a
+/// draw, else `tied[r]` with `r` Lemire's unbiased draw in `0..k` (`k` ties): `r = ⌊b·k /
+/// 2^32⌋` for 32 random bits `b`, rejected when `b·k mod 2^32 < 2^32 mod k`, taking the low,
+/// then the high half of each 64-bit word of `rng`. (After four words rejected, a chance
+/// below 2^-100, the library falls back to a 64-bit rejection the model leaves out.)
+pub fn model_tie(tied: &[usize], rng: &mut SplitMix) -> Option<usize> {
+    match tied {
+        [] => return None,
+        [only] => return Some(*only),
+        _ => {}
+    }
+    let k = tied.len() as u64;
+    let rejected_below = (1u64 << 32) % k;
+    loop {
+        let x = rng.next();
+        for bits in [x & 0xffff_ffff, x >> 32] {
+            let m = bits * k;
+            if m & 0xffff_ffff >= rejected_below {
+                return Some(tied[(m >> 32) as usize]);
+            }
+        }
+    }
+}
