@@ -17,9 +17,11 @@
 //! per-worker strategy, the rival's stop flag) is in a [`Padded`] of its own, so the bench
 //! does not measure its own false sharing.
 //!
-//! Run: `cargo bench --bench scale` (1 s warm-up, 2 s measurement per function, about two
-//! and a half minutes in all), then `python3 benches/ratios.py target/criterion --group
-//! scale`.
+//! Run: `cargo bench --bench scale` (1 s warm-up, 2 s measurement per function, 42
+//! functions: 3 min 40 s on the shared 2-core machine), then `python3 benches/ratios.py
+//! target/criterion --group scale`, which adds a table of each `threads2` row over its
+//! `threads1` twin. Two-thread rows need two idle cores: on a busy machine the rival is
+//! often descheduled and the row drifts towards its one-thread figure.
 
 use core::hint::black_box;
 use core::ops::Deref;
