@@ -17,15 +17,15 @@
 //! per-worker strategy, the rival's stop flag) is in a [`Padded`] of its own, so the bench
 //! does not measure its own false sharing.
 //!
-//! Run: `cargo bench --bench scale` (1 s warm-up, 2 s measurement per function, 42
-//! functions: 3 min 40 s on the shared 2-core machine), then `python3 benches/ratios.py
+//! Run: `cargo bench --bench scale` (1 s warm-up, 2 s measurement per function, 10 000
+//! bootstrap resamples, 42 functions: 3 min 34 s on the shared 2-core machine), then `python3 benches/ratios.py
 //! target/criterion --group scale`, which adds a table of each `threads2` row over its
 //! `threads1` twin. Two-thread rows need two idle cores: on a busy machine the rival is
 //! often descheduled and the row drifts towards its one-thread figure.
 
 use core::hint::black_box;
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use core::time::Duration;
 use std::thread;
 use std::time::Instant;
@@ -195,55 +195,84 @@ fn least_conn(c: &mut Criterion) {
 
 /// Runs `measured` while a second thread calls `rival` in a loop: the rival is running before
 /// `measured` starts and is stopped after it returns. Unlike `benches/pick.rs`'s helper the
-/// rival owns its state (`FnMut`, moved to its thread), and the flags it polls sit on a line
-/// of their own, away from the measured thread's stack.
-fn with_rival(mut rival: impl FnMut() + Send, measured: impl FnOnce() -> Duration) -> Duration {
+/// rival owns its state (`FnMut`, moved to its thread), and the flags it polls sit on lines
+/// of their own, away from the measured thread's stack. Also returns how many operations the
+/// rival completed while `measured` ran (to within 64): it publishes its count every 64 on a
+/// line of its own, read once before and once after.
+fn with_rival(
+    mut rival: impl FnMut() + Send,
+    measured: impl FnOnce() -> Duration,
+) -> (Duration, u64) {
     let started = Padded(AtomicBool::new(false));
     let stop = Padded(AtomicBool::new(false));
-    let (started, stop) = (&started, &stop);
+    let done = Padded(AtomicU64::new(0));
+    let (started, stop, done) = (&started, &stop, &done);
     thread::scope(|s| {
         s.spawn(move || {
             started.store(true, Relaxed);
+            let mut count = 0;
             while !stop.load(Relaxed) {
                 for _ in 0..64 {
                     rival();
                 }
+                count += 64;
+                done.store(count, Relaxed);
             }
         });
         while !started.load(Relaxed) {
             thread::yield_now();
         }
+        let before = done.load(Relaxed);
         let elapsed = measured();
+        let rival_ops = done.load(Relaxed) - before;
         stop.store(true, Relaxed);
-        elapsed
+        (elapsed, rival_ops)
     })
 }
 
-/// One row of a threads group: `make(worker)` builds worker `worker`'s operation (its own
-/// state inside, the shared data borrowed); worker 0 is timed, worker 1 is the rival.
-fn row<O: FnMut() + Send>(
-    g: &mut BenchmarkGroup<'_, WallTime>,
+/// The rows of one threads group.
+struct Rows<'g, 'c> {
+    g: BenchmarkGroup<'c, WallTime>,
+    name: &'g str,
     threads: usize,
-    name: &str,
-    make: impl Fn(u32) -> O,
-) {
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let mut op = make(0);
-            let mut timed = move || {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    op();
+}
+
+impl Rows<'_, '_> {
+    /// One row: `make(worker)` builds worker `worker`'s operation (its own state inside, the
+    /// shared data borrowed); worker 0 is timed, worker 1 is the rival. With two threads it
+    /// prints (stderr) how many operations the rival completed per timed one, over every
+    /// sample: near 1 when both ran side by side, well below 1 when the rival was often
+    /// descheduled and the row is closer to a one-thread figure than it claims.
+    fn row<O: FnMut() + Send>(&mut self, name: &str, make: impl Fn(u32) -> O) {
+        let threads = self.threads;
+        let (mut timed_ops, mut rival_ops) = (0u64, 0u64);
+        self.g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut op = make(0);
+                let mut timed = move || {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        op();
+                    }
+                    start.elapsed()
+                };
+                if threads == 1 {
+                    return timed();
                 }
-                start.elapsed()
-            };
-            if threads == 1 {
-                timed()
-            } else {
-                with_rival(make(1), timed)
-            }
+                let (elapsed, rival) = with_rival(make(1), timed);
+                timed_ops += iters;
+                rival_ops += rival;
+                elapsed
+            });
         });
-    });
+        if timed_ops > 0 {
+            let per = rival_ops as f64 / timed_ops as f64;
+            eprintln!(
+                "{}/{name}: the rival ran {per:.2} ops per timed op",
+                self.name
+            );
+        }
+    }
 }
 
 /// `fetch_add` then `fetch_sub` on one counter, as a lease and its drop do.
@@ -255,9 +284,15 @@ fn bump(counter: Option<&AtomicU32>) {
 }
 
 fn threads<const N: usize>(c: &mut Criterion, threads: usize) {
-    let mut g = c.benchmark_group(format!("scale/threads{threads}/n{N}"));
+    let name = format!("scale/threads{threads}/n{N}");
+    let g = c.benchmark_group(&name);
+    let mut rows = Rows {
+        g,
+        name: &name,
+        threads,
+    };
     let padded: [Padded<AtomicU32>; N] = [const { Padded(AtomicU32::new(0)) }; N];
-    row(&mut g, threads, "baseline_floor_padded", |w| {
+    rows.row("baseline_floor_padded", |w| {
         let mut rng = Padded(SplitMix(u64::from(w) + 1));
         let padded = &padded;
         move || {
@@ -270,7 +305,7 @@ fn threads<const N: usize>(c: &mut Criterion, threads: usize) {
     });
     if N == 64 {
         let packed: Padded<[AtomicU32; N]> = Padded([const { AtomicU32::new(0) }; N]);
-        row(&mut g, threads, "floor_packed", |w| {
+        rows.row("floor_packed", |w| {
             let mut rng = Padded(SplitMix(u64::from(w) + 1));
             let packed = &packed;
             move || bump(packed.get(below(&mut rng.0, N as u32) as usize))
@@ -280,23 +315,23 @@ fn threads<const N: usize>(c: &mut Criterion, threads: usize) {
     let pool = &pool;
     let p2c = PowerOfTwo::new();
     let p2c = &p2c;
-    row(&mut g, threads, "p2c_lease_drop_shared", |_| {
+    rows.row("p2c_lease_drop_shared", |_| {
         move || drop(black_box(p2c.lease(black_box(pool), &mut Request::new())))
     });
-    row(&mut g, threads, "p2c_lease_drop_per_worker", |w| {
+    rows.row("p2c_lease_drop_per_worker", |w| {
         let mine = Padded(PowerOfTwo::with_seed(u64::from(w)));
         move || drop(black_box(mine.lease(black_box(pool), &mut Request::new())))
     });
     let rr = RoundRobin::new();
     let rr = &rr;
-    row(&mut g, threads, "rr_lease_drop_shared", |_| {
+    rows.row("rr_lease_drop_shared", |_| {
         move || drop(black_box(rr.lease(black_box(pool), &mut Request::new())))
     });
-    row(&mut g, threads, "rr_lease_drop_per_worker", |w| {
+    rows.row("rr_lease_drop_per_worker", |w| {
         let mine = Padded(RoundRobin::starting_at(w));
         move || drop(black_box(mine.lease(black_box(pool), &mut Request::new())))
     });
-    g.finish();
+    rows.g.finish();
 }
 
 fn all(c: &mut Criterion) {
@@ -317,7 +352,10 @@ criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+        .measurement_time(Duration::from_secs(2))
+        // criterion's bootstrap (100 000 resamples by default) took about 0.7 s a function
+        // here, a sixth of the run; 10 000 leave the medians as they are
+        .nresamples(10_000);
     targets = all
 }
 criterion_main!(benches);
