@@ -18,10 +18,11 @@
 //! does not measure its own false sharing.
 //!
 //! Run: `cargo bench --bench scale` (1 s warm-up, 2 s measurement per function, 10 000
-//! bootstrap resamples, 42 functions: 3 min 34 s on the shared 2-core machine), then `python3 benches/ratios.py
-//! target/criterion --group scale`, which adds a table of each `threads2` row over its
-//! `threads1` twin. Two-thread rows need two idle cores: on a busy machine the rival is
-//! often descheduled and the row drifts towards its one-thread figure.
+//! bootstrap resamples, 42 functions: 3 min 34 s on the shared 2-core machine), then
+//! `python3 benches/ratios.py target/criterion --group scale`, which adds a table of each
+//! `threads2` row over its `threads1` twin. Two-thread rows need two idle cores: on a busy
+//! machine the rival is often descheduled and the row drifts towards its one-thread figure;
+//! each such row prints (stderr) how many operations its rival completed per timed one.
 
 use core::hint::black_box;
 use core::ops::Deref;
