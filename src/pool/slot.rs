@@ -259,9 +259,13 @@ mod tests {
             offset_of!(Slot, place),
         ];
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        const { assert!(PADDED) };
+        const {
+            assert!(PADDED)
+        };
         #[cfg(target_pointer_width = "32")]
-        const { assert!(!PADDED) };
+        const {
+            assert!(!PADDED)
+        };
         if PADDED {
             assert_eq!(size_of::<Slot>(), 128);
             assert_eq!(size_of::<Line<Hot>>(), 64);
