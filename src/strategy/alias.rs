@@ -114,11 +114,13 @@ pub(crate) fn build(
 /// at a time, without `&mut`; the others fall back meanwhile). The strategy is
 /// `10 · N + 36` bytes rounded up to 8 (threshold, alias and weight per slot; 120 B at
 /// `N = 8`): that is why this is a type of its own and [`Random`](crate::Random) stays 16
-/// bytes and keeps its picks. Use [`Random`](crate::Random) on a microcontroller and where
-/// the weights are alike (its first try is then accepted as often as not, and it costs the
-/// same); use this where one backend outweighs the others, where rejection mostly fails (see
-/// the README's speed table). The picks differ from [`Random`](crate::Random)'s for the
-/// same seed. Not in [`Strategy`](crate::Strategy) (whose every value would grow by the
+/// bytes and keeps its picks. Use [`Random`](crate::Random) on a microcontroller; use this
+/// where the weights differ, most of all where one backend outweighs the others and
+/// rejection mostly fails (see the README's speed table). A pool whose every slot has the
+/// pool's largest weight ever set ([`View::weight_bound`]) builds no table: the sampler's
+/// first try is then accepted whenever its slot is a candidate, and a table draw measured
+/// about 15 % slower there, so such a pool gets exactly [`Random`](crate::Random)'s picks
+/// for the same seed. Otherwise the picks differ from [`Random`](crate::Random)'s. Not in [`Strategy`](crate::Strategy) (whose every value would grow by the
 /// table): build it in code.
 #[derive(Debug)]
 pub struct AliasRandom<const N: usize> {
@@ -270,10 +272,14 @@ impl<const N: usize> AliasRandom<N> {
             a.store(w, Ordering::Release);
             total += w as u64;
         }
+        let weight = |k: usize| self.weight.get(k).map_or(0, |a| a.load(Ordering::Relaxed));
+        // every slot at the pool's weight bound: the sampler accepts its first try, for
+        // less than a table draw costs (the README's speed table), so no table
+        let bound = pool.weight_bound();
+        let alike = (0..n).all(|k| weight(k) == bound);
         // weights read while another change lands may sum past the pool's limit: no table
-        let usable = total > 0 && total <= MAX_TOTAL_WEIGHT as u64;
+        let usable = total > 0 && total <= MAX_TOTAL_WEIGHT as u64 && !alike;
         if usable {
-            let weight = |k: usize| self.weight.get(k).map_or(0, |a| a.load(Ordering::Relaxed));
             build(n, total, weight, |col, thr, alias| {
                 if let (Some(t), Some(a)) = (self.thr.get(col), self.alias.get(col)) {
                     t.store(thr, Ordering::Release);
@@ -302,6 +308,10 @@ impl<const N: usize> AliasRandom<N> {
         epoch: u32,
     ) -> Option<Candidate> {
         let (i, t) = self.consistent(Some(epoch), |n, total| {
+            if n == 0 {
+                // no table (see `write`): no draw spent on it
+                return None;
+            }
             let r = req.draw(&self.stream);
             let j = below_from(r as u32, n)? as usize;
             let u = below_from((r >> 32) as u32, total)?;
@@ -341,6 +351,13 @@ impl<const N: usize> Select<N> for AliasRandom<N> {
         let epoch = pool.epoch();
         if self.built_for.load(Ordering::Acquire) != epoch.wrapping_add(1) {
             self.rebuild(pool);
+        }
+        if self.cols.load(Ordering::Relaxed) == 0 {
+            // no table (not built yet, or not worth it: see `write`): `Random`'s pick, with
+            // `Random`'s code (a hint only: a stale read just picks by the exact sampler)
+            return pool.pick(req, |view, req| {
+                weighted_slot(view, req, &self.stream, &None)
+            });
         }
         pool.pick(req, |view, req| {
             if !view.in_panic()

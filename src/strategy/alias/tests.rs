@@ -162,22 +162,45 @@ fn without_the_table_the_picks_are_randoms() {
     );
 }
 
-/// A draw that lands in the table's heavy backend with all of its weight is taken without
-/// a second draw: with one backend, every pick uses one word of the stream.
+/// A draw from the table whose backend has all of its table weight takes one word of the
+/// stream.
 #[test]
 fn one_draw_a_pick_on_the_table() {
     let pool: Pool<4> = Pool::new();
     pool.add(1).unwrap();
+    pool.add(3).unwrap();
     let s = AliasRandom::<4>::with_seed(0);
     for _ in 0..10 {
         s.select(&pool, &mut Request::new()).unwrap();
     }
+    assert_eq!(s.cols.load(Ordering::Relaxed), 2);
     let next = s.stream.next_u64();
     let fresh = Stream::new(0);
     for _ in 0..10 {
         fresh.next_u64();
     }
     assert_eq!(next, fresh.next_u64());
+}
+
+/// A pool whose weights are all the bound builds no table and makes `Random`'s picks.
+#[test]
+fn alike_weights_build_no_table() {
+    let pool: Pool<8> = Pool::new();
+    for _ in 0..5 {
+        pool.add(4).unwrap();
+    }
+    let (alias, random) = (AliasRandom::<8>::with_seed(3), Random::with_seed(3));
+    for _ in 0..100 {
+        assert_eq!(
+            alias.select(&pool, &mut Request::new()),
+            random.select(&pool, &mut Request::new())
+        );
+    }
+    assert_eq!(alias.cols.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        alias.built_for.load(Ordering::Relaxed),
+        pool.epoch().wrapping_add(1)
+    );
 }
 
 /// The footprint the docs state: `10 · N + 36` bytes, rounded up to the alignment of the
