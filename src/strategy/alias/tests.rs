@@ -88,6 +88,14 @@ fn table_edges() {
     ] {
         check(w).unwrap();
     }
+    // the largest total a pool allows: 1024 backends of MAX_WEIGHT and one of 1023
+    let mut big = std::vec![MAX_WEIGHT; 1024];
+    big.push(1023);
+    assert_eq!(
+        big.iter().map(|&w| w as u64).sum::<u64>(),
+        MAX_TOTAL_WEIGHT as u64
+    );
+    check(&big).unwrap();
     // equal weights: every column keeps itself whole
     let (total, cols) = table(&[4, 4, 4]);
     assert!(
