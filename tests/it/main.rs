@@ -20,6 +20,7 @@
 //! | [`stated_bounds`] | the figures the README and the docs state, each asserted |
 //! | [`regressions`] | one test per bug found, each failing before its fix |
 //! | [`threads`], [`resilience_threads`], [`send_sync`] | real threads against leases, caps and ejection; `Send + Sync` |
+//! | [`workers`] | one strategy per worker over one shared pool: each instance keeps its own promises |
 //! | [`support`] | the shared RNG, proptest configuration, pool builders, models, statistics |
 //!
 //! Separate binaries, because they must be: `tests/loom.rs` (`--cfg loom`),
@@ -67,4 +68,5 @@ mod threads;
 mod time_edges;
 mod totals;
 mod value_stability;
+mod workers;
 mod wrr;
