@@ -10,12 +10,13 @@
 //! | `least_conn/n8`, `least_conn/n64` | `baseline_scan` | least connections |
 //! | `least_time/n8`, `least_time/n64` | `baseline_scan` | least response time |
 //! | (the three above) | `baseline_scan_pool`: one in-flight load per pool slot | a second, struct-strided reference |
-//! | `random/n8`, `random/n64` | `baseline_rng`: one `next_u64` through `&mut dyn Rng` | weighted random |
+//! | `random/n8`, `random/n64` | `baseline_rng`: one `next_u64` through `&mut dyn Rng` | weighted random (`select_*`), the alias table (`alias_*`), and a weight-expanded table written here (`table_*`, the O(1) reference) |
 //! | `rr_lease/n8` | `baseline_fetch_add_sub`: `fetch_add` then `fetch_sub` | lease + drop, lease + finish |
 //! | `rr_contended/n8` | `baseline_fetch_add_2t`: `fetch_add` while a 2nd thread hammers it | round robin while a 2nd thread picks |
 //!
 //! Function names say the case: `select_<weights>_<load>[_rng|_no_rng]`, where weights are
-//! `equal` (all 1) or `skewed` (1, 2, 4, 8 repeating), load is `idle` (no lease out) or
+//! `equal` (all 1) or `skewed` (1, 2, 4, 8 repeating) (the random groups also have `ramp`,
+//! 1 to n, and `heavy`, one backend of weight 1000 and the others 1), load is `idle` (no lease out) or
 //! `loaded` (0 to 6 leases held per backend, so in-flight counts differ), and `rng` means the
 //! request carries a `&mut dyn Rng` (else the strategy's own seeded stream is used).
 //!
@@ -37,8 +38,8 @@ use criterion::{
 };
 use tinylb::rand_core::Rng;
 use tinylb::{
-    Lease, LeastConn, LeastTime, Outcome, Pool, Random, Request, RoundRobin, Select, SelectExt,
-    WeightedRoundRobin,
+    AliasRandom, BackendId, Lease, LeastConn, LeastTime, Outcome, Pool, Random, Request,
+    RoundRobin, Select, SelectExt, WeightedRoundRobin,
 };
 
 #[path = "../tests/support/splitmix.rs"]
@@ -54,6 +55,10 @@ const NOW_US: u64 = SAMPLED_AT_US + 1_000_000;
 enum Weights {
     Equal,
     Skewed,
+    /// 1 to n (random groups only).
+    Ramp,
+    /// One backend of weight 1000, the others 1 (random groups only).
+    Heavy,
 }
 
 impl Weights {
@@ -61,12 +66,22 @@ impl Weights {
         match self {
             Weights::Equal => "equal",
             Weights::Skewed => "skewed",
+            Weights::Ramp => "ramp",
+            Weights::Heavy => "heavy",
         }
     }
     fn of(self, i: usize) -> u32 {
         match self {
             Weights::Equal => 1,
             Weights::Skewed => 1 << (i % 4),
+            Weights::Ramp => i as u32 + 1,
+            Weights::Heavy => {
+                if i == 0 {
+                    1000
+                } else {
+                    1
+                }
+            }
         }
     }
 }
@@ -246,7 +261,84 @@ fn random<const N: usize>(c: &mut Criterion) {
         &[Weights::Equal, Weights::Skewed],
         true,
     );
+    // idle pools, the request's RNG: Random, the alias table and the expanded table side by
+    // side on every weighting
+    for weights in [
+        Weights::Equal,
+        Weights::Skewed,
+        Weights::Ramp,
+        Weights::Heavy,
+    ] {
+        let pool = pool::<N>(weights);
+        let w = weights.name();
+        if matches!(weights, Weights::Ramp | Weights::Heavy) {
+            one_row(
+                &mut g,
+                format!("select_{w}_idle_rng"),
+                &pool,
+                &Random::new(),
+            );
+        }
+        one_row(
+            &mut g,
+            format!("alias_{w}_idle_rng"),
+            &pool,
+            &AliasRandom::<N>::new(),
+        );
+        one_row(
+            &mut g,
+            format!("table_{w}_idle_rng"),
+            &pool,
+            &Expanded::of(&pool),
+        );
+    }
     g.finish();
+}
+
+/// One `select` row with the request's RNG, on an idle pool.
+fn one_row<const N: usize>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: String,
+    pool: &Pool<N>,
+    strategy: &impl Select<N>,
+) {
+    g.bench_function(name, |b| {
+        let mut rng = SplitMix(7);
+        let mut req = Request::new().with_now_us(NOW_US).with_rng(&mut rng);
+        b.iter(|| black_box(strategy.select(black_box(pool), &mut req)));
+    });
+}
+
+/// The O(1) reference for weighted random: every slot index repeated as often as its
+/// weight (pingora's table, memory proportional to the weights: a yardstick, not a design),
+/// one draw by multiply-shift, judged through the pool's view like any strategy.
+struct Expanded {
+    table: Vec<u16>,
+}
+
+impl Expanded {
+    fn of<const N: usize>(pool: &Pool<N>) -> Self {
+        let table = pool
+            .ids()
+            .iter()
+            .flat_map(|id: &BackendId| {
+                let w = pool.info(*id).expect("live").weight;
+                core::iter::repeat_n(id.index() as u16, w as usize)
+            })
+            .collect();
+        Expanded { table }
+    }
+}
+
+impl<const N: usize> Select<N> for Expanded {
+    fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
+        pool.pick(req, |view, req| {
+            let r = req.rng().map_or(0, |r| r.next_u64()) as u32;
+            let k = (r as u64 * self.table.len() as u64) >> 32;
+            let i = *self.table.get(k as usize)? as usize;
+            view.get(i).or_else(|| view.candidates().next())
+        })
+    }
 }
 
 /// Lease + drop and lease + finish with round robin, beside a `fetch_add` + `fetch_sub` pair.

@@ -7,6 +7,7 @@
 //! | [`pool`], [`lease`] | the pool's and the lease's public contracts, against a model |
 //! | [`report`], [`totals`] | reporting more than once per lease; per-backend totals and the decayed latency |
 //! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`], [`first`], [`pick_first`] | one strategy each: its row of DESIGN.md's strategy table |
+//! | [`alias_random`] | weighted random from an alias table: shares exact under slow start, shares, tiers, exclusion |
 //! | [`choices`] | `k` choices for P2C and peak-EWMA, against a model of the sampler |
 //! | [`anchor_names`] | names the anchors use for different things (`static-rr`, `random`) |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
@@ -29,6 +30,7 @@
 
 mod support;
 
+mod alias_random;
 mod anchor_names;
 mod backup;
 mod bad_input;
