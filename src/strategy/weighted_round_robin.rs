@@ -11,7 +11,8 @@ use crate::sync::{AtomicU32, Ordering};
 const FOLD_AT: u32 = 1 << 30;
 /// Most steps the seeded start may skip ahead (bounds the O(steps × n) rebuild).
 const MAX_PHASE: u64 = 256;
-/// Where a backend's priority level sits in the weight snapshot (weights fit in 21 bits).
+/// Where a backend's priority level sits in the weight snapshot (weights fit in 21 bits; a
+/// scheduled word's weight is never 0).
 const LEVEL_SHIFT: u32 = 24;
 /// The level bits of a snapshot word.
 const LEVEL_MASK: u32 = 0xf << LEVEL_SHIFT;
@@ -143,8 +144,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
         self.leader_where(t, total, n, tier, |_| true)
     }
 
-    /// [`Self::leader`] among the slots `keep` accepts.
-    #[inline]
+    /// [`Self::leader`] among the slots `keep` accepts (the scan is in [`scan`]).
+    #[inline(always)]
     fn leader_where(
         &self,
         t: u32,
@@ -153,25 +154,10 @@ impl<const N: usize> WeightedRoundRobin<N> {
         tier: u32,
         keep: impl Fn(usize) -> bool,
     ) -> Option<usize> {
-        let mut best = None;
-        let mut best_credit = i64::MIN;
-        let t = t as i64;
-        for (i, (w, c)) in self.weights.iter().zip(&self.picks).take(n).enumerate() {
-            let w = w.load(Ordering::Relaxed);
-            if w == 0 || w & LEVEL_MASK != tier || !keep(i) {
-                continue;
-            }
-            let w = w & WEIGHT_BITS;
-            // counters are kept below 2^31 by folding; as i32 a counter a fold pushed a
-            // little below zero reads as the small negative it is
-            let c = c.load(Ordering::Relaxed) as i32 as i64;
-            let credit = t * w as i64 - total * c;
-            if credit > best_credit {
-                best_credit = credit;
-                best = Some(i);
-            }
-        }
-        best
+        let n = n.min(N);
+        let weights = self.weights.get(..n).unwrap_or(&[]);
+        let picks = self.picks.get(..n).unwrap_or(&[]);
+        scan::leader(weights, picks, t, total, tier, keep)
     }
 
     fn try_lock(&self) -> bool {
@@ -404,6 +390,8 @@ impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
         pool.pick(req, |view, req| self.pick_in(view, req))
     }
 }
+
+mod scan;
 
 #[cfg(test)]
 mod tests;
