@@ -87,6 +87,9 @@ pub struct WeightedRoundRobin<const N: usize> {
     totals: [AtomicU32; BUILD_LEVELS],
     built_for: AtomicU32,
     rebuilding: AtomicU32,
+    /// The view length for which every slot of the schedule is in level 0 with a weight
+    /// (the scan then needs no mask), or `u32::MAX`.
+    dense: AtomicU32,
     weights: [AtomicU32; N],
     picks: [AtomicU32; N],
     seed: u64,
@@ -112,6 +115,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
             totals: [const { AtomicU32::new(0) }; BUILD_LEVELS],
             built_for: AtomicU32::new(0),
             rebuilding: AtomicU32::new(0),
+            dense: AtomicU32::new(u32::MAX),
             weights: [const { AtomicU32::new(0) }; N],
             picks: [const { AtomicU32::new(0) }; N],
             seed,
@@ -134,13 +138,19 @@ impl<const N: usize> WeightedRoundRobin<N> {
         }
         self.built_for.touch();
         self.rebuilding.touch();
+        self.dense.touch();
         self.stream.touch();
     }
 
     /// The backend of level bits `tier` with the largest credit at step `t`, lowest index
     /// on ties.
-    #[inline]
+    #[inline(always)]
     fn leader(&self, t: u32, total: i64, n: usize, tier: u32) -> Option<usize> {
+        if tier == 0 && self.dense.load(Ordering::Relaxed) == n as u32 {
+            let weights = self.weights.get(..n).unwrap_or(&[]);
+            let picks = self.picks.get(..n).unwrap_or(&[]);
+            return scan::leader_dense(weights, picks, t, total);
+        }
         self.leader_where(t, total, n, tier, |_| true)
     }
 
@@ -176,9 +186,12 @@ impl<const N: usize> WeightedRoundRobin<N> {
         if !self.try_lock() {
             return;
         }
+        // no unmasked scan while the weights are rewritten
+        self.dense.store(u32::MAX, Ordering::Relaxed);
         let live = pool.live_slots();
         let n = live.len().min(N);
         let mut totals = [0u32; BUILD_LEVELS];
+        let mut dense = true;
         for (i, (w, c)) in self.weights.iter().zip(&self.picks).enumerate() {
             // configured weights of the backends that are up or degraded: ejected ones
             // forfeit their turns, warming ones are thinned, at pick time
@@ -188,6 +201,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
             };
             w.store(tagged, Ordering::Relaxed);
             c.store(0, Ordering::Relaxed);
+            dense &= i >= n || (1..=WEIGHT_BITS).contains(&tagged);
             // (the pool keeps the sum of all weights below 2^31)
             if let Some(t) = totals.get_mut((tagged >> LEVEL_SHIFT) as usize) {
                 *t += weight;
@@ -219,6 +233,9 @@ impl<const N: usize> WeightedRoundRobin<N> {
             if let Some(a) = self.tickets.get(k) {
                 a.store(phase, Ordering::Relaxed);
             }
+        }
+        if dense {
+            self.dense.store(n as u32, Ordering::Relaxed);
         }
         self.built_for
             .store(epoch.wrapping_add(1), Ordering::Release);

@@ -12,6 +12,12 @@
 //!   paid a `w == 0` test, a level test and the caller's filter as branches, and the
 //!   `take(n)` chain of iterators kept its state on the stack (about 41 instructions a
 //!   slot, counted by callgrind).
+//! * **No mask where nothing is masked.** A rebuild that finds every slot of the pool
+//!   scheduled in level 0 (no levels in use, no backend down, drained or weightless: the
+//!   common case) records the pool's length; a pick in level 0 over that many slots runs
+//!   [`leader_dense`], which is the same loop without the level test and the mask (about 12
+//!   instructions a slot instead of 17). A rebuild clears the record before it rewrites
+//!   the weights.
 //! * **The lowest index wins ties**, as in nginx (`ngx_http_upstream_get_peer` in
 //!   `src/http/ngx_http_upstream_round_robin.c` keeps the first peer whose `current_weight`
 //!   is strictly larger than the best so far): the maximum moves only on a strictly larger
@@ -66,6 +72,31 @@ pub(super) fn leader(
     (best > i64::MIN).then_some(at)
 }
 
+/// [`leader`] for a schedule whose every slot is in level 0 with a weight above zero (a
+/// pool without levels in use and without a hole among its slots, the common case): no
+/// slot to mask, so the level test and the mask leave the loop.
+#[inline(always)]
+pub(super) fn leader_dense(
+    weights: &[AtomicU32],
+    picks: &[AtomicU32],
+    t: u32,
+    total: i64,
+) -> Option<usize> {
+    let t = i64::from(t);
+    let mut best = i64::MIN;
+    let mut at = 0;
+    for (i, (w, c)) in weights.iter().zip(picks).enumerate() {
+        let credit = t * i64::from(w.load(Ordering::Relaxed))
+            - total * i64::from(c.load(Ordering::Relaxed) as i32);
+        if credit > best {
+            best = credit;
+            at = i;
+        }
+    }
+    // every credit is above i64::MIN, so the first slot is taken if there is one
+    (!weights.is_empty() && !picks.is_empty()).then_some(at)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -112,6 +143,50 @@ mod tests {
                 "w {w:?} c {c:?} t {t} total {total} tier {tier:#x}"
             );
         }
+    }
+
+    #[test]
+    fn dense_is_the_same_rule_where_every_slot_is_in_level_0() {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u32| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 33) as u32) % m
+        };
+        for _ in 0..2000 {
+            let n = next(20) as usize;
+            let w: Vec<u32> = (0..n)
+                .map(|_| match next(3) {
+                    0 => WEIGHT_BITS - next(3),
+                    _ => 1 + next(16),
+                })
+                .collect();
+            let c: Vec<u32> = (0..n)
+                .map(|_| {
+                    if next(2) == 0 {
+                        next(4)
+                    } else {
+                        next(u32::MAX)
+                    }
+                })
+                .collect();
+            let t = if next(2) == 0 {
+                next(64)
+            } else {
+                next(u32::MAX)
+            };
+            let total = 1 + next(i32::MAX as u32) as i64;
+            let (aw, ac) = (atomics(&w), atomics(&c));
+            assert_eq!(
+                leader_dense(&aw, &ac, t, total),
+                plain(&w, &c, t, total, 0, |_| true),
+                "w {w:?} c {c:?} t {t} total {total}"
+            );
+        }
+        let (w, c) = (atomics(&[2, 2, 1]), atomics(&[0, 0, 0]));
+        assert_eq!(leader_dense(&w, &c, 1, 5), Some(0));
+        assert_eq!(leader_dense(&[], &[], 1, 5), None);
     }
 
     #[test]
