@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `rr/n8`, `rr/n64` | `baseline_fetch_add`: one relaxed `fetch_add` | round robin `select` |
 //! | `wrr/n8`, `wrr/n64` | `baseline_scan`: `n` relaxed loads, summed | weighted round robin |
+//! | (`wrr` too) | `reference_nginx_<weights>`: nginx's smooth WRR, one thread, `&mut` | the schedule WRR reproduces, without atomics |
 //! | `least_conn/n8`, `least_conn/n64` | `baseline_scan` | least connections |
 //! | `least_time/n8`, `least_time/n64` | `baseline_scan` | least response time |
 //! | (the three above) | `baseline_scan_pool`: one in-flight load per pool slot | a second, struct-strided reference |
@@ -217,11 +218,58 @@ fn round_robin<const N: usize>(c: &mut Criterion) {
     g.finish();
 }
 
+/// nginx's smooth weighted round robin (`ngx_http_upstream_get_peer` in
+/// `ngx_http_upstream_round_robin.c`) as one thread runs it with `&mut`: every pick adds each
+/// weight to its backend's current weight, takes the largest (lowest index on ties) and
+/// subtracts the total from it. No atomics, no health or cap test: the floor a lock-free
+/// version of the same schedule is compared with.
+struct NginxWrr {
+    weights: Vec<i64>,
+    current: Vec<i64>,
+    total: i64,
+}
+
+impl NginxWrr {
+    fn new(weights: impl Iterator<Item = u32>) -> Self {
+        let weights: Vec<i64> = weights.map(i64::from).collect();
+        NginxWrr {
+            current: vec![0; weights.len()],
+            total: weights.iter().sum(),
+            weights,
+        }
+    }
+
+    fn next(&mut self) -> usize {
+        let (mut best, mut most) = (0, i64::MIN);
+        for (i, (c, &w)) in self.current.iter_mut().zip(&self.weights).enumerate() {
+            *c += w;
+            if *c > most {
+                (best, most) = (i, *c);
+            }
+        }
+        if let Some(c) = self.current.get_mut(best) {
+            *c -= self.total;
+        }
+        best
+    }
+}
+
+/// The same-run reference of the `wrr` groups: [`NginxWrr`] over the same weights.
+fn reference_nginx<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>, weights: &[Weights]) {
+    for &w in weights {
+        let mut wrr = NginxWrr::new((0..N).map(|i| w.of(i)));
+        g.bench_function(format!("reference_nginx_{}", w.name()), |b| {
+            b.iter(|| black_box(black_box(&mut wrr).next()));
+        });
+    }
+}
+
 fn weighted_round_robin<const N: usize>(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("wrr/n{N}"));
     baseline_scan::<N>(&mut g);
     baseline_scan_pool::<N>(&mut g);
     let weightings = [Weights::Equal, Weights::Skewed];
+    reference_nginx::<N>(&mut g, &weightings);
     cases::<N, _>(&mut g, WeightedRoundRobin::<N>::new, &weightings, false);
     g.finish();
 }
