@@ -48,6 +48,11 @@ const WEIGHT_BITS: u32 = (1 << LEVEL_SHIFT) - 1;
 ///   depends on preemption): after 2, 20 or 200 whole periods every count was within 1 of
 ///   `k·w_i`, and the deviation over every prefix at most 1.97 (`tests/stated_bounds.rs`
 ///   asserts within 8 picks after whole periods).
+/// * **One instance per worker** (the README's "Many cores" pattern: worker `w` builds
+///   `with_seed(seed + w)` over the one shared pool) keeps the single-thread guarantees per
+///   worker: each worker's picks are nginx's sequence exactly (from its own start), so every
+///   backend gets exactly `w_i` per whole period of every worker, and no worker's picks move
+///   another's schedule (`tests/it/workers.rs`). That is the way to use WRR from many cores.
 /// * Picks made by other threads while one thread (re)builds the schedule are not counted
 ///   in the new schedule (before the first build they take the eligible backends in turn,
 ///   ignoring weights), so they are not paid back: make the first pick after a
