@@ -82,12 +82,18 @@ verify_miri() {
         --target "$target" --test it -- "$@" "${VERIFY_MIRI_SKIP[@]}" || rc=1
     return "$rc"
 }
+verify_miri_i686() {
+    CARGO_TARGET_DIR=target/miri-i686 verify_miri 2 i686-unknown-linux-gnu "${VERIFY_MIRI_IT_I686[@]}"
+}
 step "miri components" rustup component add --toolchain nightly miri rust-src
 # two proptest cases a property, as on i686 (four took 377 s once backup pools took the
 # priority-level path: every pick there counts the levels first)
-step "miri" verify_miri 2 x86_64-unknown-linux-gnu "${VERIFY_MIRI_IT[@]}"
+# The interpreter runs on one thread, so the two targets run side by side (i686 in a
+# target dir of its own, so that neither waits on the other's build lock).
+step_bg "miri" verify_miri 2 x86_64-unknown-linux-gnu "${VERIFY_MIRI_IT[@]}"
 # 32-bit (usize and pointers of 4 bytes): the contracts, bad input, the fuzz harness, stress
-step "miri i686" verify_miri 2 i686-unknown-linux-gnu "${VERIFY_MIRI_IT_I686[@]}"
+step_bg "miri i686" verify_miri_i686
+step_join
 
 # --- fuzzing --------------------------------------------------------------------------------
 # fuzz/ is its own cargo-fuzz crate (own workspace and target dir). No sanitizer: the
@@ -113,8 +119,10 @@ verify_fuzz_run() {
     return "$rc"
 }
 step "fuzz build" cargo +nightly fuzz build -s none
-step "fuzz ops 30s" verify_fuzz_run ops
-step "fuzz config 30s" verify_fuzz_run config
+# one libFuzzer process each: side by side
+step_bg "fuzz ops 30s" verify_fuzz_run ops
+step_bg "fuzz config 30s" verify_fuzz_run config
+step_join
 
 # --- instruction counts ---------------------------------------------------------------------
 step "callgrind budgets" bash benches/callgrind/run.sh

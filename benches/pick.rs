@@ -7,15 +7,17 @@
 //! |---|---|---|
 //! | `rr/n8`, `rr/n64` | `baseline_fetch_add`: one relaxed `fetch_add` | round robin `select` |
 //! | `wrr/n8`, `wrr/n64` | `baseline_scan`: `n` relaxed loads, summed | weighted round robin |
+//! | (`wrr` too) | `reference_nginx_<weights>`: nginx's smooth WRR, one thread, `&mut` | the schedule WRR reproduces, without atomics |
 //! | `least_conn/n8`, `least_conn/n64` | `baseline_scan` | least connections |
 //! | `least_time/n8`, `least_time/n64` | `baseline_scan` | least response time |
 //! | (the three above) | `baseline_scan_pool`: one in-flight load per pool slot | a second, struct-strided reference |
-//! | `random/n8`, `random/n64` | `baseline_rng`: one `next_u64` through `&mut dyn Rng` | weighted random |
+//! | `random/n8`, `random/n64` | `baseline_rng`: one `next_u64` through `&mut dyn Rng` | weighted random (`select_*`), the alias table (`alias_*`), and a weight-expanded table written here (`table_*`, the O(1) reference) |
 //! | `rr_lease/n8` | `baseline_fetch_add_sub`: `fetch_add` then `fetch_sub` | lease + drop, lease + finish |
 //! | `rr_contended/n8` | `baseline_fetch_add_2t`: `fetch_add` while a 2nd thread hammers it | round robin while a 2nd thread picks |
 //!
 //! Function names say the case: `select_<weights>_<load>[_rng|_no_rng]`, where weights are
-//! `equal` (all 1) or `skewed` (1, 2, 4, 8 repeating), load is `idle` (no lease out) or
+//! `equal` (all 1) or `skewed` (1, 2, 4, 8 repeating) (the random groups also have `ramp`,
+//! 1 to n, and `heavy`, one backend of weight 1000 and the others 1), load is `idle` (no lease out) or
 //! `loaded` (0 to 6 leases held per backend, so in-flight counts differ), and `rng` means the
 //! request carries a `&mut dyn Rng` (else the strategy's own seeded stream is used).
 //!
@@ -37,8 +39,8 @@ use criterion::{
 };
 use tinylb::rand_core::Rng;
 use tinylb::{
-    Lease, LeastConn, LeastTime, Outcome, Pool, Random, Request, RoundRobin, Select, SelectExt,
-    WeightedRoundRobin,
+    AliasRandom, BackendId, Lease, LeastConn, LeastTime, Outcome, Pool, Random, Request,
+    RoundRobin, Select, SelectExt, WeightedRoundRobin,
 };
 
 #[path = "../tests/support/splitmix.rs"]
@@ -54,6 +56,10 @@ const NOW_US: u64 = SAMPLED_AT_US + 1_000_000;
 enum Weights {
     Equal,
     Skewed,
+    /// 1 to n (random groups only).
+    Ramp,
+    /// One backend of weight 1000, the others 1 (random groups only).
+    Heavy,
 }
 
 impl Weights {
@@ -61,12 +67,22 @@ impl Weights {
         match self {
             Weights::Equal => "equal",
             Weights::Skewed => "skewed",
+            Weights::Ramp => "ramp",
+            Weights::Heavy => "heavy",
         }
     }
     fn of(self, i: usize) -> u32 {
         match self {
             Weights::Equal => 1,
             Weights::Skewed => 1 << (i % 4),
+            Weights::Ramp => i as u32 + 1,
+            Weights::Heavy => {
+                if i == 0 {
+                    1000
+                } else {
+                    1
+                }
+            }
         }
     }
 }
@@ -202,11 +218,58 @@ fn round_robin<const N: usize>(c: &mut Criterion) {
     g.finish();
 }
 
+/// nginx's smooth weighted round robin (`ngx_http_upstream_get_peer` in
+/// `ngx_http_upstream_round_robin.c`) as one thread runs it with `&mut`: every pick adds each
+/// weight to its backend's current weight, takes the largest (lowest index on ties) and
+/// subtracts the total from it. No atomics, no health or cap test: the floor a lock-free
+/// version of the same schedule is compared with.
+struct NginxWrr {
+    weights: Vec<i64>,
+    current: Vec<i64>,
+    total: i64,
+}
+
+impl NginxWrr {
+    fn new(weights: impl Iterator<Item = u32>) -> Self {
+        let weights: Vec<i64> = weights.map(i64::from).collect();
+        NginxWrr {
+            current: vec![0; weights.len()],
+            total: weights.iter().sum(),
+            weights,
+        }
+    }
+
+    fn next(&mut self) -> usize {
+        let (mut best, mut most) = (0, i64::MIN);
+        for (i, (c, &w)) in self.current.iter_mut().zip(&self.weights).enumerate() {
+            *c += w;
+            if *c > most {
+                (best, most) = (i, *c);
+            }
+        }
+        if let Some(c) = self.current.get_mut(best) {
+            *c -= self.total;
+        }
+        best
+    }
+}
+
+/// The same-run reference of the `wrr` groups: [`NginxWrr`] over the same weights.
+fn reference_nginx<const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>, weights: &[Weights]) {
+    for &w in weights {
+        let mut wrr = NginxWrr::new((0..N).map(|i| w.of(i)));
+        g.bench_function(format!("reference_nginx_{}", w.name()), |b| {
+            b.iter(|| black_box(black_box(&mut wrr).next()));
+        });
+    }
+}
+
 fn weighted_round_robin<const N: usize>(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("wrr/n{N}"));
     baseline_scan::<N>(&mut g);
     baseline_scan_pool::<N>(&mut g);
     let weightings = [Weights::Equal, Weights::Skewed];
+    reference_nginx::<N>(&mut g, &weightings);
     cases::<N, _>(&mut g, WeightedRoundRobin::<N>::new, &weightings, false);
     g.finish();
 }
@@ -246,7 +309,84 @@ fn random<const N: usize>(c: &mut Criterion) {
         &[Weights::Equal, Weights::Skewed],
         true,
     );
+    // idle pools, the request's RNG: Random, the alias table and the expanded table side by
+    // side on every weighting
+    for weights in [
+        Weights::Equal,
+        Weights::Skewed,
+        Weights::Ramp,
+        Weights::Heavy,
+    ] {
+        let pool = pool::<N>(weights);
+        let w = weights.name();
+        if matches!(weights, Weights::Ramp | Weights::Heavy) {
+            one_row(
+                &mut g,
+                format!("select_{w}_idle_rng"),
+                &pool,
+                &Random::new(),
+            );
+        }
+        one_row(
+            &mut g,
+            format!("alias_{w}_idle_rng"),
+            &pool,
+            &AliasRandom::<N>::new(),
+        );
+        one_row(
+            &mut g,
+            format!("table_{w}_idle_rng"),
+            &pool,
+            &Expanded::of(&pool),
+        );
+    }
     g.finish();
+}
+
+/// One `select` row with the request's RNG, on an idle pool.
+fn one_row<const N: usize>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: String,
+    pool: &Pool<N>,
+    strategy: &impl Select<N>,
+) {
+    g.bench_function(name, |b| {
+        let mut rng = SplitMix(7);
+        let mut req = Request::new().with_now_us(NOW_US).with_rng(&mut rng);
+        b.iter(|| black_box(strategy.select(black_box(pool), &mut req)));
+    });
+}
+
+/// The O(1) reference for weighted random: every slot index repeated as often as its
+/// weight (pingora's table, memory proportional to the weights: a yardstick, not a design),
+/// one draw by multiply-shift, judged through the pool's view like any strategy.
+struct Expanded {
+    table: Vec<u16>,
+}
+
+impl Expanded {
+    fn of<const N: usize>(pool: &Pool<N>) -> Self {
+        let table = pool
+            .ids()
+            .iter()
+            .flat_map(|id: &BackendId| {
+                let w = pool.info(*id).expect("live").weight;
+                core::iter::repeat_n(id.index() as u16, w as usize)
+            })
+            .collect();
+        Expanded { table }
+    }
+}
+
+impl<const N: usize> Select<N> for Expanded {
+    fn select(&self, pool: &Pool<N>, req: &mut Request<'_>) -> Option<BackendId> {
+        pool.pick(req, |view, req| {
+            let r = req.rng().map_or(0, |r| r.next_u64()) as u32;
+            let k = (r as u64 * self.table.len() as u64) >> 32;
+            let i = *self.table.get(k as usize)? as usize;
+            view.get(i).or_else(|| view.candidates().next())
+        })
+    }
 }
 
 /// Lease + drop and lease + finish with round robin, beside a `fetch_add` + `fetch_sub` pair.

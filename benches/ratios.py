@@ -9,6 +9,10 @@ with `baseline`), and the issue's target where one applies.
 Usage: python3 benches/ratios.py [CRITERION_DIR] [--group PREFIX]...
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion next to this
 script's crate. Exits 1 if a ratio misses its target (with --check), else 0.
+
+Groups named `.../threads2/...` (benches/scale.rs) get a second table when the matching
+`.../threads1/...` group was measured too: each function's 2-thread median over its
+1-thread median, per operation per thread.
 """
 
 import json
@@ -96,7 +100,26 @@ def main(argv):
                 missed += not ok
                 mark = f"≤ {t}× {'ok' if ok else 'MISSED'}"
             print(f"| {group} | {f} | {ns:.2f} | {ratio} | {pratio} | {mark} |")
+    print_scaling(groups)
     return 1 if (check and missed) else 0
+
+
+def print_scaling(groups):
+    """Two threads against one: `threads2` groups beside their `threads1` twins."""
+    pairs = [
+        (g, groups[g], groups[g.replace("threads2", "threads1")])
+        for g in sorted(groups, key=natural)
+        if "threads2" in g and g.replace("threads2", "threads1") in groups
+    ]
+    if not pairs:
+        return
+    print()
+    print("| group | function | 1 thread ns | 2 threads ns | 2 threads / 1 thread |")
+    print("|---|---|---:|---:|---:|")
+    for group, two, one in pairs:
+        for f in sorted(two, key=lambda f: (not f.startswith("baseline"), natural(f))):
+            if f in one:
+                print(f"| {group} | {f} | {one[f]:.2f} | {two[f]:.2f} | {two[f] / one[f]:.2f}× |")
 
 
 if __name__ == "__main__":

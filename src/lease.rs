@@ -328,7 +328,7 @@ impl<const N: usize> Pool<N> {
             return false;
         }
         let room = slot.cap.load(Ordering::Acquire);
-        let mut cur = Flight(slot.in_flight.load(Ordering::SeqCst));
+        let mut cur = Flight(slot.hot.in_flight.load(Ordering::SeqCst));
         let mut taken = false;
         for _ in 0..CAS_TRIES {
             let count = cur.count();
@@ -336,7 +336,7 @@ impl<const N: usize> Pool<N> {
             if !cur.tagged(id.generation()) || count > room || count == crate::MAX_IN_FLIGHT {
                 return false;
             }
-            match slot.in_flight.compare_exchange(
+            match slot.hot.in_flight.compare_exchange(
                 cur.0,
                 cur.0 + 1,
                 Ordering::SeqCst,
@@ -356,7 +356,7 @@ impl<const N: usize> Pool<N> {
         // the strategy's look and our increment; it cannot have been replaced, since the
         // tag matched and `add` only retags a word with no unit out
         if slot.generation() != id.generation() || !slot.admin_up(self.config().panic_picks_down) {
-            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            slot.hot.in_flight.fetch_sub(1, Ordering::SeqCst);
             return false;
         }
         true
@@ -365,7 +365,7 @@ impl<const N: usize> Pool<N> {
     /// Gives back the in-flight unit taken by [`Pool::try_acquire`].
     pub(crate) fn release(&self, id: BackendId) {
         if let Some(slot) = self.slot(id.index()) {
-            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            slot.hot.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

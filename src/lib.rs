@@ -34,7 +34,7 @@ pub use pool::{
 pub use pool::{Evaluation, FailurePercentage, OutlierDetector, RateDetection, SuccessRate};
 pub use reports::{LoadReport, LoadWeights, WeightPolicy};
 pub use select::{Request, Select, SelectExt};
-pub use strategy::{BoundedLoad, Jump, Maglev, Rendezvous};
+pub use strategy::{AliasRandom, BoundedLoad, Jump, Maglev, Rendezvous};
 pub use strategy::{
     First, LeastConn, LeastTime, ParseReason, ParseStrategyError, PeakEwma, PickFirst, PowerOfTwo,
     Random, RoundRobin, Strategy, WeightedRoundRobin,

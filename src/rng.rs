@@ -18,6 +18,19 @@ pub(crate) const fn mix64(mut z: u64) -> u64 {
 /// `mix64(seed + k * golden)`. Shared by all threads through one atomic counter, so it is
 /// deterministic for a single thread and merely well-spread under contention. The counter
 /// is 32 bits wide (DESIGN.md: no 64-bit atomics), so the stream repeats after 2^32 draws.
+///
+/// **Many cores.** The counter lives in the strategy, so one strategy instance per worker
+/// thread (the README's "Many cores" pattern, seeds `seed + w`) gives every worker a stream
+/// no other thread writes; that is how a pick without a caller RNG avoids a shared written
+/// word. Two other ways were weighed and rejected: stripes chosen by the address of a stack
+/// variable (the only per-thread identity `no_std` safe code has) make a single thread's
+/// draws depend on its stack depth and the loader's layout, which breaks the golden vectors'
+/// determinism; and randomness derived from the state a pick reads (in-flight counts) is the
+/// same for every thread at the same moment, so concurrent picks would herd onto the same
+/// candidates, and an idle pool would draw the same value every time. The streams of seeds
+/// `s` and `s + d` never share an input to the mixer within 2^32 draws for any `d` up to
+/// 65536 workers: that needs `(j - k)·golden = d (mod 2^64)` with `|j - k| < 2^32` (the
+/// unit test `worker_streams_do_not_overlap` checks every `d`).
 #[derive(Debug)]
 pub(crate) struct Stream {
     seed: u64,
@@ -89,6 +102,24 @@ pub(crate) fn below_u64(mut draw: impl FnMut() -> u64, n: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Seeds `s` and `s + d` (workers `d` apart) give inputs `s + j·g` and `s + d + k·g`:
+    /// equal only when `(j - k)·g = d`, that is `j - k = d·g⁻¹ (mod 2^64)`, which for every
+    /// `d` in `1..=65536` is at least 2^32 away from 0: more draws than the counter makes.
+    #[test]
+    fn worker_streams_do_not_overlap() {
+        const G: u64 = 0x9e37_79b9_7f4a_7c15;
+        // g⁻¹ mod 2^64 by Newton's iteration (each step doubles the correct low bits)
+        let mut inv: u64 = G;
+        for _ in 0..6 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(G.wrapping_mul(inv)));
+        }
+        assert_eq!(G.wrapping_mul(inv), 1);
+        for d in 1..=65_536u64 {
+            let gap = d.wrapping_mul(inv);
+            assert!(gap.min(gap.wrapping_neg()) >= 1 << 32, "d = {d}");
+        }
+    }
 
     #[test]
     fn mix64_golden() {

@@ -13,8 +13,8 @@ use loom::thread;
 use std::sync::Arc;
 
 use tinylb::{
-    Backend, Config, Ejection, Health, Lease, LeastConn, Outcome, Pool, Request, RoundRobin,
-    Select, SelectExt, WeightedRoundRobin,
+    AliasRandom, Backend, Config, Ejection, Health, Lease, LeastConn, Outcome, Pool, Request,
+    RoundRobin, Select, SelectExt, WeightedRoundRobin,
 };
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -302,6 +302,40 @@ fn wrr_live_weight_change() {
             counts[wrr.select(&*pool, &mut Request::new()).unwrap().index()] += 1;
         }
         assert_eq!(counts, [3, 1], "one period of the new weights [3, 1]");
+    });
+}
+
+/// The alias table's rebuild against a reader: a read that the sequence counter accepts is
+/// one whole table (the one before the weight change or the one after), never a mix; and
+/// a pick racing the rebuild returns an eligible backend.
+#[test]
+fn alias_reads_never_mix_two_tables() {
+    // weights [1, 3]: column 0 keeps 2 of 4 and gives the rest to 1; column 1 is whole
+    const BEFORE: (u32, [(u32, u16, u32); 2]) = (4, [(2, 1, 1), (4, 1, 3)]);
+    // weights [1, 1]: both columns whole
+    const AFTER: (u32, [(u32, u16, u32); 2]) = (2, [(2, 0, 1), (2, 1, 1)]);
+    model(|| {
+        let pool = Arc::new(Pool::<2>::new());
+        pool.loom_init();
+        pool.add(1).unwrap();
+        let b = pool.add(3).unwrap();
+        let s = Arc::new(AliasRandom::<2>::new());
+        s.loom_init();
+        s.select(&*pool, &mut Request::new()).unwrap();
+        assert_eq!(s.loom_snapshot(), Some(BEFORE));
+        let (p2, s2) = (pool.clone(), s.clone());
+        let t = thread::spawn(move || {
+            p2.set_weight(b, 1).unwrap();
+            // rebuilds the table
+            s2.select(&*p2, &mut Request::new()).is_some()
+        });
+        let seen = s.loom_snapshot();
+        assert!(
+            seen.is_none() || seen == Some(BEFORE) || seen == Some(AFTER),
+            "a read mixed two tables: {seen:?}"
+        );
+        assert!(t.join().unwrap());
+        assert_eq!(s.loom_snapshot(), Some(AFTER));
     });
 }
 

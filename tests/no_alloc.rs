@@ -24,8 +24,8 @@ use std::alloc::System;
 
 use splitmix::SplitMix;
 use tinylb::{
-    Backend, BackendError, BackendId, Health, Lease, MAX_WEIGHT, Outcome, Pool, Request, Select,
-    SelectExt, Strategy, Tried,
+    AliasRandom, Backend, BackendError, BackendId, Health, Lease, MAX_WEIGHT, Outcome, Pool,
+    Request, Select, SelectExt, Strategy, Tried,
 };
 
 /// `System`, counting every allocation, reallocation and deallocation on this thread.
@@ -283,4 +283,30 @@ fn pool_configuration_does_not_allocate() {
         pool.len()
     });
     assert_eq!(calls, 0);
+}
+
+/// `AliasRandom` (not a `Strategy` variant): picks, its table's rebuilds after weight and
+/// health changes, and its fallback, without allocating.
+#[test]
+fn alias_random_picks_and_rebuilds_without_allocating() {
+    let pool = pool_of::<64>();
+    let s = AliasRandom::<64>::with_seed(3);
+    let ids = pool.ids();
+    let mut rng = SplitMix(5);
+    let calls = allocator_calls(|| {
+        for k in 0..2_000u32 {
+            if k % 100 == 0
+                && let Some(&id) = ids.as_slice().get((k / 100) as usize % 64)
+            {
+                pool.set_weight(id, 1 + k % 1000).unwrap();
+            }
+            let mut req = if k % 2 == 0 {
+                Request::new().with_rng(&mut rng)
+            } else {
+                Request::new()
+            };
+            black_box(s.select(&pool, &mut req));
+        }
+    });
+    assert_eq!(calls, 0, "AliasRandom allocated");
 }

@@ -35,10 +35,21 @@
 //! success. Its failure streak stays until a request succeeds, so a backend that is up but
 //! still refusing goes down again at its next failure (a half-open state).
 //!
+//! **One strategy per worker thread.** The pool is shared; the strategy is not: the proxy
+//! builds one instance per runtime worker thread (seeded `seed + worker`, so round robin
+//! and WRR start one step apart and the random streams differ), and a pick uses the instance
+//! of the thread it runs on, as Envoy gives every worker its own load balancer. So picks on
+//! different cores share no strategy word (no round-robin cursor, WRR ticket or random
+//! stream bounces between them), and a lease writes only its backend's own line in the pool.
+//! Each instance keeps its own promise: with round robin, each worker's picks rotate; with
+//! WRR, each worker's picks are nginx's sequence (see `WeightedRoundRobin`'s docs).
+//!
 //! **Stats.** Every [`Options::stats_every`], a line of counters is logged if any counter
 //! changed since the last line (none is logged while the proxy is idle).
 
+use core::cell::OnceCell;
 use core::net::{IpAddr, SocketAddr};
+use core::sync::atomic::AtomicUsize;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
 use std::io;
@@ -106,11 +117,15 @@ pub(crate) struct Backend {
     pub(crate) id: BackendId,
 }
 
-/// The proxy: a pool, a strategy, the backends' addresses and the clock leases report in.
+/// The proxy: a pool, a strategy per worker thread, the backends' addresses and the clock
+/// leases report in.
 #[derive(Debug)]
 pub(crate) struct Proxy {
     pool: SharedPool,
-    strategy: Strategy<MAX_BACKENDS>,
+    /// Worker 0's strategy instance ([`Proxy::strategy`] finds the calling thread's).
+    first: Strategy<MAX_BACKENDS>,
+    /// The instances of workers 1 and up.
+    others: Vec<Strategy<MAX_BACKENDS>>,
     /// Indexed by pool slot.
     backends: Vec<Option<Backend>>,
     epoch: Instant,
@@ -178,10 +193,17 @@ impl Proxy {
         seed: u64,
         opts: Options,
     ) -> Result<Arc<Self>, String> {
-        let strategy = Strategy::<MAX_BACKENDS>::from_name(strategy, seed).map_err(|_| {
-            let known = Strategy::<MAX_BACKENDS>::NAMES.join(", ");
-            format!("unknown strategy {strategy:?} (known: {known})")
-        })?;
+        // as many as the runtime has worker threads (tokio's default is one per core)
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut others = (0..workers as u64)
+            .map(|w| Strategy::<MAX_BACKENDS>::from_name(strategy, seed.wrapping_add(w)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                let known = Strategy::<MAX_BACKENDS>::NAMES.join(", ");
+                format!("unknown strategy {strategy:?} (known: {known})")
+            })?;
+        // at least one: `workers` is 1 or more
+        let first = others.remove(0);
         if backends.is_empty() {
             return Err("no backend given".into());
         }
@@ -197,7 +219,8 @@ impl Proxy {
         }
         Ok(Arc::new(Proxy {
             pool,
-            strategy,
+            first,
+            others,
             backends: slots,
             epoch: Instant::now(),
             log: Log::new(opts.log),
@@ -230,7 +253,22 @@ impl Proxy {
 
     /// The strategy's canonical name.
     pub(crate) fn strategy_name(&self) -> &'static str {
-        self.strategy.name()
+        self.strategy().name()
+    }
+
+    /// The calling thread's strategy: threads are numbered in the order they first pick,
+    /// and thread `k` takes instance `k mod workers` (more threads than instances, as
+    /// with blocking threads, share an instance: still correct, only shared).
+    fn strategy(&self) -> &Strategy<MAX_BACKENDS> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static WORKER: OnceCell<usize> = const { OnceCell::new() };
+        }
+        let k = WORKER.with(|w| *w.get_or_init(|| NEXT.fetch_add(1, Ordering::Relaxed)));
+        match k % (self.others.len() + 1) {
+            0 => &self.first,
+            i => self.others.get(i - 1).unwrap_or(&self.first),
+        }
     }
 
     /// The clock leases report in: microseconds since the proxy started.
@@ -246,7 +284,7 @@ impl Proxy {
     /// added to it.
     fn lease_untried(&self, key: u64, tried: &mut ConnTried) -> Result<ConnLease, NoBackend> {
         let mut req = Request::new().with_key(key).with_now_us(self.now_us());
-        self.strategy
+        self.strategy()
             .lease_untried(Arc::clone(&self.pool), &mut req, tried)
     }
 

@@ -46,7 +46,7 @@ impl<const N: usize> Pool<N> {
     /// load and a branch on every drop.)
     pub(crate) fn count_abandoned(&self, index: usize) {
         if let Some(slot) = self.slot(index) {
-            slot.abandoned.fetch_add(1, Ordering::Relaxed);
+            slot.hot.abandoned.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -60,9 +60,9 @@ impl<const N: usize> Pool<N> {
     fn count_slot(&self, slot: &Slot, id: BackendId, success: bool, now: u32) {
         // wrapping, relaxed: a total is read alone, and nothing is ordered by it
         let total = if success {
-            &slot.successes
+            &slot.hot.successes
         } else {
-            &slot.failures
+            &slot.hot.failures
         };
         total.fetch_add(1, Ordering::Relaxed);
         self.count_outcome(slot, id, success, now);
@@ -70,16 +70,18 @@ impl<const N: usize> Pool<N> {
 
     fn sample_slot(&self, slot: &Slot, latency_us: u64, now: u32) {
         let sample = u32::try_from(latency_us).unwrap_or(u32::MAX);
-        let mut est = slot.latency_us.load(Ordering::Relaxed);
+        let mut est = slot.hot.latency_us.load(Ordering::Relaxed);
         for _ in 0..CAS_TRIES {
-            let at = slot.latency_at_ms.load(Ordering::Relaxed);
+            let at = slot.hot.latency_at_ms.load(Ordering::Relaxed);
             let next = ewma::update(est, sample, elapsed_ms(now, at), self.config().half_life_ms);
-            match slot
-                .latency_us
-                .compare_exchange(est, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match slot.hot.latency_us.compare_exchange(
+                est,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
-                    slot.latency_at_ms.store(now, Ordering::Relaxed);
+                    slot.hot.latency_at_ms.store(now, Ordering::Relaxed);
                     break;
                 }
                 Err(v) => est = v,
@@ -101,10 +103,10 @@ mod tests {
         let a = pool.add(1).unwrap();
         let slot = pool.slot(0).unwrap();
         for w in [
-            &slot.successes,
-            &slot.failures,
-            &slot.abandoned,
-            &slot.ejected_total,
+            &slot.hot.successes,
+            &slot.hot.failures,
+            &slot.hot.abandoned,
+            &slot.hot.ejected_total,
         ] {
             w.store(u32::MAX, Ordering::Relaxed);
         }
@@ -138,6 +140,7 @@ mod tests {
         let a = pool.add(1).unwrap();
         pool.slot(0)
             .unwrap()
+            .hot
             .ejected_total
             .store(u32::MAX, Ordering::Relaxed);
         Lease::acquire(&pool, a)

@@ -56,7 +56,7 @@ impl<const N: usize> Pool<N> {
             if st != S_EMPTY && st != S_REMOVED {
                 continue;
             }
-            if !Flight(slot.in_flight.load(Ordering::SeqCst)).free() {
+            if !Flight(slot.hot.in_flight.load(Ordering::SeqCst)).free() {
                 continue;
             }
             let reserved = c.same_generation(S_RESERVED, 0);
@@ -70,10 +70,11 @@ impl<const N: usize> Pool<N> {
             // Take the slot only while no lease or pin is out, and retag the in-flight word
             // in the same compare-and-swap: from then on a lease still aiming at the old
             // occupant fails its tag check, and one that got in first keeps the slot from us.
-            let w = Flight(slot.in_flight.load(Ordering::SeqCst));
+            let w = Flight(slot.hot.in_flight.load(Ordering::SeqCst));
             let generation = slot.generation.load(Ordering::SeqCst).wrapping_add(1);
             if !w.free()
                 || slot
+                    .hot
                     .in_flight
                     .compare_exchange(
                         w.0,
@@ -92,19 +93,19 @@ impl<const N: usize> Pool<N> {
             slot.place
                 .store(Place::new(b.level, b.zone).0, Ordering::Relaxed);
             for a in [
-                &slot.latency_us,
-                &slot.latency_at_ms,
-                &slot.failure_streak,
+                &slot.hot.latency_us,
+                &slot.hot.latency_at_ms,
+                &slot.hot.failure_streak,
                 &slot.warm_from_ms,
                 &slot.ejected_until_ms,
                 &slot.ejections,
                 &slot.returned_at_ms,
                 // the totals start at zero for each backend (and only here: while the backend
                 // lives they only move on, so that differences of snapshots are counts)
-                &slot.successes,
-                &slot.failures,
-                &slot.abandoned,
-                &slot.ejected_total,
+                &slot.hot.successes,
+                &slot.hot.failures,
+                &slot.hot.abandoned,
+                &slot.hot.ejected_total,
             ] {
                 a.store(0, Ordering::Relaxed);
             }
@@ -220,7 +221,7 @@ impl<const N: usize> Pool<N> {
                         next = next.with(WARMING, true);
                     }
                     // failures reported while it was down belong to the old streak
-                    slot.failure_streak.store(0, Ordering::Release);
+                    slot.hot.failure_streak.store(0, Ordering::Release);
                 }
                 if slot
                     .config

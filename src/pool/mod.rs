@@ -70,7 +70,7 @@ pub use miss::NoBackend;
 pub(crate) use penalty::Penalty;
 pub use rate::{Evaluation, FailurePercentage, OutlierDetector, RateDetection, SuccessRate};
 pub use read::Ids;
-pub(crate) use slot::Slot;
+pub(crate) use slot::{Line, Slot};
 pub use view::{Candidate, View};
 pub(crate) use word::{BACKUP, Flight, Word};
 pub use word::{FULL_SHARE, MAX_IN_FLIGHT, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
@@ -218,8 +218,10 @@ pub struct Pool<const N: usize> {
     cache: cache::Cache,
     /// The pool-wide in-flight cap, [`word::NO_CAP`] for none.
     pool_cap: AtomicU32,
-    /// Leases out that count against `pool_cap`.
-    pool_in_flight: AtomicU32,
+    /// Leases out that count against `pool_cap`: the one pool-wide word a lease writes (only
+    /// while a cap is set), on a line of its own so it does not slow the header words every
+    /// pick reads.
+    pool_in_flight: Line<AtomicU32>,
     /// Slots whose recent failure fraction is not 0: while none is, a pick charges no
     /// failure penalty and reads no slot for it (`penalty.rs`).
     failing: AtomicU32,
@@ -283,7 +285,7 @@ impl<const N: usize> Pool<N> {
             #[cfg(feature = "levels")]
             cache: cache::Cache::new(),
             pool_cap: AtomicU32::new(word::NO_CAP),
-            pool_in_flight: AtomicU32::new(0),
+            pool_in_flight: Line(AtomicU32::new(0)),
             failing: AtomicU32::new(0),
             panic_matters: config.panic_matters(),
             config,
@@ -400,22 +402,22 @@ impl<const N: usize> Pool<N> {
             for a in [
                 &s.config,
                 &s.generation,
-                &s.in_flight,
+                &s.hot.in_flight,
                 &s.cap,
-                &s.latency_us,
-                &s.latency_at_ms,
-                &s.failure_streak,
+                &s.hot.latency_us,
+                &s.hot.latency_at_ms,
+                &s.hot.failure_streak,
                 &s.warm_from_ms,
                 &s.ejected_until_ms,
                 &s.ejections,
                 &s.returned_at_ms,
                 &s.share,
                 &s.place,
-                &s.failure_score,
-                &s.successes,
-                &s.failures,
-                &s.abandoned,
-                &s.ejected_total,
+                &s.hot.failure_score,
+                &s.hot.successes,
+                &s.hot.failures,
+                &s.hot.abandoned,
+                &s.hot.ejected_total,
             ] {
                 a.touch();
             }

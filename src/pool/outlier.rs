@@ -59,17 +59,19 @@ impl<const N: usize> Pool<N> {
             self.count_failure_fraction(slot, success);
         }
         if success {
-            slot.failure_streak.store(0, Ordering::Relaxed);
+            slot.hot.failure_streak.store(0, Ordering::Relaxed);
             return;
         }
-        let mut f = slot.failure_streak.load(Ordering::Relaxed);
+        let mut f = slot.hot.failure_streak.load(Ordering::Relaxed);
         let mut streak = f;
         for _ in 0..CAS_TRIES {
             let Some(next) = f.checked_add(1) else { break };
-            match slot
-                .failure_streak
-                .compare_exchange(f, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match slot.hot.failure_streak.compare_exchange(
+                f,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
                     streak = next;
                     break;
@@ -153,7 +155,7 @@ impl<const N: usize> Pool<N> {
         }
         if done {
             slot.ejections.store(times, Ordering::Release);
-            slot.ejected_total.fetch_add(1, Ordering::Relaxed);
+            slot.hot.ejected_total.fetch_add(1, Ordering::Relaxed);
             self.bump_epoch();
         } else {
             self.ejected.fetch_sub(1, Ordering::AcqRel);
@@ -217,7 +219,7 @@ impl<const N: usize> Pool<N> {
             .is_ok()
         {
             self.ejected.fetch_sub(1, Ordering::AcqRel);
-            slot.failure_streak.store(0, Ordering::Release);
+            slot.hot.failure_streak.store(0, Ordering::Release);
             slot.returned_at_ms.store(stamp(now), Ordering::Release);
             self.bump_epoch();
         }

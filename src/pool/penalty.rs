@@ -108,13 +108,13 @@ impl<const N: usize> Pool<N> {
     /// that has none costs one load), and counts the slots whose fraction is not 0.
     #[inline]
     pub(crate) fn count_failure_fraction(&self, slot: &Slot, success: bool) {
-        let mut f = slot.failure_score.load(Ordering::Relaxed);
+        let mut f = slot.hot.failure_score.load(Ordering::Relaxed);
         if success && f == 0 {
             return;
         }
         for _ in 0..CAS_TRIES {
             let next = next_fraction(f, success);
-            match slot.failure_score.compare_exchange_weak(
+            match slot.hot.failure_score.compare_exchange_weak(
                 f,
                 next,
                 Ordering::Relaxed,
@@ -136,7 +136,7 @@ impl<const N: usize> Pool<N> {
 
     /// Clears the failure fraction of a slot being reused.
     pub(crate) fn clear_failure_fraction(&self, slot: &Slot) {
-        if slot.failure_score.swap(0, Ordering::Relaxed) != 0 {
+        if slot.hot.failure_score.swap(0, Ordering::Relaxed) != 0 {
             self.failing.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -147,11 +147,11 @@ impl Slot {
     /// the backend's last outcome.
     #[inline]
     pub(crate) fn failure_fraction_at(&self, now_ms: u32, half_life_ms: u32) -> u32 {
-        let f = self.failure_score.load(Ordering::Relaxed);
+        let f = self.hot.failure_score.load(Ordering::Relaxed);
         if f == 0 {
             return 0;
         }
-        let at = self.latency_at_ms.load(Ordering::Relaxed);
+        let at = self.hot.latency_at_ms.load(Ordering::Relaxed);
         ewma::decayed(f, elapsed_ms(now_ms, at), half_life_ms)
     }
 }
@@ -188,7 +188,7 @@ impl Penalty {
     /// when it has no recent failure.
     #[inline(always)]
     pub(crate) fn load_q16(&self, slot: &Slot, in_flight: u32) -> u64 {
-        if slot.failure_score.load(Ordering::Relaxed) == 0 {
+        if slot.hot.failure_score.load(Ordering::Relaxed) == 0 {
             return (in_flight as u64) << 16;
         }
         self.charged_load(slot, in_flight)
@@ -198,7 +198,7 @@ impl Penalty {
     /// `est · (1 + pen)`, saturating. One load when it has no recent failure.
     #[inline(always)]
     pub(crate) fn latency(&self, slot: &Slot, est: u32) -> u32 {
-        if slot.failure_score.load(Ordering::Relaxed) == 0 {
+        if slot.hot.failure_score.load(Ordering::Relaxed) == 0 {
             return est;
         }
         self.charged_latency(slot, est)

@@ -264,8 +264,8 @@ impl<const N: usize> OutlierDetector<N> {
         let id = pool.id_at(i)?;
         let slot = pool.slot(i)?;
         let (ok_now, failed_now) = (
-            slot.successes.load(Ordering::Acquire),
-            slot.failures.load(Ordering::Acquire),
+            slot.hot.successes.load(Ordering::Acquire),
+            slot.hot.failures.load(Ordering::Acquire),
         );
         let (snap_ok, snap_failed, snap_gen) = (
             self.ok.get(i)?,
@@ -355,8 +355,8 @@ impl<const N: usize> Pool<N> {
         let Some(slot) = self.slot(id.index()) else {
             return false;
         };
-        let before = slot.ejected_total.load(Ordering::Acquire);
+        let before = slot.hot.ejected_total.load(Ordering::Acquire);
         self.try_eject(slot, id, now);
-        slot.ejected_total.load(Ordering::Acquire) != before
+        slot.hot.ejected_total.load(Ordering::Acquire) != before
     }
 }

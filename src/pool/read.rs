@@ -26,7 +26,7 @@ impl<const N: usize> Pool<N> {
         let slot = self.slot_of(id)?;
         let c = slot.word();
         self.check(slot, c, id)?;
-        let lat = slot.latency_us.load(Ordering::Relaxed);
+        let lat = slot.hot.latency_us.load(Ordering::Relaxed);
         Ok(Self::info_of(
             slot,
             c,
@@ -59,9 +59,9 @@ impl<const N: usize> Pool<N> {
     }
 
     fn info_of(slot: &Slot, c: Word, id: BackendId, latency_us: Option<u32>) -> BackendInfo {
-        let successes = slot.successes.load(Ordering::Relaxed);
-        let failures = slot.failures.load(Ordering::Relaxed);
-        let abandoned = slot.abandoned.load(Ordering::Relaxed);
+        let successes = slot.hot.successes.load(Ordering::Relaxed);
+        let failures = slot.hot.failures.load(Ordering::Relaxed);
+        let abandoned = slot.hot.abandoned.load(Ordering::Relaxed);
         BackendInfo {
             id,
             weight: c.weight(),
@@ -71,10 +71,10 @@ impl<const N: usize> Pool<N> {
                 S_DEGRADED => Health::Degraded,
                 _ => Health::Down,
             },
-            in_flight: Flight(slot.in_flight.load(Ordering::Acquire)).count(),
+            in_flight: Flight(slot.hot.in_flight.load(Ordering::Acquire)).count(),
             cap: cap_of(slot.cap.load(Ordering::Relaxed)),
             latency_us,
-            failure_streak: slot.failure_streak.load(Ordering::Relaxed),
+            failure_streak: slot.hot.failure_streak.load(Ordering::Relaxed),
             ejected: c.has(EJECTED),
             backup: c.has(BACKUP),
             level: slot.level_of(c),
@@ -83,7 +83,7 @@ impl<const N: usize> Pool<N> {
             successes,
             failures,
             abandoned,
-            ejections: slot.ejected_total.load(Ordering::Relaxed),
+            ejections: slot.hot.ejected_total.load(Ordering::Relaxed),
         }
     }
 

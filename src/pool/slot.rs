@@ -11,23 +11,26 @@ use super::word::{
 
 /// One backend's state. Private: strategies read it through [`View`](super::View).
 ///
-/// Eighteen 32-bit words, 72 bytes: what a pick reads first (`config`), what a lease writes
-/// (`in_flight`), then what `finish` writes (latency, streak), what ejection and slow start
-/// keep, the backend's share, its priority level and locality (`place`, read by picks only
-/// when the level is above 0 or the pick is narrowed to a locality), its recent failure
-/// fraction (read by picks only while some backend has failed), and last the four totals ([`Pool::info`](super::Pool::info)),
-/// which no pick reads or writes: only a lease's end, an ejection and the read-back calls
-/// touch them.
+/// Eighteen 32-bit words in two halves. The first half is what picks read and only
+/// configuration calls write (plus the rare ejection and slow-start stamps): the config word,
+/// generation, cap, ejection and slow-start times, share and `place` (priority level and
+/// locality). The second, [`Hot`], is what a lease and its end write: the in-flight count,
+/// the latency estimate, the failure streak and fraction, and the four totals
+/// ([`Pool::info`](super::Pool::info)).
+///
+/// **Layout per target.** On the 64-bit targets that run proxies with one worker per core
+/// ([`Line`]), each half starts a 64-byte cache line, so a slot is 128 bytes: a lease
+/// writes only its backend's own line, two backends' written words are never within 128
+/// bytes of each other (so x86's adjacent-line prefetcher does not pair them either), and a
+/// pick reading one backend's config word is not slowed by leases on others. Elsewhere
+/// (32-bit microcontrollers, wasm32) the halves are packed, 72 bytes a slot as before: a
+/// microcontroller has one core or no data cache to share, and its RAM is the budget.
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) config: AtomicU32,
     pub(crate) generation: AtomicU32,
-    pub(crate) in_flight: AtomicU32,
     /// `cap - 1`, or [`NO_CAP`].
     pub(crate) cap: AtomicU32,
-    pub(crate) latency_us: AtomicU32,
-    pub(crate) latency_at_ms: AtomicU32,
-    pub(crate) failure_streak: AtomicU32,
     /// Slow-start window start (odd tick), or 0 while waiting for the first pick to stamp it.
     pub(crate) warm_from_ms: AtomicU32,
     /// End of the current ejection (tick).
@@ -41,6 +44,48 @@ pub(crate) struct Slot {
     pub(crate) share: AtomicU32,
     /// Priority level and locality ([`Place`]).
     pub(crate) place: AtomicU32,
+    /// What leases write.
+    pub(crate) hot: Line<Hot>,
+}
+
+/// `T` starting a 64-byte cache line of its own on the 64-bit targets that run proxies with
+/// a worker per core (x86-64, AArch64, POWER, RISC-V and LoongArch 64, s390x); `T` as it is
+/// elsewhere. Read through `Deref`.
+#[derive(Debug)]
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64",
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "s390x"
+    ),
+    repr(align(64))
+)]
+pub(crate) struct Line<T>(pub(crate) T);
+
+impl<T> core::ops::Deref for Line<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// `true` where a [`Line`] is padded, so a slot's two halves each start a cache line.
+#[cfg(test)]
+const PADDED: bool = core::mem::align_of::<Line<u8>>() == 64;
+
+/// The half of a slot that a lease and its end write: a [`Line`] of its own (see [`Slot`]);
+/// its alignment makes the slot's, so the other half fills the slot's other 64 bytes. The
+/// four totals come last: no pick reads them.
+#[derive(Debug)]
+pub(crate) struct Hot {
+    pub(crate) in_flight: AtomicU32,
+    pub(crate) latency_us: AtomicU32,
+    pub(crate) latency_at_ms: AtomicU32,
+    pub(crate) failure_streak: AtomicU32,
     /// Recent failure fraction, Q16 (the failure penalty: see `penalty.rs`); 0 = none.
     pub(crate) failure_score: AtomicU32,
     /// Leases that ended with a success counted (wrapping; never reset while the backend
@@ -59,22 +104,24 @@ impl Slot {
         Slot {
             config: AtomicU32::new(Word::new(0, S_EMPTY, 0).0),
             generation: AtomicU32::new(0),
-            in_flight: AtomicU32::new(0),
             cap: AtomicU32::new(NO_CAP),
-            latency_us: AtomicU32::new(0),
-            latency_at_ms: AtomicU32::new(0),
-            failure_streak: AtomicU32::new(0),
             warm_from_ms: AtomicU32::new(0),
             ejected_until_ms: AtomicU32::new(0),
             ejections: AtomicU32::new(0),
             returned_at_ms: AtomicU32::new(0),
             share: AtomicU32::new(FULL_SHARE),
             place: AtomicU32::new(0),
-            failure_score: AtomicU32::new(0),
-            successes: AtomicU32::new(0),
-            failures: AtomicU32::new(0),
-            abandoned: AtomicU32::new(0),
-            ejected_total: AtomicU32::new(0),
+            hot: Line(Hot {
+                in_flight: AtomicU32::new(0),
+                latency_us: AtomicU32::new(0),
+                latency_at_ms: AtomicU32::new(0),
+                failure_streak: AtomicU32::new(0),
+                failure_score: AtomicU32::new(0),
+                successes: AtomicU32::new(0),
+                failures: AtomicU32::new(0),
+                abandoned: AtomicU32::new(0),
+                ejected_total: AtomicU32::new(0),
+            }),
         }
     }
 
@@ -135,7 +182,7 @@ impl Slot {
 
     #[inline]
     pub(crate) fn in_flight(&self) -> u32 {
-        Flight(self.in_flight.load(Ordering::Relaxed)).count()
+        Flight(self.hot.in_flight.load(Ordering::Relaxed)).count()
     }
 
     /// Whether one more lease fits under the cap, given the in-flight count just read.
@@ -147,11 +194,11 @@ impl Slot {
     /// Latency estimate decayed to `now`, or `None` if never sampled.
     #[inline]
     pub(crate) fn latency_at(&self, now_ms: u32, half_life_ms: u32) -> Option<u32> {
-        let est = self.latency_us.load(Ordering::Relaxed);
+        let est = self.hot.latency_us.load(Ordering::Relaxed);
         if est == 0 {
             return None;
         }
-        let at = self.latency_at_ms.load(Ordering::Relaxed);
+        let at = self.hot.latency_at_ms.load(Ordering::Relaxed);
         // decay never reaches 0 for a sampled backend: 0 means "no sample"
         Some(ewma::decayed(est, elapsed_ms(now_ms, at), half_life_ms).max(1))
     }
@@ -165,7 +212,7 @@ impl Slot {
     /// is out, `add` cannot reuse the slot. `false` if the slot already belongs to another
     /// occupant (or every pin is taken).
     pub(crate) fn pin(&self, generation: u32) -> bool {
-        let mut cur = Flight(self.in_flight.load(Ordering::SeqCst));
+        let mut cur = Flight(self.hot.in_flight.load(Ordering::SeqCst));
         for _ in 0..super::CAS_TRIES {
             if !cur.tagged(generation) {
                 return false;
@@ -173,10 +220,12 @@ impl Slot {
             let Some(next) = cur.pinned() else {
                 return false;
             };
-            match self
-                .in_flight
-                .compare_exchange(cur.0, next.0, Ordering::SeqCst, Ordering::SeqCst)
-            {
+            match self.hot.in_flight.compare_exchange(
+                cur.0,
+                next.0,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
                 Ok(_) => return true,
                 Err(v) => cur = Flight(v),
             }
@@ -186,6 +235,47 @@ impl Slot {
 
     /// Gives back a pin taken by [`Slot::pin`].
     pub(crate) fn unpin(&self) {
-        self.in_flight.fetch_sub(Flight::PIN, Ordering::SeqCst);
+        self.hot.in_flight.fetch_sub(Flight::PIN, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+
+    #[test]
+    fn a_slot_is_two_lines_on_64_bit_targets_and_packed_elsewhere() {
+        let hot = offset_of!(Slot, hot);
+        let cold = [
+            offset_of!(Slot, config),
+            offset_of!(Slot, generation),
+            offset_of!(Slot, cap),
+            offset_of!(Slot, warm_from_ms),
+            offset_of!(Slot, ejected_until_ms),
+            offset_of!(Slot, ejections),
+            offset_of!(Slot, returned_at_ms),
+            offset_of!(Slot, share),
+            offset_of!(Slot, place),
+        ];
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        const {
+            assert!(PADDED)
+        };
+        #[cfg(target_pointer_width = "32")]
+        const {
+            assert!(!PADDED)
+        };
+        if PADDED {
+            assert_eq!(size_of::<Slot>(), 128);
+            assert_eq!(size_of::<Line<Hot>>(), 64);
+            assert_eq!(hot % 64, 0);
+            // every word a pick reads is in the other 64 bytes
+            for c in cold {
+                assert_eq!(c / 64, 1 - hot / 64, "cold word at {c}, hot half at {hot}");
+            }
+        } else {
+            assert_eq!(size_of::<Slot>(), 72);
+        }
     }
 }

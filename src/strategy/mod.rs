@@ -7,6 +7,7 @@
 //! | [`LeastConn`] | `least_conn` | O(n) scan, no writes | a seed |
 //! | [`LeastTime`] | `least_time` | O(n) scan, no writes | a seed |
 //! | [`Random`] | `random` | O(1) expected, O(n) worst case | a seed |
+//! | [`AliasRandom`] | (code only) | O(1): one alias-table draw (+ fallback to [`Random`]'s sampler when the draw is not a candidate) | `10·N + 36` bytes (a table of `N` columns) |
 //! | [`PowerOfTwo`] | `p2c` | two (or `k`) weighted draws, O(1) expected | a seed + the choice count |
 //! | [`PeakEwma`] | `peak_ewma` | two (or `k`) weighted draws, O(1) expected | a seed + the choice count |
 //! | [`Maglev`] | `maglev` | O(1): one table read (+ fallback when the backend is not eligible) | a table of `M` `u16` (2·M bytes) + 12 bytes per slot |
@@ -52,6 +53,7 @@ pub const DEFAULT_CHOICES: u8 = 2;
 /// ([`LeastConn`], [`LeastTime`]) is as cheap and exact.
 pub const MAX_CHOICES: u8 = 8;
 
+mod alias;
 mod bounded_load;
 mod cost;
 mod first;
@@ -71,6 +73,7 @@ mod sample;
 pub(crate) mod score;
 mod weighted_round_robin;
 
+pub use alias::AliasRandom;
 pub use bounded_load::{BoundedLoad, DEFAULT_BALANCE_FACTOR};
 pub use first::First;
 pub use jump::Jump;

@@ -2,7 +2,7 @@
 
 use crate::levels::BUILD_LEVELS;
 use crate::pool::{BackendId, Candidate, Pool, View};
-use crate::rng::{Stream, below_from, mix64};
+use crate::rng::{Stream, mix64};
 use crate::select::{Request, Select};
 use crate::sync::{AtomicU32, Ordering};
 
@@ -11,7 +11,8 @@ use crate::sync::{AtomicU32, Ordering};
 const FOLD_AT: u32 = 1 << 30;
 /// Most steps the seeded start may skip ahead (bounds the O(steps × n) rebuild).
 const MAX_PHASE: u64 = 256;
-/// Where a backend's priority level sits in the weight snapshot (weights fit in 21 bits).
+/// Where a backend's priority level sits in the weight snapshot (weights fit in 21 bits; a
+/// scheduled word's weight is never 0).
 const LEVEL_SHIFT: u32 = 24;
 /// The level bits of a snapshot word.
 const LEVEL_MASK: u32 = 0xf << LEVEL_SHIFT;
@@ -47,6 +48,11 @@ const WEIGHT_BITS: u32 = (1 << LEVEL_SHIFT) - 1;
 ///   depends on preemption): after 2, 20 or 200 whole periods every count was within 1 of
 ///   `k·w_i`, and the deviation over every prefix at most 1.97 (`tests/stated_bounds.rs`
 ///   asserts within 8 picks after whole periods).
+/// * **One instance per worker** (the README's "Many cores" pattern: worker `w` builds
+///   `with_seed(seed + w)` over the one shared pool) keeps the single-thread guarantees per
+///   worker: each worker's picks are nginx's sequence exactly (from its own start), so every
+///   backend gets exactly `w_i` per whole period of every worker, and no worker's picks move
+///   another's schedule (`tests/it/workers.rs`). That is the way to use WRR from many cores.
 /// * Picks made by other threads while one thread (re)builds the schedule are not counted
 ///   in the new schedule (before the first build they take the eligible backends in turn,
 ///   ignoring weights), so they are not paid back: make the first pick after a
@@ -86,6 +92,9 @@ pub struct WeightedRoundRobin<const N: usize> {
     totals: [AtomicU32; BUILD_LEVELS],
     built_for: AtomicU32,
     rebuilding: AtomicU32,
+    /// The view length for which every slot of the schedule is in level 0 with a weight
+    /// (the scan then needs no mask), or `u32::MAX`.
+    dense: AtomicU32,
     weights: [AtomicU32; N],
     picks: [AtomicU32; N],
     seed: u64,
@@ -111,6 +120,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
             totals: [const { AtomicU32::new(0) }; BUILD_LEVELS],
             built_for: AtomicU32::new(0),
             rebuilding: AtomicU32::new(0),
+            dense: AtomicU32::new(u32::MAX),
             weights: [const { AtomicU32::new(0) }; N],
             picks: [const { AtomicU32::new(0) }; N],
             seed,
@@ -133,18 +143,24 @@ impl<const N: usize> WeightedRoundRobin<N> {
         }
         self.built_for.touch();
         self.rebuilding.touch();
+        self.dense.touch();
         self.stream.touch();
     }
 
     /// The backend of level bits `tier` with the largest credit at step `t`, lowest index
     /// on ties.
-    #[inline]
+    #[inline(always)]
     fn leader(&self, t: u32, total: i64, n: usize, tier: u32) -> Option<usize> {
+        if tier == 0 && self.dense.load(Ordering::Relaxed) == n as u32 {
+            let weights = self.weights.get(..n).unwrap_or(&[]);
+            let picks = self.picks.get(..n).unwrap_or(&[]);
+            return scan::leader_dense(weights, picks, t, total);
+        }
         self.leader_where(t, total, n, tier, |_| true)
     }
 
-    /// [`Self::leader`] among the slots `keep` accepts.
-    #[inline]
+    /// [`Self::leader`] among the slots `keep` accepts (the scan is in [`scan`]).
+    #[inline(always)]
     fn leader_where(
         &self,
         t: u32,
@@ -153,25 +169,10 @@ impl<const N: usize> WeightedRoundRobin<N> {
         tier: u32,
         keep: impl Fn(usize) -> bool,
     ) -> Option<usize> {
-        let mut best = None;
-        let mut best_credit = i64::MIN;
-        let t = t as i64;
-        for (i, (w, c)) in self.weights.iter().zip(&self.picks).take(n).enumerate() {
-            let w = w.load(Ordering::Relaxed);
-            if w == 0 || w & LEVEL_MASK != tier || !keep(i) {
-                continue;
-            }
-            let w = w & WEIGHT_BITS;
-            // counters are kept below 2^31 by folding; as i32 a counter a fold pushed a
-            // little below zero reads as the small negative it is
-            let c = c.load(Ordering::Relaxed) as i32 as i64;
-            let credit = t * w as i64 - total * c;
-            if credit > best_credit {
-                best_credit = credit;
-                best = Some(i);
-            }
-        }
-        best
+        let n = n.min(N);
+        let weights = self.weights.get(..n).unwrap_or(&[]);
+        let picks = self.picks.get(..n).unwrap_or(&[]);
+        scan::leader(weights, picks, t, total, tier, keep)
     }
 
     fn try_lock(&self) -> bool {
@@ -190,9 +191,12 @@ impl<const N: usize> WeightedRoundRobin<N> {
         if !self.try_lock() {
             return;
         }
+        // no unmasked scan while the weights are rewritten
+        self.dense.store(u32::MAX, Ordering::Relaxed);
         let live = pool.live_slots();
         let n = live.len().min(N);
         let mut totals = [0u32; BUILD_LEVELS];
+        let mut dense = true;
         for (i, (w, c)) in self.weights.iter().zip(&self.picks).enumerate() {
             // configured weights of the backends that are up or degraded: ejected ones
             // forfeit their turns, warming ones are thinned, at pick time
@@ -202,6 +206,7 @@ impl<const N: usize> WeightedRoundRobin<N> {
             };
             w.store(tagged, Ordering::Relaxed);
             c.store(0, Ordering::Relaxed);
+            dense &= i >= n || (1..=WEIGHT_BITS).contains(&tagged);
             // (the pool keeps the sum of all weights below 2^31)
             if let Some(t) = totals.get_mut((tagged >> LEVEL_SHIFT) as usize) {
                 *t += weight;
@@ -234,6 +239,9 @@ impl<const N: usize> WeightedRoundRobin<N> {
                 a.store(phase, Ordering::Relaxed);
             }
         }
+        if dense {
+            self.dense.store(n as u32, Ordering::Relaxed);
+        }
         self.built_for
             .store(epoch.wrapping_add(1), Ordering::Release);
         self.unlock();
@@ -263,7 +271,9 @@ impl<const N: usize> WeightedRoundRobin<N> {
         self.unlock();
     }
 
-    /// One pick in `view`'s level.
+    /// One pick in `view`'s level. Inlined into [`Pool::pick`]'s plain path, where the view
+    /// is a constant but for its clock: a plain pick is one turn, the rest is out of line.
+    #[inline(always)]
     fn pick_in(&self, view: &View<'_, N>, req: &mut Request<'_>) -> Option<Candidate> {
         // one schedule per level (one level in a build without them)
         let k = if BUILD_LEVELS > 1 {
@@ -273,117 +283,15 @@ impl<const N: usize> WeightedRoundRobin<N> {
         };
         let tier = (k as u32) << LEVEL_SHIFT;
         let total = self.totals.get(k)?.load(Ordering::Relaxed);
-        if total == 0 {
-            let ticket = self.tickets.get(k)?;
-            // not built yet (another thread is building it right now) or built before the
-            // tier had a backend: the candidates in turn (the rebuild resets the ticket), so
-            // picks made meanwhile do not all land on the first one
-            let start = ticket.fetch_add(1, Ordering::Relaxed) as usize;
-            return any_eligible(view, start);
+        if total == 0 || view.is_narrowed() {
+            return self.pick_rest(view, req, k, tier, total);
         }
-        let total = if view.is_narrowed() {
-            match self.rest_total(view, k, tier, total) {
-                Ok(rest) => rest,
-                Err(fallback) => return fallback,
-            }
-        } else {
-            total as i64
-        };
-        self.turns(view, req, k, tier, total)
-    }
-
-    /// For a request that excludes backends: nginx's rule over the backends that are not
-    /// excluded (the credit `t·w_i − W'·c_i` with `W'` their total weight, returned here), so
-    /// a run of picks that all exclude the same set is exactly nginx's schedule over the
-    /// rest. An excluded backend's counter does not move: it keeps its credit, and the next
-    /// pick that may take it finds its turn still owed. `Err` carries the pick when every
-    /// scheduled backend is excluded.
-    #[cold]
-    #[inline(never)]
-    fn rest_total(
-        &self,
-        view: &View<'_, N>,
-        k: usize,
-        tier: u32,
-        total: u32,
-    ) -> Result<i64, Option<Candidate>> {
+        let total = total as i64;
         let n = view.len().min(N);
-        let excluded: u64 = (0..n)
-            .filter(|&i| view.leaves_out(i))
-            .filter_map(|i| self.weights.get(i))
-            .map(|w| w.load(Ordering::Relaxed))
-            .filter(|w| *w != 0 && w & LEVEL_MASK == tier)
-            .map(|w| (w & WEIGHT_BITS) as u64)
-            .sum();
-        let rest = (total as u64).saturating_sub(excluded);
-        if rest == 0 {
-            // every scheduled backend is excluded: whatever the schedule does not know yet
-            let start = self.tickets.get(k).map_or(0, |t| t.load(Ordering::Relaxed)) as usize;
-            return Err(any_eligible(view, start));
+        match self.turn(view, req, k, tier, total, n, false)? {
+            Ok(c) => Some(c),
+            Err(()) => self.turns(view, req, k, tier, total, n),
         }
-        Ok(rest as i64)
-    }
-
-    /// The schedule's turns among the slots the request does not exclude, with `total` the
-    /// weight they share: the next ticket's leader if it can take the request, else the
-    /// next ticket.
-    #[inline(always)]
-    fn turns(
-        &self,
-        view: &View<'_, N>,
-        req: &mut Request<'_>,
-        k: usize,
-        tier: u32,
-        total: i64,
-    ) -> Option<Candidate> {
-        let narrowed = view.is_narrowed();
-        let keep = |i: usize| !narrowed || !view.leaves_out(i);
-        let ticket = self.tickets.get(k)?;
-        let n = view.len().min(N);
-        for _ in 0..=n {
-            let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-            if t >= FOLD_AT {
-                self.fold(k, tier);
-            }
-            // two call sites, so that the plain pick's scan has no test of its own
-            let i = if narrowed {
-                self.leader_where(t, total, n, tier, keep)?
-            } else {
-                self.leader(t, total, n, tier)?
-            };
-            if let Some(c) = self.picks.get(i) {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
-            if let Some(c) = view.get(i) {
-                // slow start: keep a warming backend's turn with probability eff / weight
-                let w = self
-                    .weights
-                    .get(i)
-                    .map_or(0, |w| w.load(Ordering::Relaxed) & WEIGHT_BITS);
-                if c.weight() >= w {
-                    return Some(c);
-                }
-                let r = req.draw(&self.stream) as u32;
-                if below_from(r, w).is_some_and(|u| u < c.weight()) {
-                    return Some(c);
-                }
-            }
-            // not a candidate (at its cap, ejected, thinned by slow start, or changed since
-            // the last rebuild): its turn is forfeited and the next ticket decides
-        }
-        // Every ticket named a backend that could not take the request (for example a
-        // heavy backend at its cap holding several turns in a row): take the candidate the
-        // schedule favours most now, so a pick never fails while one is eligible.
-        let t = ticket.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let Some(i) = self.leader_where(t, total, n, tier, |i| keep(i) && view.get(i).is_some())
-        else {
-            // the schedule is older than the pool (a rebuild is under way elsewhere)
-            return any_eligible(view, t as usize);
-        };
-        if let Some(c) = self.picks.get(i) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        view.get(i).or_else(|| any_eligible(view, t as usize))
     }
 }
 
@@ -404,6 +312,9 @@ impl<const N: usize> Select<N> for WeightedRoundRobin<N> {
         pool.pick(req, |view, req| self.pick_in(view, req))
     }
 }
+
+mod scan;
+mod turns;
 
 #[cfg(test)]
 mod tests;

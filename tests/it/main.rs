@@ -7,6 +7,7 @@
 //! | [`pool`], [`lease`] | the pool's and the lease's public contracts, against a model |
 //! | [`report`], [`totals`] | reporting more than once per lease; per-backend totals and the decayed latency |
 //! | [`round_robin`], [`wrr`], [`least_conn`], [`least_time`], [`random`], [`p2c`], [`peak_ewma`], [`first`], [`pick_first`] | one strategy each: its row of DESIGN.md's strategy table |
+//! | [`alias_random`] | weighted random from an alias table: shares exact under slow start, shares, tiers, exclusion |
 //! | [`choices`] | `k` choices for P2C and peak-EWMA, against a model of the sampler |
 //! | [`anchor_names`] | names the anchors use for different things (`static-rr`, `random`) |
 //! | [`hashing`] | affinity: the byte hash, Maglev, rendezvous, jump, bounded load |
@@ -19,6 +20,7 @@
 //! | [`stated_bounds`] | the figures the README and the docs state, each asserted |
 //! | [`regressions`] | one test per bug found, each failing before its fix |
 //! | [`threads`], [`resilience_threads`], [`send_sync`] | real threads against leases, caps and ejection; `Send + Sync` |
+//! | [`workers`] | one strategy per worker over one shared pool: each instance keeps its own promises |
 //! | [`support`] | the shared RNG, proptest configuration, pool builders, models, statistics |
 //!
 //! Separate binaries, because they must be: `tests/loom.rs` (`--cfg loom`),
@@ -28,6 +30,7 @@
 
 mod support;
 
+mod alias_random;
 mod anchor_names;
 mod backup;
 mod bad_input;
@@ -65,4 +68,5 @@ mod threads;
 mod time_edges;
 mod totals;
 mod value_stability;
+mod workers;
 mod wrr;

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 
 use tinylb::{
-    BackendId, BackendInfo, BoundedLoad, Health, Jump, Lease, LeastConn, LeastTime, Maglev,
-    Outcome, ParseStrategyError, PeakEwma, Pool, PowerOfTwo, Random, Rendezvous, RoundRobin,
-    Select, Strategy, WeightedRoundRobin,
+    AliasRandom, BackendId, BackendInfo, BoundedLoad, Health, Jump, Lease, LeastConn, LeastTime,
+    Maglev, Outcome, ParseStrategyError, PeakEwma, Pool, PowerOfTwo, Random, Rendezvous,
+    RoundRobin, Select, Strategy, WeightedRoundRobin,
 };
 
 const fn send_sync<T: Send + Sync>() {}
@@ -27,6 +27,8 @@ const _: () = {
     send_sync::<LeastConn>();
     send_sync::<LeastTime>();
     send_sync::<Random>();
+    send_sync::<AliasRandom<1>>();
+    send_sync::<AliasRandom<64>>();
     send_sync::<PowerOfTwo>();
     send_sync::<PeakEwma>();
     send_sync::<tinylb::Config>();
@@ -63,6 +65,7 @@ static WRR: WeightedRoundRobin<4> = WeightedRoundRobin::new();
 static LC: LeastConn = LeastConn::new();
 static LT: LeastTime = LeastTime::new();
 static RND: Random = Random::with_seed(7);
+static ALIAS: AliasRandom<4> = AliasRandom::with_seed(7);
 static P2C: PowerOfTwo = PowerOfTwo::with_seed(8);
 static PEWMA: PeakEwma = PeakEwma::new();
 static MAGLEV: Maglev<4, 13> = Maglev::new();
@@ -74,9 +77,9 @@ static BOUNDED: BoundedLoad = match BoundedLoad::new(tinylb::strategy::DEFAULT_B
 };
 
 /// Strategies are usable as trait objects shared between threads.
-fn shared_strategies() -> [&'static (dyn Select<4> + Send + Sync); 11] {
+fn shared_strategies() -> [&'static (dyn Select<4> + Send + Sync); 12] {
     [
-        &RR, &WRR, &LC, &LT, &RND, &P2C, &PEWMA, &MAGLEV, &HRW, &JUMP, &BOUNDED,
+        &RR, &WRR, &LC, &LT, &RND, &ALIAS, &P2C, &PEWMA, &MAGLEV, &HRW, &JUMP, &BOUNDED,
     ]
 }
 

@@ -47,3 +47,33 @@ fn fold_keeps_the_sequence() {
     assert_eq!(got, expect[1..]);
     assert!(wrr.tickets[0].load(Ordering::Relaxed) < FOLD_AT, "folded");
 }
+
+/// `picks` picks of `wrr` from `pool`, as slot indices.
+fn run(wrr: &WeightedRoundRobin<4>, pool: &Pool<4>, picks: usize) -> Vec<usize> {
+    let mut req = Request::new();
+    (0..picks)
+        .map(|_| wrr.select(pool, &mut req).unwrap().index())
+        .collect()
+}
+
+#[test]
+fn the_unmasked_scan_runs_only_while_every_slot_is_scheduled() {
+    let weights = [5u32, 1, 3, 2];
+    let pool: Pool<4> = Pool::new();
+    let ids: Vec<_> = weights.iter().map(|&w| pool.add(w).unwrap()).collect();
+    let wrr = WeightedRoundRobin::<4>::new();
+    assert_eq!(run(&wrr, &pool, 22), nginx(&weights, 22));
+    assert_eq!(wrr.dense.load(Ordering::Relaxed), 4, "every slot scheduled");
+    // a hole: the masked scan, nginx's schedule over the other three (slot 2 is 0 there)
+    pool.set_health(ids[1], crate::Health::Down).unwrap();
+    let rest: Vec<usize> = nginx(&[5, 3, 2], 20)
+        .into_iter()
+        .map(|i| [0, 2, 3][i])
+        .collect();
+    assert_eq!(run(&wrr, &pool, 20), rest);
+    assert_eq!(wrr.dense.load(Ordering::Relaxed), u32::MAX, "a hole");
+    // back: unmasked again, from nginx's first step
+    pool.set_health(ids[1], crate::Health::Up).unwrap();
+    assert_eq!(run(&wrr, &pool, 22), nginx(&weights, 22));
+    assert_eq!(wrr.dense.load(Ordering::Relaxed), 4);
+}
