@@ -196,8 +196,10 @@ impl<T: Copy> Lowest<T> {
         self.mask == only && self.beyond == 0
     }
 
-    /// [`Lowest::pick`] with a tie: count, draw, take (out of line: one copy per scan).
-    #[inline(never)]
+    /// [`Lowest::pick`] with a tie: count, draw, take. The count and the draw are
+    /// [`nth_tie`], one copy in the binary whatever the scan (it matters on a
+    /// microcontroller's flash); only the take is per scan.
+    #[inline(always)]
     fn draw_tie<const N: usize>(
         &self,
         view: &View<'_, N>,
@@ -205,21 +207,38 @@ impl<T: Copy> Lowest<T> {
         stream: &Stream,
         beyond: impl FnOnce(u32, &T) -> Option<Candidate>,
     ) -> Option<Candidate> {
-        // words past the view's slots are 0: leave them out of the count
-        let used = view.len().div_ceil(64).min(TIE_WORDS);
-        let words = self.mask.get(..used).unwrap_or(&self.mask);
-        let ties = words.iter().map(|w| w.count_ones()).sum::<u32>() + self.beyond;
-        let mut r = draw_below(req, stream, ties);
-        for (k, &w) in words.iter().enumerate() {
-            let ones = w.count_ones();
-            if r < ones {
-                return view.get(k * 64 + nth_set_bit(w, r) as usize);
-            }
-            r -= ones;
+        match nth_tie(&self.mask, self.beyond, view.len(), req, stream) {
+            Ok(i) => view.get(i),
+            // past every masked tie: `r` is among the ties at slots past the mask
+            Err(r) => beyond(r, &self.cost),
         }
-        // past every masked tie: `r` is among the ties at slots past the mask
-        beyond(r, &self.cost)
     }
+}
+
+/// The count and the draw of [`Lowest::draw_tie`]: `Ok(slot)` of the `r`-th tie in the
+/// mask, `r` one draw among all `ties` (masked plus `beyond`), or `Err(r - masked)` when `r`
+/// falls among the ties counted past the mask. `len` is the view's slot count (mask words
+/// past it are 0 and left out of the count).
+#[inline(never)]
+fn nth_tie(
+    mask: &[u64; TIE_WORDS],
+    beyond: u32,
+    len: usize,
+    req: &mut Request<'_>,
+    stream: &Stream,
+) -> Result<usize, u32> {
+    let used = len.div_ceil(64).min(TIE_WORDS);
+    let words = mask.get(..used).unwrap_or(mask);
+    let ties = words.iter().map(|w| w.count_ones()).sum::<u32>() + beyond;
+    let mut r = draw_below(req, stream, ties);
+    for (k, &w) in words.iter().enumerate() {
+        let ones = w.count_ones();
+        if r < ones {
+            return Ok(k * 64 + nth_set_bit(w, r) as usize);
+        }
+        r -= ones;
+    }
+    Err(r)
 }
 
 /// The second scan of [`Lowest::pick`]: the `r`-th candidate (from 0, in slot order) among
