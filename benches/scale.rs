@@ -5,7 +5,7 @@
 //! | group | reference (`baseline_*`) | tinylb rows |
 //! |---|---|---|
 //! | `scale/wrr/n8`, `n64` | weighted-rs 0.1.3 `SmoothWeight` (nginx's smooth WRR, `&mut`, one thread; `src/smooth_weight.rs` there, after nginx `src/http/ngx_http_upstream_round_robin.c`, `ngx_http_upstream_get_peer`) | `WeightedRoundRobin::select`, no lease |
-//! | `scale/random/n{8,64}_{linear,skewed}` | a weight-expanded table (each backend's index repeated weight times, a `Vec<u16>`) indexed by an unbiased draw from [`SplitMix`], called directly | `Random::select` with its own stream, and with a caller RNG ([`SplitMix`] through `&mut dyn Rng`) |
+//! | `scale/random/n{8,64}_{linear,skewed}` | a weight-expanded table (each backend's index repeated weight times, a `Vec<u16>`) indexed by an unbiased draw from [`SplitMix`], called directly | `Random::select` and `AliasRandom::select`, each with its own stream and with a caller RNG ([`SplitMix`] through `&mut dyn Rng`) |
 //! | `scale/least_conn/n64` | `baseline_scan`: 64 packed `AtomicU32` loads summed (and `baseline_scan_pool`: one in-flight load per pool slot) | `LeastConn::select` idle, and loaded as `benches/pick.rs` loads it |
 //! | `scale/threads{1,2}/n8`, `n64` | `baseline_floor_padded`: increment then decrement the counter of a random backend, each counter on its own 128-byte line | `floor_packed` (n = 64: the same on a packed `[AtomicU32; 64]`), P2C and round robin lease + drop, one shared strategy or one per worker |
 //!
@@ -35,8 +35,8 @@ use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
 use tinylb::{
-    Lease, LeastConn, Pool, PowerOfTwo, Random, Request, RoundRobin, Select, SelectExt,
-    WeightedRoundRobin,
+    AliasRandom, Lease, LeastConn, Pool, PowerOfTwo, Random, Request, RoundRobin, Select,
+    SelectExt, WeightedRoundRobin,
 };
 use weighted_rs::{SmoothWeight, Weight};
 
@@ -157,6 +157,16 @@ fn random<const N: usize>(c: &mut Criterion, weights: Weights) {
         let mut rng = SplitMix(7);
         let mut req = Request::new().with_rng(&mut rng);
         b.iter(|| black_box(random.select(black_box(&pool), &mut req)));
+    });
+    let alias = AliasRandom::<N>::new();
+    g.bench_function("alias_own_stream", |b| {
+        let mut req = Request::new();
+        b.iter(|| black_box(alias.select(black_box(&pool), &mut req)));
+    });
+    g.bench_function("alias_rng", |b| {
+        let mut rng = SplitMix(7);
+        let mut req = Request::new().with_rng(&mut rng);
+        b.iter(|| black_box(alias.select(black_box(&pool), &mut req)));
     });
     g.finish();
 }
