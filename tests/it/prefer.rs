@@ -217,6 +217,7 @@ fn the_pool_wide_cap() {
 /// Two threads lease against a pool-wide cap: it is never exceeded and every unit comes
 /// back.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn the_pool_wide_cap_under_threads() {
     let pool: Pool<8> = Pool::new();
     for _ in 0..6 {

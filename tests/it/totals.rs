@@ -119,6 +119,7 @@ proptest! {
 }
 
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn totals_balance_under_two_threads() {
     const PER_THREAD: u32 = 20_000;
     let pool: Pool<2> = Pool::new();

@@ -87,6 +87,7 @@ proptest! {
 /// every backend gets exactly its weight per period of every worker (a shared instance only
 /// promises that within a pick or two).
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn threads_with_their_own_wrr_split_whole_periods_exactly() {
     let weights = [5, 3, 1, 1, 2];
     let total: u32 = weights.iter().sum();
@@ -116,6 +117,7 @@ fn threads_with_their_own_wrr_split_whole_periods_exactly() {
 /// Threads, each with its own P2C and no caller RNG, leasing, holding a few and dropping:
 /// every in-flight count comes back to 0 and every lease is counted once.
 #[test]
+#[cfg_attr(target_family = "wasm", ignore = "no threads")]
 fn threads_with_their_own_p2c_balance_their_leases() {
     let (pool, ids) = pool_of(&[1, 2, 3, 4, 1, 2, 3, 4]);
     let leased = AtomicU64::new(0);
