@@ -23,7 +23,7 @@ step "stress release" cargo test --release --test stress
 #
 # Runs: the unit tests; in the contract-test binary (tests/it), selected by module path,
 # the pool and lease contracts (pool::, lease::), bad input (bad_input::table::), threads
-# (send_sync::), least_time:: and round_robin::; stress (a few
+# (send_sync::) and round_robin::; stress (a few
 # hundred iterations per thread under miri) and the fuzz harness on seeded inputs
 # (fuzz_regressions). Left out, and why (each costs minutes under miri, measured on this
 # machine, and checks arithmetic or statistics rather than anything miri finds):
@@ -68,7 +68,9 @@ VERIFY_MIRI_SKIP=(
 # the subjects of tests/it that run under miri (libtest filters: module paths)
 # (regressions:: left out since backup pools take the priority-level path: alone it ran past
 # 200 s under miri; it runs natively and under WASI)
-VERIFY_MIRI_IT=(pool:: lease:: bad_input::table:: send_sync:: least_time:: round_robin::)
+# (least_time:: left out since ties are drawn from a mask: its properties against the tie
+# model build pools of 300 slots, minutes under miri; they run natively and under WASI)
+VERIFY_MIRI_IT=(pool:: lease:: bad_input::table:: send_sync:: round_robin::)
 VERIFY_MIRI_IT_I686=(pool:: lease:: bad_input::table::)
 # CASES TARGET [IT-FILTER...]: under miri on TARGET with CASES proptest cases, the unit
 # tests, stress and the fuzz harness, then tests/it's subjects named by the filters

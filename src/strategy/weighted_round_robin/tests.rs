@@ -77,3 +77,23 @@ fn the_unmasked_scan_runs_only_while_every_slot_is_scheduled() {
     assert_eq!(run(&wrr, &pool, 22), nginx(&weights, 22));
     assert_eq!(wrr.dense.load(Ordering::Relaxed), 4);
 }
+
+/// A pick that sees the schedule's total but none of its weights (another thread is
+/// rebuilding it, and its relaxed stores are not all visible yet: miri's weak memory found
+/// this with two threads making their first picks) still takes an eligible backend.
+#[test]
+fn a_total_without_visible_weights_still_picks() {
+    let pool = Pool::<4>::new();
+    pool.add(3).unwrap();
+    pool.add(1).unwrap();
+    let wrr = WeightedRoundRobin::<4>::new();
+    assert_eq!(run(&wrr, &pool, 1), [0]);
+    // what a rebuild under way looks like: the dense flag cleared first, then the weights
+    wrr.dense.store(u32::MAX, Ordering::Relaxed);
+    for w in &wrr.weights {
+        w.store(0, Ordering::Relaxed);
+    }
+    let got = run(&wrr, &pool, 4);
+    assert_eq!(got.len(), 4);
+    assert!(got.iter().all(|&i| i < 2), "{got:?}");
+}

@@ -76,7 +76,8 @@ impl<const N: usize> WeightedRoundRobin<N> {
     /// the view leaves some out), with `total` the weight they share: the next ticket's
     /// leader, charged. `Ok` if it takes the request, `Err` if its turn is forfeited (at its
     /// cap, ejected, thinned by slow start, or changed since the last rebuild: the next
-    /// ticket decides), `None` if the schedule has no backend for the view.
+    /// ticket decides); without a scheduled leader, the first candidate from the ticket on,
+    /// and `None` only if the view has no candidate.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(super) fn turn(
@@ -95,10 +96,17 @@ impl<const N: usize> WeightedRoundRobin<N> {
             self.fold(k, tier);
         }
         // two call sites, so that the plain pick's scan has no test of its own
-        let i = if narrowed {
-            self.leader_where(t, total, n, tier, |i| !view.leaves_out(i))?
+        let leader = if narrowed {
+            self.leader_where(t, total, n, tier, |i| !view.leaves_out(i))
         } else {
-            self.leader(t, total, n, tier)?
+            self.leader(t, total, n, tier)
+        };
+        let Some(i) = leader else {
+            // a total but no scheduled backend: another thread is rebuilding the schedule
+            // and its weights are not all visible here yet (the loads are relaxed), or the
+            // schedule is older than the pool. The candidates in turn, as before a build:
+            // a pick never fails while one is eligible.
+            return any_eligible(view, t as usize).map(Ok);
         };
         if let Some(c) = self.picks.get(i) {
             c.fetch_add(1, Ordering::Relaxed);
