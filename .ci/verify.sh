@@ -23,9 +23,8 @@ step "stress release" cargo test --release --test stress
 #
 # Runs: the unit tests; in the contract-test binary (tests/it), selected by module path,
 # the pool and lease contracts (pool::, lease::), bad input (bad_input::table::), threads
-# (send_sync::) and round_robin::; stress (a few
-# hundred iterations per thread under miri) and the fuzz harness on seeded inputs
-# (fuzz_regressions). Left out, and why (each costs minutes under miri, measured on this
+# (send_sync::) and round_robin::; stress (a few hundred iterations per thread under miri; on
+# x86-64) and the fuzz harness on seeded inputs (fuzz_regressions; on i686). Left out, and why (each costs minutes under miri, measured on this
 # machine, and checks arithmetic or statistics rather than anything miri finds):
 #
 #   tests/it: bad_input:: outside its table, ejection, p2c, peak_ewma, least_conn,
@@ -72,28 +71,37 @@ VERIFY_MIRI_SKIP=(
 # model build pools of 300 slots, minutes under miri; they run natively and under WASI)
 VERIFY_MIRI_IT=(pool:: lease:: bad_input::table:: send_sync:: round_robin::)
 VERIFY_MIRI_IT_I686=(pool:: lease:: bad_input::table::)
-# CASES TARGET [IT-FILTER...]: under miri on TARGET with CASES proptest cases, the unit
-# tests, stress and the fuzz harness, then tests/it's subjects named by the filters
+# CASES TARGET BINS [IT-FILTER...]: under miri on TARGET with CASES proptest cases, the unit
+# tests and the test binaries BINS (a space-separated list: stress, fuzz_regressions), then
+# tests/it's subjects named by the filters
 verify_miri() {
-    local cases=$1 target=$2 rc=0
-    shift 2
+    local cases=$1 target=$2 bins=() rc=0 b
+    for b in $3; do
+        bins+=(--test "$b")
+    done
+    shift 3
     MIRIFLAGS="$VERIFY_MIRIFLAGS" PROPTEST_CASES=$cases cargo +nightly miri test \
-        --target "$target" --lib --test stress --test fuzz_regressions \
-        -- "${VERIFY_MIRI_SKIP[@]}" || rc=1
+        --target "$target" --lib "${bins[@]}" -- "${VERIFY_MIRI_SKIP[@]}" || rc=1
     MIRIFLAGS="$VERIFY_MIRIFLAGS" PROPTEST_CASES=$cases cargo +nightly miri test \
         --target "$target" --test it -- "$@" "${VERIFY_MIRI_SKIP[@]}" || rc=1
     return "$rc"
 }
+# the two targets split stress (threads: x86-64) and the fuzz harness (i686), so that the two
+# runs side by side take about as long as each other
+verify_miri_x86() {
+    verify_miri 2 x86_64-unknown-linux-gnu stress "${VERIFY_MIRI_IT[@]}"
+}
 verify_miri_i686() {
-    CARGO_TARGET_DIR=target/miri-i686 verify_miri 2 i686-unknown-linux-gnu "${VERIFY_MIRI_IT_I686[@]}"
+    CARGO_TARGET_DIR=target/miri-i686 verify_miri 2 i686-unknown-linux-gnu fuzz_regressions \
+        "${VERIFY_MIRI_IT_I686[@]}"
 }
 step "miri components" rustup component add --toolchain nightly miri rust-src
 # two proptest cases a property, as on i686 (four took 377 s once backup pools took the
 # priority-level path: every pick there counts the levels first)
 # The interpreter runs on one thread, so the two targets run side by side (i686 in a
 # target dir of its own, so that neither waits on the other's build lock).
-step_bg "miri" verify_miri 2 x86_64-unknown-linux-gnu "${VERIFY_MIRI_IT[@]}"
-# 32-bit (usize and pointers of 4 bytes): the contracts, bad input, the fuzz harness, stress
+step_bg "miri" verify_miri_x86
+# 32-bit (usize and pointers of 4 bytes): the contracts, bad input, the fuzz harness
 step_bg "miri i686" verify_miri_i686
 step_join
 
