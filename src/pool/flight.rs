@@ -66,6 +66,7 @@ pub(crate) struct Seen<R>(R);
 ))]
 pub(crate) mod joint {
     use super::{Flight, Ordering, Seen};
+    use crate::pool::word::COUNT_MASK;
     use crate::sync::AtomicU64;
 
     /// The in-flight word in the low half of a `u64`, the abandoned total in the high half.
@@ -89,6 +90,12 @@ pub(crate) mod joint {
         #[inline(always)]
         pub(crate) fn load(&self, order: Ordering) -> Seen<u64> {
             Seen(self.0.load(order))
+        }
+
+        /// Leases out: what a pick's scan reads.
+        #[inline(always)]
+        pub(crate) fn count(&self, order: Ordering) -> u32 {
+            (self.0.load(order) & COUNT_MASK as u64) as u32
         }
 
         /// Replaces the in-flight word seen as `cur` by `next` if neither half has changed
@@ -209,6 +216,12 @@ pub(crate) mod split {
         #[inline(always)]
         pub(crate) fn load(&self, order: Ordering) -> Seen<u32> {
             Seen(self.in_flight.load(order))
+        }
+
+        /// Leases out: what a pick's scan reads.
+        #[inline(always)]
+        pub(crate) fn count(&self, order: Ordering) -> u32 {
+            Flight(self.in_flight.load(order)).count()
         }
 
         /// Replaces the in-flight word seen as `cur` by `next` if it has not changed since. On

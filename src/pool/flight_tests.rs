@@ -11,6 +11,7 @@ trait Layout {
     type S: Copy + core::fmt::Debug;
     fn make() -> Self;
     fn seen(&self) -> Self::S;
+    fn count(&self) -> u32;
     fn word(s: Self::S) -> Flight;
     fn cas(&self, s: Self::S, next: Flight) -> Result<(), Self::S>;
     fn release(&self);
@@ -32,6 +33,9 @@ macro_rules! layout {
             }
             fn seen(&self) -> Self::S {
                 self.load(Ordering::SeqCst)
+            }
+            fn count(&self) -> u32 {
+                <$t>::count(self, Ordering::Relaxed)
             }
             fn word(s: Self::S) -> Flight {
                 s.flight()
@@ -173,6 +177,7 @@ fn run<L: Layout>(ops: &[Op], start: Model) -> Result<(), TestCaseError> {
         apply(&w, &mut m, o);
         prop_assert_eq!(L::word(w.seen()), m.word(), "after {:?}", o);
         prop_assert_eq!(w.abandoned(), m.abandoned, "after {:?}", o);
+        prop_assert_eq!(w.count(), m.count, "after {:?}", o);
     }
     Ok(())
 }

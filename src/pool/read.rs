@@ -71,7 +71,7 @@ impl<const N: usize> Pool<N> {
                 S_DEGRADED => Health::Degraded,
                 _ => Health::Down,
             },
-            in_flight: slot.hot.flight.load(Ordering::Acquire).flight().count(),
+            in_flight: slot.hot.flight.count(Ordering::Acquire),
             cap: cap_of(slot.cap.load(Ordering::Relaxed)),
             latency_us,
             failure_streak: slot.hot.failure_streak.load(Ordering::Relaxed),

@@ -183,7 +183,7 @@ impl Slot {
 
     #[inline]
     pub(crate) fn in_flight(&self) -> u32 {
-        self.hot.flight.load(Ordering::Relaxed).flight().count()
+        self.hot.flight.count(Ordering::Relaxed)
     }
 
     /// Whether one more lease fits under the cap, given the in-flight count just read.
