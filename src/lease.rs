@@ -301,15 +301,17 @@ where
 {
     fn drop(&mut self) {
         let id = self.id();
-        // count before the unit goes back: while it is out the slot cannot be reused, so a
-        // count never lands on the next backend's totals
+        // count before the unit goes back (or with it): while it is out the slot cannot be
+        // reused, so a count never lands on the next backend's totals
         match self.pending {
-            Pending::Counted => {}
-            Pending::Nothing => self.pool.count_abandoned(self.index()),
-            Pending::Success => self.pool.count_end(id, true, self.at_ms),
-            Pending::Failure => self.pool.count_end(id, false, self.at_ms),
+            Pending::Counted => self.pool.release(id),
+            Pending::Nothing => self.pool.release_abandoned(self.index()),
+            Pending::Success | Pending::Failure => {
+                let success = matches!(self.pending, Pending::Success);
+                self.pool.count_end(id, success, self.at_ms);
+                self.pool.release(id);
+            }
         }
-        self.pool.release(id);
         if self.pooled {
             self.pool.unreserve();
         }
@@ -328,25 +330,21 @@ impl<const N: usize> Pool<N> {
             return false;
         }
         let room = slot.cap.load(Ordering::Acquire);
-        let mut cur = Flight(slot.hot.in_flight.load(Ordering::SeqCst));
+        let mut cur = slot.hot.flight.load(Ordering::SeqCst);
         let mut taken = false;
         for _ in 0..CAS_TRIES {
-            let count = cur.count();
+            let f = cur.flight();
+            let count = f.count();
             // another occupant's word, at the cap, or at the counter's limit
-            if !cur.tagged(id.generation()) || count > room || count == crate::MAX_IN_FLIGHT {
+            if !f.tagged(id.generation()) || count > room || count == crate::MAX_IN_FLIGHT {
                 return false;
             }
-            match slot.hot.in_flight.compare_exchange(
-                cur.0,
-                cur.0 + 1,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => {
+            match slot.hot.flight.compare_exchange(cur, Flight(f.0 + 1)) {
+                Ok(()) => {
                     taken = true;
                     break;
                 }
-                Err(now) => cur = Flight(now),
+                Err(now) => cur = now,
             }
         }
         if !taken {
@@ -356,7 +354,7 @@ impl<const N: usize> Pool<N> {
         // the strategy's look and our increment; it cannot have been replaced, since the
         // tag matched and `add` only retags a word with no unit out
         if slot.generation() != id.generation() || !slot.admin_up(self.config().panic_picks_down) {
-            slot.hot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            slot.hot.flight.release();
             return false;
         }
         true
@@ -365,7 +363,7 @@ impl<const N: usize> Pool<N> {
     /// Gives back the in-flight unit taken by [`Pool::try_acquire`].
     pub(crate) fn release(&self, id: BackendId) {
         if let Some(slot) = self.slot(id.index()) {
-            slot.hot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            slot.hot.flight.release();
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one place the crate takes its atomics from.
 //!
-//! Everything else says `crate::sync::AtomicU32`. Normally these are portable-atomic's types
+//! Everything else says `crate::sync::AtomicU32` (or `AtomicU64`, which only the slot's
+//! in-flight word uses, on the targets that have one). Normally these are portable-atomic's types
 //! (native atomics where the target has them, a `critical-section` fallback where it does
 //! not). Under `--cfg loom` they are loom's, so that `tests/loom.rs` can explore every
 //! interleaving of the crate's own atomic protocols (STYLE.md, point 8).
@@ -13,9 +14,13 @@
 
 #[cfg(not(loom))]
 pub(crate) use portable_atomic::{AtomicU16, AtomicU32, Ordering};
+// only where the slot's in-flight word is a `u64` (`src/pool/flight.rs`), and its tests
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+#[allow(unused_imports)]
+pub(crate) use portable_atomic::AtomicU64;
 
 #[cfg(loom)]
-pub(crate) use loom_shim::{AtomicU16, AtomicU32, Ordering};
+pub(crate) use loom_shim::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 #[cfg(loom)]
 mod loom_shim {
@@ -108,4 +113,5 @@ mod loom_shim {
 
     lazy_atomic!(AtomicU32, u32);
     lazy_atomic!(AtomicU16, u16);
+    lazy_atomic!(AtomicU64, u64);
 }

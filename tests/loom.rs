@@ -229,6 +229,52 @@ fn racing_lease_ends_each_count_once() {
     });
 }
 
+/// A lease dropped with no outcome (its unit given back and the abandoned count taken in one
+/// operation on 64-bit targets) racing a removal of its backend and an `add` that wants the
+/// same slot (a one-slot pool), which then leases and abandons its new backend: the new
+/// backend's totals start at zero and count only its own lease, its in-flight word is the
+/// new occupant's (a lease on it works, a stale id's does not), and every unit comes back.
+#[test]
+fn an_abandoned_lease_racing_reuse_of_its_slot() {
+    model(|| {
+        let pool = Arc::new(Pool::<1>::new());
+        pool.loom_init();
+        let old = pool.add(1).unwrap();
+        let lease = Lease::acquire(pool.clone(), old).unwrap();
+        let p2 = pool.clone();
+        let t = thread::spawn(move || {
+            p2.remove(old).unwrap();
+            // refused while the old lease is out (its unit keeps the slot)
+            let new = p2.add(1).ok()?;
+            drop(Lease::acquire(&*p2, new).unwrap());
+            Some(new)
+        });
+        drop(lease);
+        let (new, leased) = match t.join().unwrap() {
+            Some(new) => (new, 1),
+            None => (pool.add(1).unwrap(), 0),
+        };
+        assert_eq!(new.index(), old.index());
+        let i = pool.info(new).unwrap();
+        assert_eq!(
+            (
+                i.requests,
+                i.abandoned,
+                i.successes,
+                i.failures,
+                i.in_flight
+            ),
+            (leased, leased, 0, 0, 0),
+            "the old lease's count landed on the new backend, or one was lost"
+        );
+        assert!(Lease::acquire(&*pool, old).is_none(), "stale id leased");
+        drop(Lease::acquire(&*pool, new).unwrap());
+        let i = pool.info(new).unwrap();
+        assert_eq!((i.abandoned, i.in_flight), (leased + 1, 0));
+        assert_eq!(pool.in_flight_at(0), 0);
+    });
+}
+
 fn pool_remove_then_add(pool: &Pool<2>, old: tinylb::BackendId) -> tinylb::BackendId {
     pool.remove(old).unwrap();
     pool.add(1).unwrap()

@@ -3,9 +3,10 @@
 //! ends. The rule is stated on [`Lease`](crate::Lease#reporting-and-what-counts).
 //!
 //! Every write but the abandoned count is refused once the backend has been removed (the
-//! slot's generation has moved on), and a lease counts before it gives back its unit: while a
-//! unit is out the slot cannot be reused, so a late count never lands on the next backend's
-//! totals (`tests/loom.rs` checks this against a removal and reuse).
+//! slot's generation has moved on), and a lease counts before it gives back its unit (the
+//! abandoned count: with it, in one operation where the target allows): while a unit is out
+//! the slot cannot be reused, so a late count never lands on the next backend's totals
+//! (`tests/loom.rs` checks this against a removal and reuse).
 
 use crate::clock::{elapsed_ms, tick_ms};
 use crate::ewma;
@@ -39,14 +40,17 @@ impl<const N: usize> Pool<N> {
         }
     }
 
-    /// Counts a lease that ended with no outcome. No generation check: if the backend was
-    /// removed, the count lands on the removed occupant's totals, which no call reads any
-    /// more (`info` refuses the stale id) and `add` zeroes before the slot's next backend;
-    /// it cannot land on that next backend, since the lease's unit is still out. (Saves a
-    /// load and a branch on every drop.)
-    pub(crate) fn count_abandoned(&self, index: usize) {
+    /// Counts a lease that ended with no outcome and gives back its unit: one atomic
+    /// read-modify-write on the 64-bit server targets, two elsewhere
+    /// (`src/pool/flight.rs`). No generation check: if the backend was removed, the count
+    /// lands on the removed occupant's total, which no call reads any more (`info` refuses
+    /// the stale id) and `add` zeroes when it claims the slot for the next backend; it
+    /// cannot land on that next backend, since the count lands no later than the unit goes
+    /// back, and the slot is claimed only once no unit is out. (Saves a load and a branch on
+    /// every drop.)
+    pub(crate) fn release_abandoned(&self, index: usize) {
         if let Some(slot) = self.slot(index) {
-            slot.hot.abandoned.fetch_add(1, Ordering::Relaxed);
+            slot.hot.flight.release_abandoned();
         }
     }
 
@@ -105,11 +109,11 @@ mod tests {
         for w in [
             &slot.hot.successes,
             &slot.hot.failures,
-            &slot.hot.abandoned,
             &slot.hot.ejected_total,
         ] {
             w.store(u32::MAX, Ordering::Relaxed);
         }
+        slot.hot.flight.set_abandoned(u32::MAX);
         let i = pool.info(a).unwrap();
         assert_eq!(i.requests, u32::MAX.wrapping_mul(3));
         let lat = Duration::from_micros(10);

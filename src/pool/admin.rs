@@ -19,7 +19,7 @@ use super::word::{
     BACKUP, EJECTED, FULL_SHARE, Place, S_DEGRADED, S_DOWN, S_DRAINING, S_EMPTY, S_REMOVED,
     S_RESERVED, S_UP, SHARED, WARMING, cap_word,
 };
-use super::{Backend, BackendId, CAS_TRIES, Flight, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
+use super::{Backend, BackendId, CAS_TRIES, Health, MAX_TOTAL_WEIGHT, MAX_WEIGHT};
 use super::{Pool, Slot, Word};
 
 impl<const N: usize> Pool<N> {
@@ -56,7 +56,7 @@ impl<const N: usize> Pool<N> {
             if st != S_EMPTY && st != S_REMOVED {
                 continue;
             }
-            if !Flight(slot.hot.in_flight.load(Ordering::SeqCst)).free() {
+            if !slot.hot.flight.load(Ordering::SeqCst).flight().free() {
                 continue;
             }
             let reserved = c.same_generation(S_RESERVED, 0);
@@ -70,20 +70,10 @@ impl<const N: usize> Pool<N> {
             // Take the slot only while no lease or pin is out, and retag the in-flight word
             // in the same compare-and-swap: from then on a lease still aiming at the old
             // occupant fails its tag check, and one that got in first keeps the slot from us.
-            let w = Flight(slot.hot.in_flight.load(Ordering::SeqCst));
+            // The claim zeroes the abandoned total too (no unit is out to count on it).
+            let w = slot.hot.flight.load(Ordering::SeqCst);
             let generation = slot.generation.load(Ordering::SeqCst).wrapping_add(1);
-            if !w.free()
-                || slot
-                    .hot
-                    .in_flight
-                    .compare_exchange(
-                        w.0,
-                        Flight::idle(generation).0,
-                        Ordering::SeqCst,
-                        Ordering::SeqCst,
-                    )
-                    .is_err()
-            {
+            if !w.flight().free() || !slot.hot.flight.claim(w, generation) {
                 slot.config.store(c.0, Ordering::SeqCst);
                 continue;
             }
@@ -104,7 +94,6 @@ impl<const N: usize> Pool<N> {
                 // lives they only move on, so that differences of snapshots are counts)
                 &slot.hot.successes,
                 &slot.hot.failures,
-                &slot.hot.abandoned,
                 &slot.hot.ejected_total,
             ] {
                 a.store(0, Ordering::Relaxed);

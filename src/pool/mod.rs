@@ -52,6 +52,7 @@ mod admin;
 mod backend;
 #[cfg(feature = "levels")]
 mod cache;
+mod flight;
 mod miss;
 mod outlier;
 mod penalty;
@@ -402,7 +403,6 @@ impl<const N: usize> Pool<N> {
             for a in [
                 &s.config,
                 &s.generation,
-                &s.hot.in_flight,
                 &s.cap,
                 &s.hot.latency_us,
                 &s.hot.latency_at_ms,
@@ -416,11 +416,11 @@ impl<const N: usize> Pool<N> {
                 &s.hot.failure_score,
                 &s.hot.successes,
                 &s.hot.failures,
-                &s.hot.abandoned,
                 &s.hot.ejected_total,
             ] {
                 a.touch();
             }
+            s.hot.flight.touch();
         }
         for a in [
             &self.total_weight,

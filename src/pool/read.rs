@@ -5,7 +5,7 @@ use crate::error::BackendError;
 use crate::sync::Ordering;
 
 use super::word::{BACKUP, EJECTED, FULL_SHARE, S_DEGRADED, S_DRAINING, S_UP, SHARED, cap_of};
-use super::{BackendId, BackendInfo, Flight, Health, Pool, Slot, Word};
+use super::{BackendId, BackendInfo, Health, Pool, Slot, Word};
 
 impl<const N: usize> Pool<N> {
     /// The backend's share ([`Pool::set_share`]), in Q16.
@@ -61,7 +61,7 @@ impl<const N: usize> Pool<N> {
     fn info_of(slot: &Slot, c: Word, id: BackendId, latency_us: Option<u32>) -> BackendInfo {
         let successes = slot.hot.successes.load(Ordering::Relaxed);
         let failures = slot.hot.failures.load(Ordering::Relaxed);
-        let abandoned = slot.hot.abandoned.load(Ordering::Relaxed);
+        let abandoned = slot.hot.flight.abandoned();
         BackendInfo {
             id,
             weight: c.weight(),
@@ -71,7 +71,7 @@ impl<const N: usize> Pool<N> {
                 S_DEGRADED => Health::Degraded,
                 _ => Health::Down,
             },
-            in_flight: Flight(slot.hot.in_flight.load(Ordering::Acquire)).count(),
+            in_flight: slot.hot.flight.count(Ordering::Acquire),
             cap: cap_of(slot.cap.load(Ordering::Relaxed)),
             latency_us,
             failure_streak: slot.hot.failure_streak.load(Ordering::Relaxed),

@@ -4,8 +4,9 @@ use crate::clock::elapsed_ms;
 use crate::ewma;
 use crate::sync::{AtomicU32, Ordering};
 
+use super::flight::InFlight;
 use super::word::{
-    BACKUP, FULL_SHARE, Flight, NO_CAP, Place, S_DEGRADED, S_DOWN, S_EMPTY, S_UP, SHARED, Word,
+    BACKUP, FULL_SHARE, NO_CAP, Place, S_DEGRADED, S_DOWN, S_EMPTY, S_UP, SHARED, Word,
     shared_weight,
 };
 
@@ -16,7 +17,8 @@ use super::word::{
 /// generation, cap, ejection and slow-start times, share and `place` (priority level and
 /// locality). The second, [`Hot`], is what a lease and its end write: the in-flight count,
 /// the latency estimate, the failure streak and fraction, and the four totals
-/// ([`Pool::info`](super::Pool::info)).
+/// ([`Pool::info`](super::Pool::info)); the in-flight word and the abandoned total share one
+/// 64-bit atomic where the hot half has a line of its own ([`InFlight`]).
 ///
 /// **Layout per target.** On the 64-bit targets that run proxies with one worker per core
 /// ([`Line`]), each half starts a 64-byte cache line, so a slot is 128 bytes: a lease
@@ -79,10 +81,12 @@ const PADDED: bool = core::mem::align_of::<Line<u8>>() == 64;
 
 /// The half of a slot that a lease and its end write: a [`Line`] of its own (see [`Slot`]);
 /// its alignment makes the slot's, so the other half fills the slot's other 64 bytes. The
-/// four totals come last: no pick reads them.
+/// totals come last: no pick reads them.
 #[derive(Debug)]
 pub(crate) struct Hot {
-    pub(crate) in_flight: AtomicU32,
+    /// The in-flight word ([`Flight`](super::Flight)) and the total of leases dropped with
+    /// no outcome reported (wrapping), one read-modify-write apart or none ([`InFlight`]).
+    pub(crate) flight: InFlight,
     pub(crate) latency_us: AtomicU32,
     pub(crate) latency_at_ms: AtomicU32,
     pub(crate) failure_streak: AtomicU32,
@@ -93,8 +97,6 @@ pub(crate) struct Hot {
     pub(crate) successes: AtomicU32,
     /// Leases that ended with a failure counted (wrapping).
     pub(crate) failures: AtomicU32,
-    /// Leases dropped with no outcome reported (wrapping).
-    pub(crate) abandoned: AtomicU32,
     /// Ejections by outlier detection (wrapping; unlike `ejections`, never earned back).
     pub(crate) ejected_total: AtomicU32,
 }
@@ -112,14 +114,13 @@ impl Slot {
             share: AtomicU32::new(FULL_SHARE),
             place: AtomicU32::new(0),
             hot: Line(Hot {
-                in_flight: AtomicU32::new(0),
+                flight: InFlight::new(),
                 latency_us: AtomicU32::new(0),
                 latency_at_ms: AtomicU32::new(0),
                 failure_streak: AtomicU32::new(0),
                 failure_score: AtomicU32::new(0),
                 successes: AtomicU32::new(0),
                 failures: AtomicU32::new(0),
-                abandoned: AtomicU32::new(0),
                 ejected_total: AtomicU32::new(0),
             }),
         }
@@ -182,7 +183,7 @@ impl Slot {
 
     #[inline]
     pub(crate) fn in_flight(&self) -> u32 {
-        Flight(self.hot.in_flight.load(Ordering::Relaxed)).count()
+        self.hot.flight.count(Ordering::Relaxed)
     }
 
     /// Whether one more lease fits under the cap, given the in-flight count just read.
@@ -212,22 +213,18 @@ impl Slot {
     /// is out, `add` cannot reuse the slot. `false` if the slot already belongs to another
     /// occupant (or every pin is taken).
     pub(crate) fn pin(&self, generation: u32) -> bool {
-        let mut cur = Flight(self.hot.in_flight.load(Ordering::SeqCst));
+        let mut cur = self.hot.flight.load(Ordering::SeqCst);
         for _ in 0..super::CAS_TRIES {
-            if !cur.tagged(generation) {
+            let f = cur.flight();
+            if !f.tagged(generation) {
                 return false;
             }
-            let Some(next) = cur.pinned() else {
+            let Some(next) = f.pinned() else {
                 return false;
             };
-            match self.hot.in_flight.compare_exchange(
-                cur.0,
-                next.0,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return true,
-                Err(v) => cur = Flight(v),
+            match self.hot.flight.compare_exchange(cur, next) {
+                Ok(()) => return true,
+                Err(v) => cur = v,
             }
         }
         false
@@ -235,14 +232,14 @@ impl Slot {
 
     /// Gives back a pin taken by [`Slot::pin`].
     pub(crate) fn unpin(&self) {
-        self.hot.in_flight.fetch_sub(Flight::PIN, Ordering::SeqCst);
+        self.hot.flight.unpin();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::mem::{offset_of, size_of};
+    use core::mem::{align_of, offset_of, size_of};
 
     #[test]
     fn a_slot_is_two_lines_on_64_bit_targets_and_packed_elsewhere() {
@@ -266,6 +263,10 @@ mod tests {
         const {
             assert!(!PADDED)
         };
+        // the in-flight word and the abandoned total share a u64 exactly where the hot half
+        // has a line of its own (`flight.rs` repeats `Line`'s target list)
+        assert_eq!(size_of::<InFlight>(), 8);
+        assert_eq!(align_of::<InFlight>(), if PADDED { 8 } else { 4 });
         if PADDED {
             assert_eq!(size_of::<Slot>(), 128);
             assert_eq!(size_of::<Line<Hot>>(), 64);
