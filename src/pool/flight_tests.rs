@@ -191,6 +191,10 @@ fn start() -> impl Strategy<Value = Model> {
     })
 }
 
+/// Longest sequence of operations a case runs: shorter under miri, where each costs about
+/// a second (the properties' case count already follows `PROPTEST_CASES`).
+const OPS: usize = if cfg!(miri) { 12 } else { 48 };
+
 proptest! {
     /// Any sequence of the callers' operations leaves both layouts where the model is: the
     /// combined operation moves the count and the total by exactly one each, and nothing
@@ -198,7 +202,7 @@ proptest! {
     #[test]
     fn both_layouts_follow_the_model(
         s in start(),
-        ops in prop::collection::vec(op(), 0..48),
+        ops in prop::collection::vec(op(), 0..OPS),
     ) {
         #[cfg(target_has_atomic = "64")]
         run::<joint::Joint>(&ops, s)?;

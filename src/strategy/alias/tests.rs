@@ -78,6 +78,10 @@ proptest! {
 
     /// Every column is written once, and the table's law is the weights' law, exactly.
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "exact arithmetic of the table's law: nothing for miri to find (runs natively and on 32-bit wasm)"
+    )]
     fn table_law_is_exact(w in weights()) {
         check(&w)?;
     }
