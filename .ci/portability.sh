@@ -196,8 +196,8 @@ step "build thumbv6m all features" cargo build --lib --target thumbv6m-none-eabi
 step "build riscv32imc all features" cargo build --lib --target riscv32imc-unknown-none-elf \
     --all-features
 
-# 2. the tests on WASM (wasm32-wasip1, Node's WASI)
-step "test wasm32-wasip1 (WASI)" port_wasi_test
+# 2. the tests on WASM (wasm32-wasip1, Node's WASI): port_wasi_test, run by .ci/verify.sh
+#    beside the two miri targets (Node runs the tests on one thread, as miri does)
 
 # 3, 4. the golden vectors on Cortex-M under QEMU
 step "firmware fmt" port_fw fmt --check

@@ -103,6 +103,9 @@ step "miri components" rustup component add --toolchain nightly miri rust-src
 # priority-level path: every pick there counts the levels first)
 # The interpreter runs on one thread, so the two targets run side by side (i686 in a
 # target dir of its own, so that neither waits on the other's build lock).
+# The WASI tests (.ci/portability.sh's port_wasi_test: Node, one thread, 174 s alone) run
+# beside them: three one-thread jobs on two cores end sooner than two, then one.
+step_bg "test wasm32-wasip1 (WASI)" port_wasi_test
 step_bg "miri" verify_miri_x86
 # 32-bit (usize and pointers of 4 bytes): the contracts, bad input, the fuzz harness
 step_bg "miri i686" verify_miri_i686
