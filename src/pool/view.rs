@@ -179,8 +179,16 @@ impl<'p, const N: usize> View<'p, N> {
             .filter_map(|(i, s)| self.judge_slot(i, s))
     }
 
+    /// The view's slots in blocks of 64, for a scan that keeps one block's bits in a
+    /// register: block `b` holds slots `64 b ..`; each is judged by [`View::judge_slot`].
     #[inline(always)]
-    fn judge_slot(&self, index: usize, slot: &'p Slot) -> Option<(Candidate, &'p Slot)> {
+    pub(crate) fn blocks(&self) -> core::slice::Chunks<'p, Slot> {
+        self.slots.chunks(64)
+    }
+
+    /// The backend at `index`, whose slot is `slot`, if this pick may choose it.
+    #[inline(always)]
+    pub(crate) fn judge_slot(&self, index: usize, slot: &'p Slot) -> Option<(Candidate, &'p Slot)> {
         let c = slot.word();
         // fast path: one load, no flags (never taken when the request excludes backends)
         let weight = if c.pick_bits() == self.want {
@@ -188,6 +196,35 @@ impl<'p, const N: usize> View<'p, N> {
         } else {
             NonZeroU32::new(self.slow_weight(index, slot, c)?)?
         };
+        Self::with_room(index, slot, c, weight)
+    }
+
+    /// [`View::judge_slot`] for a slot its config word settles alone (the fast path): the
+    /// judgement, or `Err(())` for a slot that needs the rest of the rules (flags, another
+    /// state, a wide view, an exclusion), for the caller to judge with
+    /// [`View::judge_slot`]. It makes no call, so a scan whose loop uses it keeps its
+    /// state in registers (a call in the loop spills whatever must outlive it).
+    #[inline(always)]
+    pub(crate) fn judge_fast(
+        &self,
+        index: usize,
+        slot: &'p Slot,
+    ) -> Result<Option<(Candidate, &'p Slot)>, ()> {
+        let c = slot.word();
+        if c.pick_bits() != self.want {
+            return Err(());
+        }
+        Ok(NonZeroU32::new(c.weight()).and_then(|w| Self::with_room(index, slot, c, w)))
+    }
+
+    /// The end of a judgement: room under the cap.
+    #[inline(always)]
+    fn with_room(
+        index: usize,
+        slot: &'p Slot,
+        c: Word,
+        weight: NonZeroU32,
+    ) -> Option<(Candidate, &'p Slot)> {
         let in_flight = slot.in_flight();
         if !slot.has_room(in_flight) {
             return None;
