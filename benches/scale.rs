@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `scale/wrr/n8`, `n64` | weighted-rs 0.1.3 `SmoothWeight` (nginx's smooth WRR, `&mut`, one thread; `src/smooth_weight.rs` there, after nginx `src/http/ngx_http_upstream_round_robin.c`, `ngx_http_upstream_get_peer`) | `WeightedRoundRobin::select`, no lease |
 //! | `scale/random/n{8,64}_{linear,skewed}` | a weight-expanded table (each backend's index repeated weight times, a `Vec<u16>`) indexed by an unbiased draw from [`SplitMix`], called directly | `Random::select` and `AliasRandom::select`, each with its own stream and with a caller RNG ([`SplitMix`] through `&mut dyn Rng`) |
-//! | `scale/least_conn/n64` | `baseline_scan`: 64 packed `AtomicU32` loads summed (and `baseline_scan_pool`: one in-flight load per pool slot) | `LeastConn::select` idle, and loaded as `benches/pick.rs` loads it |
+//! | `scale/least_conn/n64` | `baseline_scan`: 64 packed `AtomicU32` loads summed (and `baseline_scan_pool`: one in-flight load per pool slot; `baseline_layout_scan_{idle,loaded}`: a hand-written least-connections scan over a copy of the slot layout, the layout's own floor) | `LeastConn::select` idle, and loaded as `benches/pick.rs` loads it |
 //! | `scale/threads{1,2}/n8`, `n64` | `baseline_floor_padded`: increment then decrement the counter of a random backend, each counter on its own 128-byte line | `floor_packed` (n = 64: the same on a packed `[AtomicU32; 64]`), P2C and round robin lease + drop, one shared strategy or one per worker |
 //!
 //! Weights are `linear` (backend `i` has weight `i + 1`) or `skewed` (backend 0 has 1000, the
@@ -182,6 +182,18 @@ fn least_conn(c: &mut Criterion) {
                 .fold(0u32, |s, a| s.wrapping_add(a.load(Relaxed)))
         });
     });
+    // the slot layout's own floor: a hand-written least-connections scan over a copy of
+    // the 64-bit targets' layout (two 64-byte lines a backend), with nothing of tinylb's
+    // but the words it reads
+    for loaded in [false, true] {
+        let model = layout_model(N, loaded);
+        let name = if loaded {
+            "baseline_layout_scan_loaded"
+        } else {
+            "baseline_layout_scan_idle"
+        };
+        g.bench_function(name, |b| b.iter(|| layout_scan(black_box(&model))));
+    }
     let idle = pool::<N>(Weights::Linear);
     g.bench_function("baseline_scan_pool", |b| {
         b.iter(|| {
@@ -202,6 +214,63 @@ fn least_conn(c: &mut Criterion) {
         b.iter(|| black_box(lc.select(black_box(&loaded), &mut req)));
     });
     g.finish();
+}
+
+/// The words of one backend that least connections reads, laid out as a slot is on the
+/// 64-bit targets (`src/pool/slot.rs`): the in-flight word on one 64-byte line, the config
+/// word (state bits 21.., weight below) and the cap on the next.
+#[repr(C, align(64))]
+struct ModelSlot {
+    in_flight: AtomicU64,
+    _hot: [u64; 7],
+    config: AtomicU32,
+    cap: AtomicU32,
+    _cold: [u32; 14],
+}
+
+const MODEL_UP: u32 = 1 << 21;
+const MODEL_STATE: u32 = 0xfe0_0000;
+const MODEL_WEIGHT: u32 = (1 << 21) - 1;
+
+/// `n` model slots, weights `1..=n`, idle or loaded as [`hold`] loads a pool.
+fn layout_model(n: usize, loaded: bool) -> Vec<ModelSlot> {
+    (0..n)
+        .map(|k| ModelSlot {
+            in_flight: AtomicU64::new(if loaded { ((5 * k + 3) % 7) as u64 } else { 0 }),
+            _hot: [0; 7],
+            config: AtomicU32::new(MODEL_UP | (k as u32 + 1)),
+            cap: AtomicU32::new(u32::MAX),
+            _cold: [0; 14],
+        })
+        .collect()
+}
+
+/// The least a least-connections scan over that layout does: per backend the state and
+/// weight test, the in-flight load, the cap, the cross-multiplication and the tie bit
+/// (lowest cost and first minimiser kept; no ids, no draw).
+#[inline(never)]
+fn layout_scan(slots: &[ModelSlot]) -> (u64, u64, u64) {
+    let (mut load, mut weight, mut ties) = (1u64, 0u64, 0u64);
+    for (j, s) in slots.iter().take(64).enumerate() {
+        let c = s.config.load(core::sync::atomic::Ordering::Acquire);
+        let w = u64::from(c & MODEL_WEIGHT);
+        if c & MODEL_STATE != MODEL_UP || w == 0 {
+            continue;
+        }
+        let f = s.in_flight.load(Relaxed) & u64::from(MODEL_WEIGHT);
+        if f > u64::from(s.cap.load(Relaxed)) {
+            continue;
+        }
+        let (a, b) = (f * weight, load * w);
+        if a > b {
+            continue;
+        }
+        if a < b {
+            (load, weight, ties) = (f, w, 0);
+        }
+        ties |= 1 << j;
+    }
+    (load, weight, ties)
 }
 
 /// Runs `measured` while a second thread calls `rival` in a loop: the rival is running before
