@@ -92,6 +92,14 @@ impl<const N: usize> View<'_, N> {
         self.want & CONSTRAINED != 0
     }
 
+    /// `true` if no slot of this view can take [`View::judge_fast`](super::View::judge_fast)'s path (the view
+    /// excludes backends, or needs more than a slot's state and tier bits: [`CONSTRAINED`]
+    /// is set in what a config word would have to equal).
+    #[inline(always)]
+    pub(crate) fn has_no_fast_path(&self) -> bool {
+        self.want & CONSTRAINED != 0
+    }
+
     /// `true` if the view leaves out the backend at `index` for a reason
     /// [`View::is_narrowed`] names (its level aside).
     pub(crate) fn leaves_out(&self, index: usize) -> bool {
