@@ -87,16 +87,10 @@ impl<const N: usize> View<'_, N> {
     /// `true` if the view leaves out some backends of its level that are otherwise
     /// scheduled (excluded by the request, of the other class, or in another locality):
     /// what a schedule over the level treats as not there rather than as a forfeited turn.
+    /// Such a view has [`CONSTRAINED`] set, which no config word matches, so none of its
+    /// slots takes [`View::judge_fast`](super::View::judge_fast)'s path.
     #[inline]
     pub(crate) fn is_narrowed(&self) -> bool {
-        self.want & CONSTRAINED != 0
-    }
-
-    /// `true` if no slot of this view can take [`View::judge_fast`](super::View::judge_fast)'s path (the view
-    /// excludes backends, or needs more than a slot's state and tier bits: [`CONSTRAINED`]
-    /// is set in what a config word would have to equal).
-    #[inline(always)]
-    pub(crate) fn has_no_fast_path(&self) -> bool {
         self.want & CONSTRAINED != 0
     }
 

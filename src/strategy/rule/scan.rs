@@ -34,7 +34,7 @@ impl<T: Copy> Lowest<T> {
         // the `levels` feature only a retry's exclusion does that, and the firmware's core
         // set keeps the flash this second loop costs there (1224 B on thumbv7em; 336 B with
         // `levels`)
-        if cfg!(feature = "levels") && view.has_no_fast_path() {
+        if cfg!(feature = "levels") && view.is_narrowed() {
             let mut lowest = Lowest::new(worst);
             for (c, slot) in view.judged() {
                 lowest.offer(c, cost(&c, slot), &cmp);
